@@ -1,0 +1,282 @@
+"""Sample, apply and restore weight perturbations (static and dynamic).
+
+For each selected tensor ``w`` of layer ``l`` (DESIGN.md):
+
+    w_device = quantise(clip(w))                       (only if configured)
+    Δw       = γ · σ · s_l · ε  +  μ · s_l             ε from a unit distribution
+    w_read   = w_device + Δw
+
+A draw's delta is ``w_read − w``. ``static`` mode writes ``w + delta`` into the
+model once per draw (one simulated chip; the weights' storage is swapped, so
+restoring puts the original storage back, bit for bit). ``dynamic`` mode
+redraws at every call of a perturbed module (read noise) without touching the
+stored weights: the module sees ``w + delta`` as a tensor computed from the
+parameter, so gradients flow to the clean weight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from .constraints import device_window, program
+from .distributions import UnitDistribution, resolve_distribution
+from .reference import TensorStats, scale, tensor_stats, work_dtype
+from .seeding import root_seed, stream
+from .selection import Target
+
+if TYPE_CHECKING:
+    from .config import Variation
+
+__all__ = ["Draw", "applied", "perturbation", "sample"]
+
+_CLEAN = "_snnvar_clean"
+"""Attribute set on a tensor while a variation is applied to it: its clean value."""
+
+PARALLEL_MIN_NUMEL = 1 << 20
+"""Draws over fewer elements than this stay on the calling thread."""
+
+
+class Draw(Mapping[str, torch.Tensor]):
+    """One realisation of a :class:`~snnvar.Variation` on a model: name -> delta.
+
+    ``seed`` reproduces it (``variation.sample(model, seed=draw.seed)``). Each
+    tensor has its own random stream, so a delta that was not kept (inside
+    :meth:`~snnvar.Variation.applied`, static mode) is recomputed bit for bit
+    the first time it is read. In dynamic mode the mapping holds the deltas of
+    the latest read of each tensor and ``reads`` counts the redraws so far.
+    """
+
+    def __init__(
+        self,
+        variation: Variation,
+        seed: int,
+        names: list[str],
+        deltas: dict[str, torch.Tensor] | None = None,
+        recompute: Callable[[str], torch.Tensor] | None = None,
+    ):
+        self.variation = variation
+        self.seed = seed
+        self.reads = 0
+        self._names = names
+        self._deltas = {} if deltas is None else deltas
+        self._recompute = recompute
+
+    @property
+    def mode(self) -> str:
+        """``"static"`` or ``"dynamic"``, from the variation."""
+        return self.variation.mode
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name not in self._deltas:
+            if name not in self._names or self._recompute is None:
+                raise KeyError(name)
+            self._deltas[name] = self._recompute(name)
+        return self._deltas[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return (
+            f"Draw(seed={self.seed}, mode={self.mode!r}, tensors={len(self)}, reads={self.reads})"
+        )
+
+
+def _clean(tensor: torch.Tensor) -> torch.Tensor:
+    """The clean value of a tensor, also while a static variation is applied."""
+    return getattr(tensor, _CLEAN, tensor).detach()
+
+
+def _needs_stats(v: Variation) -> bool:
+    return v.relative_to in ("range", "max") or v.clip or v.levels is not None
+
+
+def perturbation(
+    w: torch.Tensor,
+    v: Variation,
+    distribution: UnitDistribution,
+    generator: torch.Generator,
+    stats: TensorStats | None = None,
+) -> torch.Tensor:
+    """The delta of one clean tensor ``w`` (same shape, dtype and device as ``w``)."""
+    w = w.detach()
+    dtype = work_dtype(w.dtype)
+    if stats is None and _needs_stats(v):
+        stats = tensor_stats(w)
+    delta = distribution.sample(w.shape, generator, dtype=dtype).to(w.device)
+    s = scale(w, stats, v.relative_to)
+    factor = v.gamma * v.sigma
+    if s.dim() == 0:  # one pass: (γσ s) ε + μ s
+        delta.mul_(s * factor)
+        if v.mean != 0.0:
+            delta.add_(s * v.mean)
+    else:  # element-wise scale: (γσ ε + μ) |w|
+        if factor != 1.0:
+            delta.mul_(factor)
+        if v.mean != 0.0:
+            delta.add_(v.mean)
+        delta.mul_(s)
+    if v.clip or v.levels is not None:
+        assert stats is not None
+        w_work = w.to(dtype)
+        lo, hi = device_window(stats, v.window, v.window_stds)
+        delta.add_(program(w_work, lo, hi, v.clip, v.levels) - w_work)
+    return delta.to(w.dtype)
+
+
+def _map(fn: Callable[[Target], torch.Tensor], targets: list[Target]) -> list[torch.Tensor]:
+    """``[fn(t) for t in targets]``, on parallel threads for large models.
+
+    Each tensor has its own generator, so threads give identical results.
+    """
+    total = sum(t.tensor.numel() for t in targets)
+    workers = min(len(targets), torch.get_num_threads())
+    if workers > 1 and total >= PARALLEL_MIN_NUMEL:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, targets))
+    return [fn(t) for t in targets]
+
+
+def _delta_of(v: Variation, root: int, device: torch.device) -> Callable[[Target], torch.Tensor]:
+    distribution = resolve_distribution(v.distribution)
+
+    def delta(t: Target) -> torch.Tensor:
+        return perturbation(_clean(t.tensor), v, distribution, stream(root, t.name, device))
+
+    return delta
+
+
+def sample(
+    v: Variation,
+    model: nn.Module,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Draw:
+    """Draw the deltas of one simulated chip without touching ``model``."""
+    targets = v.targets(model)
+    root, device = root_seed(seed, generator)
+    deltas = _map(_delta_of(v, root, device), targets)
+    names = [t.name for t in targets]
+    return Draw(v, root, names, dict(zip(names, deltas, strict=True)))
+
+
+def _refuse_nested(targets: list[Target]) -> None:
+    busy = [t.name for t in targets if hasattr(t.tensor, _CLEAN)]
+    if busy:
+        raise RuntimeError(
+            f"a variation is already applied to {busy}; nested application is refused "
+            "(reference statistics must come from clean weights). Exit the outer block first."
+        )
+
+
+@contextlib.contextmanager
+def applied(
+    v: Variation,
+    model: nn.Module,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Iterator[Draw]:
+    """Perturb ``model`` inside the block; restore it bit for bit on exit."""
+    targets = v.targets(model)
+    _refuse_nested(targets)
+    root, device = root_seed(seed, generator)
+    if v.mode == "static":
+        with _static(v, targets, root, device) as draw:
+            yield draw
+    else:
+        with _dynamic(v, targets, root, device) as draw:
+            yield draw
+
+
+@contextlib.contextmanager
+def _static(v: Variation, targets: list[Target], root: int, device: torch.device) -> Iterator[Draw]:
+    delta = _delta_of(v, root, device)
+    by_name = {t.name: t for t in targets}
+    draw = Draw(v, root, list(by_name), recompute=lambda name: delta(by_name[name]))
+    draw.reads = 1
+
+    def perturbed(t: Target) -> torch.Tensor:
+        # The delta's buffer becomes the perturbed weight: one allocation per tensor.
+        return delta(t).add_(t.tensor.detach())
+
+    values = _map(perturbed, targets)
+    originals: list[tuple[torch.Tensor, torch.Tensor]] = []
+    try:
+        for t, value in zip(targets, values, strict=True):
+            tensor = t.tensor
+            clean = tensor.data
+            setattr(tensor, _CLEAN, clean)
+            originals.append((tensor, clean))
+            tensor.data = value
+        yield draw
+    finally:
+        for tensor, clean in reversed(originals):
+            tensor.data = clean
+            delattr(tensor, _CLEAN)
+
+
+@contextlib.contextmanager
+def _dynamic(
+    v: Variation, targets: list[Target], root: int, device: torch.device
+) -> Iterator[Draw]:
+    distribution = resolve_distribution(v.distribution)
+    draw = Draw(v, root, [t.name for t in targets])
+    generators = {t.name: stream(root, t.name, device) for t in targets}
+    stats_cache: dict[str, tuple[int, TensorStats]] = {}
+    by_module: dict[int, list[tuple[Target, torch.Tensor]]] = {}
+    for t in targets:
+        by_module.setdefault(id(t.module), []).append((t, t.tensor))
+
+    def stats_of(name: str, tensor: torch.Tensor) -> TensorStats | None:
+        if not _needs_stats(v):
+            return None
+        cached = stats_cache.get(name)
+        if cached is None or cached[0] != tensor._version:
+            cached = (tensor._version, tensor_stats(tensor))
+            stats_cache[name] = cached
+        return cached[1]
+
+    def swap_in(module: nn.Module, _args: object) -> None:
+        for t, tensor in by_module[id(module)]:
+            delta = perturbation(
+                tensor, v, distribution, generators[t.name], stats_of(t.name, tensor)
+            )
+            draw._deltas[t.name] = delta
+            store = module._buffers if t.is_buffer else module._parameters
+            store[t.attr] = tensor + delta  # differentiable w.r.t. the clean tensor
+        draw.reads += 1
+
+    def swap_out(module: nn.Module, _args: object, _output: object) -> None:
+        for t, tensor in by_module[id(module)]:
+            store = module._buffers if t.is_buffer else module._parameters
+            store[t.attr] = tensor
+
+    handles = []
+    marked: list[torch.Tensor] = []
+    try:
+        for t in targets:
+            setattr(t.tensor, _CLEAN, t.tensor.data)
+            marked.append(t.tensor)
+        for group in by_module.values():
+            module = group[0][0].module
+            handles.append(module.register_forward_pre_hook(swap_in))
+            handles.append(module.register_forward_hook(swap_out, always_call=True))
+        yield draw
+    finally:
+        for handle in handles:
+            handle.remove()
+        for group in by_module.values():
+            for t, tensor in group:
+                store = t.module._buffers if t.is_buffer else t.module._parameters
+                store[t.attr] = tensor
+        for tensor in marked:
+            delattr(tensor, _CLEAN)

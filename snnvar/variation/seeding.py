@@ -1,0 +1,56 @@
+"""Seeds: one independent random stream per perturbed tensor.
+
+A draw is rooted in one integer seed. Each selected tensor gets its own
+``torch.Generator`` seeded from ``(seed, tensor name)``, so
+
+- a layer's noise does not depend on which other layers are selected or on
+  the order they are visited (the same chip seen by two selections agrees on
+  every shared layer);
+- tensors can be drawn in parallel threads with identical results;
+- a seed gives the same chip on CPU and CUDA (draws happen on the generator's
+  device, a CPU generator unless a ``torch.Generator`` on another device is given).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+
+import torch
+
+__all__ = ["MAX_SEED", "root_seed", "stream"]
+
+MAX_SEED = 2**63 - 1
+"""Seeds are integers in [0, MAX_SEED]."""
+
+
+def root_seed(seed: int | None, generator: torch.Generator | None) -> tuple[int, torch.device]:
+    """The draw's root seed and the device its streams draw on.
+
+    Exactly one of ``seed`` and ``generator`` must be given. A generator is
+    consumed by one draw of a 63-bit integer, which becomes the root seed (so
+    the recorded seed alone reproduces the draw).
+    """
+    if seed is not None and generator is not None:
+        raise ValueError("give either seed= or generator=, not both")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        device = torch.device(generator.device)
+        value = torch.randint(0, MAX_SEED, (1,), generator=generator, device=device)
+        return int(value.item()), device
+    if seed is None:
+        raise ValueError(
+            "a draw needs explicit randomness: pass seed=<int> or generator=<torch.Generator>"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    return int(seed), torch.device("cpu")
+
+
+def stream(root: int, name: str, device: torch.device) -> torch.Generator:
+    """The generator of tensor ``name`` in the draw rooted at ``root``."""
+    digest = hashlib.blake2b(f"{root}/{name}".encode(), digest_size=8).digest()
+    return torch.Generator(device=device).manual_seed(int.from_bytes(digest, "big") & MAX_SEED)

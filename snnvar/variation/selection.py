@@ -1,0 +1,143 @@
+"""Which tensors of a model live on the device and get perturbed.
+
+Default: the weights (dim >= 2) of Linear, Conv and ConvTranspose layers, which
+map onto crossbar conductances. Biases are opt-in; so are neuron parameters
+(thresholds, leaks), named by glob patterns and found among the model's
+parameters *and* buffers (snntorch keeps a fixed ``threshold`` and ``beta`` as
+buffers). Works on any ``nn.Module``: snnvar's, snntorch's, norse's, plain ANNs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+import torch
+from torch import nn
+
+__all__ = ["DEFAULT_MODULES", "Target", "select_targets"]
+
+DEFAULT_MODULES: tuple[type[nn.Module], ...] = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+)
+"""Module types whose weights are selected when ``modules`` is not given."""
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """One selected tensor: where it lives and what it is called."""
+
+    name: str
+    """Its name as in ``model.named_parameters()`` (or ``named_buffers()``)."""
+    module: nn.Module
+    """The module that owns it directly."""
+    attr: str
+    """Its attribute name on ``module``."""
+    is_buffer: bool
+    """True for a buffer (e.g. snntorch's fixed threshold), False for a parameter."""
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """The tensor itself (a Parameter or a buffer)."""
+        store = self.module._buffers if self.is_buffer else self.module._parameters
+        return store[self.attr]
+
+
+def _matches_type(module: nn.Module, kinds: Sequence[type | str]) -> bool:
+    for kind in kinds:
+        if isinstance(kind, str):
+            if any(cls.__name__ == kind for cls in type(module).__mro__):
+                return True
+        elif isinstance(module, kind):
+            return True
+    return False
+
+
+def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
+    path, _, attr = name.rpartition(".")
+    return (model.get_submodule(path) if path else model), attr
+
+
+def select_targets(
+    model: nn.Module,
+    *,
+    modules: Sequence[type | str] | None = None,
+    include_bias: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    parameters: Sequence[str] = (),
+) -> list[Target]:
+    """The tensors of ``model`` that a variation perturbs, in model order.
+
+    ``modules``: module types (or class names) whose ``weight`` (dim >= 2) is
+    selected, default :data:`DEFAULT_MODULES`; ``include_bias`` adds their
+    biases; ``include`` keeps only names matching one of its glob patterns;
+    ``exclude`` drops names matching one; ``parameters`` adds any floating-point
+    parameter or buffer whose full name matches one of its patterns (e.g.
+    ``"*.threshold"``). Every pattern must match something, and so must the
+    whole selection: a ``ValueError`` says what was available otherwise.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    kinds = DEFAULT_MODULES if modules is None else tuple(modules)
+    for kind in kinds:
+        if not (isinstance(kind, str) or (isinstance(kind, type) and issubclass(kind, nn.Module))):
+            raise ValueError(
+                f"modules entries must be nn.Module subclasses or class names, got {kind!r}"
+            )
+
+    names = {id(p): n for n, p in model.named_parameters()}
+    chosen: dict[int, Target] = {}
+    for _, module in model.named_modules():
+        if not _matches_type(module, kinds):
+            continue
+        for attr, p in module.named_parameters(recurse=False):
+            wanted = (attr == "weight" and p.dim() >= 2) or (attr == "bias" and include_bias)
+            if wanted and id(p) not in chosen:
+                chosen[id(p)] = Target(names[id(p)], module, attr, is_buffer=False)
+
+    all_named = [(n, t, False) for n, t in model.named_parameters()]
+    all_named += [(n, t, True) for n, t in model.named_buffers() if t.is_floating_point()]
+    for pattern in parameters:
+        hits = [(n, t, b) for n, t, b in all_named if fnmatchcase(n, pattern)]
+        if not hits:
+            raise ValueError(
+                f"parameters pattern {pattern!r} matches no parameter or floating-point "
+                f"buffer; available: {[n for n, _, _ in all_named]}"
+            )
+        for n, t, is_buffer in hits:
+            if not t.is_floating_point():
+                raise ValueError(f"{n!r} is not floating point ({t.dtype}); it cannot vary")
+            if id(t) not in chosen:
+                owner, attr = _owner(model, n)
+                chosen[id(t)] = Target(n, owner, attr, is_buffer=is_buffer)
+
+    targets = list(chosen.values())
+    candidates = [t.name for t in targets]
+    for pattern in include:
+        if not any(fnmatchcase(n, pattern) for n in candidates):
+            raise ValueError(f"include pattern {pattern!r} matches none of {candidates}")
+    if include:
+        targets = [t for t in targets if any(fnmatchcase(t.name, p) for p in include)]
+    for pattern in exclude:
+        if not any(fnmatchcase(t.name, pattern) for t in targets):
+            raise ValueError(
+                f"exclude pattern {pattern!r} matches none of {[t.name for t in targets]}"
+            )
+    targets = [t for t in targets if not any(fnmatchcase(t.name, p) for p in exclude)]
+    if not targets:
+        kind_names = [k if isinstance(k, str) else k.__name__ for k in kinds]
+        raise ValueError(
+            f"the variation selects nothing in {type(model).__name__}: no weight of "
+            f"{kind_names} (dim >= 2) is left after include={list(include)}, "
+            f"exclude={list(exclude)}; name neuron or other tensors with parameters=(...), "
+            f"available: {[n for n, _, _ in all_named]}"
+        )
+    return targets
