@@ -1,2 +1,28 @@
-"""Datasets: MNIST, Fashion-MNIST, CIFAR-10/100, N-MNIST (tonic) and the embedded
-digits. (Issue 3; nothing here yet.)"""
+"""Datasets: MNIST, Fashion-MNIST, CIFAR-10/100, N-MNIST (via tonic), and the
+embedded digits (scikit-learn's 8x8 digits, and saccade events made from them).
+
+>>> from snnvar import datasets
+>>> train = datasets.get("digits")                       # no download
+>>> x, y = train[0]                                      # x: [1, 8, 8]
+>>> events = datasets.get("digits_events", time_bins=20) # x: [20, 2, 34, 34]
+"""
+
+from .encoders import NORMALIZATION, direct, latency, rate, time_major
+from .events import FrameSpec, read_nmnist_bin, to_frames
+from .registry import available, get
+from .storage import MissingDataError, data_root
+
+__all__ = [
+    "NORMALIZATION",
+    "FrameSpec",
+    "MissingDataError",
+    "available",
+    "data_root",
+    "direct",
+    "get",
+    "latency",
+    "rate",
+    "read_nmnist_bin",
+    "time_major",
+    "to_frames",
+]

@@ -1,0 +1,72 @@
+"""``snnvar.datasets.get(name, ...)``: one entry point for every data set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from . import images
+from .digits import Digits, DigitsEvents
+from .events import FrameSpec
+from .nmnist import NMNIST
+from .storage import data_root
+
+__all__ = ["available", "get"]
+
+_NAMES = ("mnist", "fashion_mnist", "cifar10", "cifar100", "nmnist", "digits", "digits_events")
+
+
+def available() -> list[str]:
+    """The names :func:`get` accepts."""
+    return list(_NAMES)
+
+
+def get(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    train: bool = True,
+    **options: Any,
+) -> Dataset:
+    """A torch ``Dataset`` of ``(x, y)``.
+
+    ``root``: the data root (else ``$SNNVAR_DATA``, else ``~/.cache/snnvar/data``).
+    Options: ``download`` (default True) for the downloadable sets; for
+    ``nmnist`` and ``digits_events`` the frame options ``time_bins`` (default
+    25), ``time_window`` (µs), ``first_saccade_only``, ``denoise_us``, and for
+    ``nmnist`` ``cache`` (default True).
+    """
+    if name not in _NAMES:
+        raise ValueError(f"unknown data set {name!r}; available: {available()}")
+    path: Path = data_root(root)
+    allowed = {
+        "mnist": {"download"}, "fashion_mnist": {"download"},
+        "cifar10": {"download"}, "cifar100": {"download"},
+        "nmnist": {"download", "cache", "time_bins", "time_window", "first_saccade_only",
+                   "denoise_us"},
+        "digits": set(),
+        "digits_events": {"time_bins", "time_window", "first_saccade_only", "denoise_us"},
+    }[name]  # fmt: skip
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"unknown options {unknown} for {name!r}; allowed: {sorted(allowed)}")
+    download = bool(options.pop("download", True))
+    frame_keys = ("time_bins", "time_window", "first_saccade_only", "denoise_us")
+    frame_options = {k: options.pop(k) for k in frame_keys if k in options}
+    if "time_window" in frame_options and "time_bins" not in frame_options:
+        frame_options["time_bins"] = None
+    if name == "mnist":
+        return images.IdxImages(images.MNIST_SPEC, path, train, download)
+    if name == "fashion_mnist":
+        return images.IdxImages(images.FASHION_SPEC, path, train, download)
+    if name == "cifar10":
+        return images.CIFAR(images.CIFAR10_SPEC, path, train, download)
+    if name == "cifar100":
+        return images.CIFAR(images.CIFAR100_SPEC, path, train, download)
+    if name == "nmnist":
+        return NMNIST(path, train, FrameSpec(**frame_options), options.pop("cache", True), download)
+    if name == "digits":
+        return Digits(train)
+    return DigitsEvents(train, FrameSpec(**frame_options))
