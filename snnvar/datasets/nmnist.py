@@ -33,7 +33,9 @@ _ARCHIVES = {
 class NMNIST(Dataset):
     """N-MNIST event streams as time-major frames, ``(x [T, 2, 34, 34], y)``.
 
-    ``events(i)`` gives the raw tonic events of sample ``i``.
+    ``events(i)`` gives the raw tonic events of sample ``i``. Frames are cached
+    under ``cache_dir`` (default ``<root>/NMNIST/frames``; give another
+    directory when the data root is read-only) or not at all with ``cache=False``.
     """
 
     sensor_size = NMNIST_SENSOR
@@ -46,6 +48,7 @@ class NMNIST(Dataset):
         spec: FrameSpec | None = None,
         cache: bool = True,
         download_missing: bool = True,
+        cache_dir: Path | None = None,
     ):
         self.split = "Train" if train else "Test"
         self.folder = root / "NMNIST" / self.split
@@ -63,7 +66,9 @@ class NMNIST(Dataset):
                 raise MissingDataError(self._missing_message())
         self.targets = torch.tensor([int(p.parent.name) for p in self.files])
         self.cache = (
-            FrameCache(root / "NMNIST" / "frames" / self.split, self.spec, NMNIST_SENSOR)
+            FrameCache(
+                (cache_dir or root / "NMNIST" / "frames") / self.split, self.spec, NMNIST_SENSOR
+            )
             if cache
             else None
         )

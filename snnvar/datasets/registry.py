@@ -36,7 +36,8 @@ def get(
     Options: ``download`` (default True) for the downloadable sets; for
     ``nmnist`` and ``digits_events`` the frame options ``time_bins`` (default
     25), ``time_window`` (µs), ``first_saccade_only``, ``denoise_us``, and for
-    ``nmnist`` ``cache`` (default True).
+    ``nmnist`` ``cache`` (default True) and ``cache_dir`` (default
+    ``<root>/NMNIST/frames``).
     """
     if name not in _NAMES:
         raise ValueError(f"unknown data set {name!r}; available: {available()}")
@@ -44,8 +45,8 @@ def get(
     allowed = {
         "mnist": {"download"}, "fashion_mnist": {"download"},
         "cifar10": {"download"}, "cifar100": {"download"},
-        "nmnist": {"download", "cache", "time_bins", "time_window", "first_saccade_only",
-                   "denoise_us"},
+        "nmnist": {"download", "cache", "cache_dir", "time_bins", "time_window",
+                   "first_saccade_only", "denoise_us"},
         "digits": set(),
         "digits_events": {"time_bins", "time_window", "first_saccade_only", "denoise_us"},
     }[name]  # fmt: skip
@@ -66,7 +67,15 @@ def get(
     if name == "cifar100":
         return images.CIFAR(images.CIFAR100_SPEC, path, train, download)
     if name == "nmnist":
-        return NMNIST(path, train, FrameSpec(**frame_options), options.pop("cache", True), download)
+        cache_dir = options.pop("cache_dir", None)
+        return NMNIST(
+            path,
+            train,
+            FrameSpec(**frame_options),
+            options.pop("cache", True),
+            download,
+            None if cache_dir is None else Path(cache_dir),
+        )
     if name == "digits":
         return Digits(train)
     return DigitsEvents(train, FrameSpec(**frame_options))

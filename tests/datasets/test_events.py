@@ -64,6 +64,11 @@ def test_frame_cache_is_reused(tmp_path: Path) -> None:
     other = datasets.get("nmnist", root=tmp_path, time_bins=6, download=False)
     assert other[0][0].shape[0] == 6 and other.cache.directory != ds.cache.directory
     assert not list(ds.cache.directory.glob("*.part"))
+    # a read-only data root: the cache goes where cache_dir says
+    elsewhere = datasets.get("nmnist", root=tmp_path, cache_dir=tmp_path / "c", download=False)
+    elsewhere[1]
+    assert elsewhere.cache.directory.parent == tmp_path / "c" / "Train"
+    assert len(list(elsewhere.cache.directory.glob("*.npy"))) == 1
 
 
 def test_nmnist_missing(tmp_path: Path) -> None:
