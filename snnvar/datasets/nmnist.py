@@ -9,6 +9,7 @@ cached on disk so that later epochs do not re-parse events.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ _ARCHIVES = {
     "Test": ("test.zip", _BASE + "05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded",
              "69ca8762b2fe404d9b9bad1103e97832"),
 }  # fmt: skip
+
+
+_FULL_SIZE = {"Train": 60_000, "Test": 10_000}
 
 
 class NMNIST(Dataset):
@@ -64,6 +68,14 @@ class NMNIST(Dataset):
             self.files = self._scan()
             if not self.files:
                 raise MissingDataError(self._missing_message())
+        full = _FULL_SIZE[self.split]
+        if len(self.files) < full:
+            digits = sorted({p.parent.name for p in self.files})
+            warnings.warn(
+                f"nmnist: partial set, {len(self.files)} of {full} {self.split} samples "
+                f"found in {self.folder} (digits {digits})",
+                stacklevel=3,
+            )
         self.targets = torch.tensor([int(p.parent.name) for p in self.files])
         self.cache = (
             FrameCache(

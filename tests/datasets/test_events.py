@@ -37,7 +37,9 @@ def test_events_outside_the_sensor_name_the_file(tmp_path: Path) -> None:
 
 def test_partial_nmnist_layout_and_frames(tmp_path: Path) -> None:
     write_nmnist(tmp_path, digits=(3, 7))
-    ds = datasets.get("nmnist", root=tmp_path, time_bins=10, download=False)
+    partial = r"partial set, 4 of 60000 Train samples found in .* \(digits \['3', '7'\]\)"
+    with pytest.warns(UserWarning, match=partial):
+        ds = datasets.get("nmnist", root=tmp_path, time_bins=10, download=False)
     assert len(ds) == 4 and ds.targets.tolist() == [3, 3, 7, 7]
     x, y = ds[2]
     assert x.shape == (10, 2, 34, 34) and x.dtype == torch.float32 and y.item() == 7
