@@ -16,12 +16,22 @@ from .storage import data_root
 
 __all__ = ["available", "get"]
 
-_NAMES = ("mnist", "fashion_mnist", "cifar10", "cifar100", "nmnist", "digits", "digits_events")
+_FRAME_OPTIONS = frozenset({"time_bins", "time_window", "first_saccade_only", "denoise_us"})
+_OPTIONS: dict[str, frozenset[str]] = {
+    "mnist": frozenset({"download"}),
+    "fashion_mnist": frozenset({"download"}),
+    "cifar10": frozenset({"download"}),
+    "cifar100": frozenset({"download"}),
+    "nmnist": frozenset({"download", "cache", "cache_dir"}) | _FRAME_OPTIONS,
+    "digits": frozenset(),
+    "digits_events": _FRAME_OPTIONS,
+}
+"""Each data set's name and the options :func:`get` accepts for it."""
 
 
 def available() -> list[str]:
     """The names :func:`get` accepts."""
-    return list(_NAMES)
+    return list(_OPTIONS)
 
 
 def get(
@@ -39,23 +49,15 @@ def get(
     ``nmnist`` ``cache`` (default True) and ``cache_dir`` (default
     ``<root>/NMNIST/frames``).
     """
-    if name not in _NAMES:
+    if name not in _OPTIONS:
         raise ValueError(f"unknown data set {name!r}; available: {available()}")
     path: Path = data_root(root)
-    allowed = {
-        "mnist": {"download"}, "fashion_mnist": {"download"},
-        "cifar10": {"download"}, "cifar100": {"download"},
-        "nmnist": {"download", "cache", "cache_dir", "time_bins", "time_window",
-                   "first_saccade_only", "denoise_us"},
-        "digits": set(),
-        "digits_events": {"time_bins", "time_window", "first_saccade_only", "denoise_us"},
-    }[name]  # fmt: skip
+    allowed = _OPTIONS[name]
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(f"unknown options {unknown} for {name!r}; allowed: {sorted(allowed)}")
     download = bool(options.pop("download", True))
-    frame_keys = ("time_bins", "time_window", "first_saccade_only", "denoise_us")
-    frame_options = {k: options.pop(k) for k in frame_keys if k in options}
+    frame_options = {k: options.pop(k) for k in _FRAME_OPTIONS if k in options}
     if "time_window" in frame_options and "time_bins" not in frame_options:
         frame_options["time_bins"] = None
     if name == "mnist":
