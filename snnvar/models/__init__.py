@@ -1,2 +1,24 @@
 """Model zoo and registry: FC, Spiking-CNN1/2, VGG-5/11/16 as SNN and ANN.
-(Issue 4; nothing here yet.)"""
+
+>>> from snnvar import models
+>>> models.available()
+['fc2', 'spiking_cnn1', 'spiking_cnn2', 'vgg11', 'vgg16', 'vgg5']
+>>> snn = models.create("spiking_cnn2")                   # input [T, B, 1, 28, 28]
+>>> ann = models.create("spiking_cnn2", spiking=False)    # input [B, 1, 28, 28]
+>>> copied = models.transfer(ann, snn)                     # same layer names
+"""
+
+from .network import Concat, Network, NeuronConfig, transfer
+from .registry import available, create, register
+from .zoo import VGG_CONFIGS
+
+__all__ = [
+    "VGG_CONFIGS",
+    "Concat",
+    "Network",
+    "NeuronConfig",
+    "available",
+    "create",
+    "register",
+    "transfer",
+]

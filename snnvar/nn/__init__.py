@@ -1,2 +1,67 @@
-"""Spiking layers: neurons (LIF, IF), surrogate gradients, encoders, readouts and
-the loop over time; snntorch and norse adapters. (Issue 4; nothing here yet.)"""
+"""Spiking layers: LIF and IF neurons as pure step functions with thin module
+wrappers, surrogate gradients by name, the loop over time, readouts, per-layer
+spike recording, and snntorch / norse neuron backends.
+
+Time-major tensors ``[T, B, ...]`` throughout; encoders that make them from
+``[B, ...]`` data live in :mod:`snnvar.datasets` (``rate``, ``direct``, ``latency``).
+
+>>> import torch
+>>> from snnvar import nn as snn
+>>> layer = snn.TimeLoop(snn.LIF(beta=0.9))
+>>> spikes = layer(torch.rand(25, 8, 100))        # [T, B, neurons]
+"""
+
+from .backends import BACKENDS, NorseLIF, SnntorchLIF, make_cell
+from .functional import (
+    RESETS,
+    LIFParameters,
+    LIFState,
+    if_step,
+    leaky_integrate,
+    lif_sequence,
+    lif_step,
+)
+from .neurons import IF, LIF, TimeLoop, check_time_major
+from .recording import LayerSpikes, SpikeRecord, record_spikes
+from .sequential import READOUTS, Readout, SpikingSequential, over_time
+from .surrogate import (
+    SURROGATES,
+    ATan,
+    FastSigmoid,
+    StraightThrough,
+    Surrogate,
+    Triangle,
+    surrogate,
+)
+
+__all__ = [
+    "BACKENDS",
+    "IF",
+    "LIF",
+    "READOUTS",
+    "RESETS",
+    "SURROGATES",
+    "ATan",
+    "FastSigmoid",
+    "LIFParameters",
+    "LIFState",
+    "LayerSpikes",
+    "NorseLIF",
+    "Readout",
+    "SnntorchLIF",
+    "SpikeRecord",
+    "SpikingSequential",
+    "StraightThrough",
+    "Surrogate",
+    "TimeLoop",
+    "Triangle",
+    "check_time_major",
+    "if_step",
+    "leaky_integrate",
+    "lif_sequence",
+    "lif_step",
+    "make_cell",
+    "over_time",
+    "record_spikes",
+    "surrogate",
+]

@@ -19,7 +19,7 @@ from .distributions import (
     Weibull,
     resolve_distribution,
 )
-from .engine import Draw, perturbation
+from .engine import Draw, per_read, perturbation
 from .presets import PRESETS, buchel_mismatch, hasgd_programming, preset, wvat_hsv
 from .reference import REFERENCES, TensorStats, scale, tensor_stats
 from .selection import DEFAULT_MODULES, Target, select_targets
@@ -42,6 +42,7 @@ __all__ = [
     "buchel_mismatch",
     "device_window",
     "hasgd_programming",
+    "per_read",
     "perturbation",
     "preset",
     "program",

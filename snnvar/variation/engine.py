@@ -33,10 +33,13 @@ from .selection import Target
 if TYPE_CHECKING:
     from .config import Variation
 
-__all__ = ["Draw", "applied", "perturbation", "sample"]
+__all__ = ["Draw", "applied", "per_read", "perturbation", "sample"]
 
 _CLEAN = "_snnvar_clean"
 """Attribute set on a tensor while a variation is applied to it: its clean value."""
+
+_READS = "_snnvar_dynamic_reads"
+"""Attribute set on a module while a dynamic variation redraws its tensors at every call."""
 
 PARALLEL_MIN_NUMEL = 1 << 20
 """Draws over fewer elements than this stay on the calling thread."""
@@ -94,6 +97,15 @@ class Draw(Mapping[str, torch.Tensor]):
 def _clean(tensor: torch.Tensor) -> torch.Tensor:
     """The clean value of a tensor, also while a static variation is applied."""
     return getattr(tensor, _CLEAN, tensor).detach()
+
+
+def per_read(module: nn.Module) -> bool:
+    """Whether a dynamic variation redraws tensors of ``module`` (or a submodule) per call.
+
+    Spiking containers use it to call such a layer once per time step, so read
+    noise is redrawn at every step instead of once per pass.
+    """
+    return any(getattr(m, _READS, False) for m in module.modules())
 
 
 def _needs_stats(v: Variation) -> bool:
@@ -268,6 +280,7 @@ def _dynamic(
             marked.append(t.tensor)
         for group in by_module.values():
             module = group[0][0].module
+            setattr(module, _READS, True)
             handles.append(module.register_forward_pre_hook(swap_in))
             handles.append(module.register_forward_hook(swap_out, always_call=True))
         yield draw
@@ -275,6 +288,9 @@ def _dynamic(
         for handle in handles:
             handle.remove()
         for group in by_module.values():
+            module = group[0][0].module
+            if hasattr(module, _READS):
+                delattr(module, _READS)
             for t, tensor in group:
                 store = t.module._buffers if t.is_buffer else t.module._parameters
                 store[t.attr] = tensor

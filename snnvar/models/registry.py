@@ -1,0 +1,68 @@
+"""The model registry: ``create(name, spiking=True, neuron="snnvar", **kwargs)``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import fields
+
+from ..nn import BACKENDS
+from . import zoo
+from .network import Network, NeuronConfig
+
+__all__ = ["available", "create", "register"]
+
+_REGISTRY: dict[str, Callable[..., Network]] = {}
+_NEURON_KEYS = {f.name for f in fields(NeuronConfig)} - {"backend"}
+
+
+def register(name: str, builder: Callable[..., Network]) -> None:
+    """Register ``builder(spiking, neuron, **kwargs) -> Network`` under ``name``."""
+    if name in _REGISTRY:
+        raise ValueError(f"model {name!r} is already registered")
+    _REGISTRY[name] = builder
+
+
+def available() -> list[str]:
+    """The registered model names."""
+    return sorted(_REGISTRY)
+
+
+def create(name: str, spiking: bool = True, neuron: str = "snnvar", **kwargs: object) -> Network:
+    """Build a zoo model.
+
+    Args:
+        name: one of :func:`available`.
+        spiking: the SNN (input ``[T, B, ...]``) or the ANN of the same
+            architecture with ReLU (input ``[B, ...]``); both return logits.
+        neuron: the spiking neurons: ``"snnvar"``, ``"snntorch"`` or ``"norse"``.
+        **kwargs: the architecture's options (``in_shape``, ``num_classes``,
+            ``hidden``, ``batch_norm``, ``pool``, ``width``, ...) and the neuron
+            options of :class:`~snnvar.models.NeuronConfig` (``beta``,
+            ``threshold``, ``reset``, ``surrogate``, ``readout``, ...).
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; available: {available()}")
+    if neuron not in BACKENDS:
+        raise ValueError(f"unknown neuron backend {neuron!r}; available: {list(BACKENDS)}")
+    builder = _REGISTRY[name]
+    arch_keys = [p for p in inspect.signature(builder).parameters if p not in ("spiking", "neuron")]
+    unknown = sorted(set(kwargs) - set(arch_keys) - _NEURON_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown options {unknown} for model {name!r}; architecture options: {arch_keys}; "
+            f"neuron options: {sorted(_NEURON_KEYS)}"
+        )
+    config = NeuronConfig(backend=neuron, **{k: v for k, v in kwargs.items() if k in _NEURON_KEYS})
+    if spiking:
+        config.cell()  # validates the backend and its options before building layers
+    arch = {k: v for k, v in kwargs.items() if k not in _NEURON_KEYS}
+    return builder(spiking=spiking, neuron=config, **arch)
+
+
+register("fc2", zoo.fc2)
+register("spiking_cnn1", zoo.spiking_cnn1)
+register("spiking_cnn2", zoo.spiking_cnn2)
+for _name in zoo.VGG_CONFIGS:
+    register(_name, functools.partial(zoo.vgg, _name))

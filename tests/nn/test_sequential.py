@@ -1,0 +1,136 @@
+"""SpikingSequential over time, readouts, dynamic variation per time step, spike recording."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from snnvar import Variation
+from snnvar import nn as snn
+
+
+def _net() -> snn.SpikingSequential:
+    torch.manual_seed(0)
+    return snn.SpikingSequential(
+        nn.Flatten(),
+        nn.Linear(12, 16),
+        snn.TimeLoop(snn.LIF(0.9)),
+        nn.Linear(16, 3),
+        snn.Readout("mean_membrane"),
+    )
+
+
+def _integrator(x: torch.Tensor, beta: float) -> list[torch.Tensor]:
+    mem, out = torch.zeros_like(x[0]), []
+    for t in range(x.shape[0]):
+        mem = beta * mem + x[t]
+        out.append(mem)
+    return out
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
+def test_membrane_readouts_equal_the_integrator_loop(beta: float) -> None:
+    x = torch.randn(7, 4, 5, generator=torch.Generator().manual_seed(0))
+    mems = _integrator(x, beta)
+    mean = snn.Readout("mean_membrane", beta)(x)
+    last = snn.Readout("last_membrane", beta)(x)
+    torch.testing.assert_close(mean, torch.stack(mems).mean(0), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(last, mems[-1], rtol=1e-5, atol=1e-6)
+
+
+def test_spike_count_readout_and_bad_readouts() -> None:
+    s = (torch.rand(9, 2, 4, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    assert torch.equal(snn.Readout("spike_count")(s), s.sum(0))
+    with pytest.raises(ValueError, match=r"unknown readout 'max'.*spike_count"):
+        snn.Readout("max")
+    with pytest.raises(ValueError, match="readout beta"):
+        snn.Readout("mean_membrane", beta=2.0)
+
+
+def test_stateless_layers_see_every_step_at_once() -> None:
+    net = _net()
+    x = torch.rand(6, 5, 3, 4)
+    y = net(x)
+    assert y.shape == (5, 3)
+    manual = net[1](x.flatten(2))  # Linear per step == Linear over [T*B]
+    spikes = net[2](manual)
+    torch.testing.assert_close(y, net[3](spikes).mean(0), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"time-major input \[T, B, \.\.\.\]"):
+        net(torch.rand(5, 12))
+
+
+def test_dropout_keeps_one_mask_per_sample_for_all_steps() -> None:
+    net = snn.SpikingSequential(nn.Dropout(0.5)).train()
+    torch.manual_seed(3)
+    y = net(torch.ones(8, 4, 50))
+    assert all(torch.equal(y[t], y[0]) for t in range(8))
+    zeros = float((y[0] == 0).float().mean())
+    assert 0.3 < zeros < 0.7  # p = 0.5 over 200 units
+    assert set(y.unique().tolist()) == {0.0, 2.0}
+    assert torch.equal(net.eval()(torch.ones(8, 4, 50)), torch.ones(8, 4, 50))
+
+
+def test_dynamic_variation_redraws_every_time_step() -> None:
+    net = _net().eval()
+    x = torch.rand(6, 5, 12)
+    clean = net(x)
+    with Variation(sigma=0.2, mode="dynamic").applied(net, seed=0) as draw:
+        noisy = net(x)
+    assert draw.reads == 6 * 2  # two layers, six steps: one read per layer per step
+    assert not torch.allclose(noisy, clean)
+    assert torch.equal(net(x), clean)  # restored, and back to one call per pass
+    assert not any(hasattr(m, "_snnvar_dynamic_reads") for m in net.modules())
+    with Variation(sigma=0.2, mode="static").applied(net, seed=0) as draw:
+        net(x)
+    assert draw.reads == 1
+
+
+def test_dynamic_read_at_step_t_is_seeded_and_differs_between_steps() -> None:
+    lin = nn.Linear(4, 4)
+    net = snn.SpikingSequential(lin)
+    x = torch.ones(3, 1, 4)
+    with Variation(sigma=0.3, mode="dynamic").applied(net, seed=5):
+        a = net(x)
+    with Variation(sigma=0.3, mode="dynamic").applied(net, seed=5):
+        b = net(x)
+    assert torch.equal(a, b)  # same seed, same reads
+    assert not torch.equal(a[0], a[1]) and not torch.equal(a[1], a[2])
+
+
+def test_record_spikes_counts_and_is_free_when_off() -> None:
+    net = _net()
+    x = (torch.rand(10, 4, 12, generator=torch.Generator().manual_seed(2)) < 0.6).float()
+    with snn.record_spikes(net, keep=True) as rec:
+        net(x)
+        net(x)
+    assert list(rec.layers) == ["2"]
+    layer = rec.layers["2"]
+    spikes = torch.cat(layer.kept, dim=1)
+    assert spikes.shape == (10, 8, 16)
+    assert layer.spikes == float(spikes.sum()) and layer.samples == 8 and layer.neurons == 16
+    assert layer.rate == pytest.approx(float(spikes.mean()))
+    assert rec.counts()["2"] == pytest.approx(float(spikes.sum()) / 8)
+    assert 0 < layer.rate < 1
+    assert all(not m._forward_hooks for m in net.modules())
+
+
+def test_record_spikes_on_a_plain_snntorch_model() -> None:
+    import snntorch
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 10), snntorch.Leaky(beta=0.9, init_hidden=True))
+    x = torch.rand(5, 3, 6) * 2
+    with snn.record_spikes(net, steps=5) as rec:
+        out = [net(x[t]) for t in range(5)]
+    total = float(torch.stack(out).detach().sum())
+    assert rec.layers["1"].spikes == total
+    assert rec.layers["1"].samples == 3
+    assert rec.layers["1"].per_sample == pytest.approx(total / 3)
+
+
+def test_record_spikes_errors() -> None:
+    with pytest.raises(ValueError, match="no neuron layers"), snn.record_spikes(nn.Linear(2, 2)):
+        pass
+    with pytest.raises(ValueError, match="steps must be >= 1"), snn.record_spikes(_net(), steps=0):
+        pass
