@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..variation import per_read
 from .functional import RESETS, LIFParameters, LIFState, lif_sequence, lif_step
 from .surrogate import Surrogate, surrogate
 
@@ -143,7 +144,9 @@ class TimeLoop(nn.Module):
     """Run a neuron cell over time-major input ``[T, B, ...] -> [T, B, ...]`` spikes.
 
     Cells with a ``sequence`` method (snnvar's :class:`LIF` and :class:`IF`) run
-    the whole sequence in one fused call; others are stepped from rest.
+    the whole sequence in one fused call; others are stepped from rest, and so
+    is any cell whose parameters a dynamic variation redraws at every call
+    (then each time step reads its own threshold / leak).
     """
 
     def __init__(self, cell: nn.Module) -> None:
@@ -153,7 +156,7 @@ class TimeLoop(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_time_major(x, 2, type(self).__name__)
         sequence = getattr(self.cell, "sequence", None)
-        if sequence is not None:
+        if sequence is not None and not per_read(self.cell):
             return sequence(x)
         state = None
         out = []

@@ -86,6 +86,22 @@ def test_dynamic_variation_redraws_every_time_step() -> None:
     assert draw.reads == 1
 
 
+@pytest.mark.parametrize("backend", ["snnvar", "snntorch"])
+def test_dynamic_threshold_noise_is_redrawn_every_step(backend: str) -> None:
+    loop = snn.TimeLoop(snn.make_cell(backend, beta=0.9, threshold=1.0))
+    x = torch.rand(8, 4, 30, generator=torch.Generator().manual_seed(0))
+    clean = loop(x)
+    v = Variation(
+        sigma=0.2, mode="dynamic", relative_to="absolute", parameters=("*threshold",), modules=()
+    )
+    assert [t.name for t in v.targets(loop)][0].endswith("threshold")
+    with v.applied(loop, seed=1) as draw:
+        noisy = loop(x)
+    assert draw.reads == 8  # one threshold read per time step
+    assert not torch.equal(noisy, clean)
+    assert torch.equal(loop(x), clean)
+
+
 def test_dynamic_read_at_step_t_is_seeded_and_differs_between_steps() -> None:
     lin = nn.Linear(4, 4)
     net = snn.SpikingSequential(lin)
