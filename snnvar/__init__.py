@@ -7,6 +7,7 @@ through it.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import models, nn
 from .variation import Draw, Empirical, Variation, Weibull, preset
 
 try:
@@ -14,4 +15,13 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Draw", "Empirical", "Variation", "Weibull", "__version__", "preset"]
+__all__ = [
+    "Draw",
+    "Empirical",
+    "Variation",
+    "Weibull",
+    "__version__",
+    "models",
+    "nn",
+    "preset",
+]

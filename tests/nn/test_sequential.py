@@ -94,7 +94,8 @@ def test_dynamic_threshold_noise_is_redrawn_every_step(backend: str) -> None:
     v = Variation(
         sigma=0.2, mode="dynamic", relative_to="absolute", parameters=("*threshold",), modules=()
     )
-    assert [t.name for t in v.targets(loop)][0].endswith("threshold")
+    (target,) = v.targets(loop)  # exactly one tensor: the threshold
+    assert target.name.endswith("threshold")
     with v.applied(loop, seed=1) as draw:
         noisy = loop(x)
     assert draw.reads == 8  # one threshold read per time step
