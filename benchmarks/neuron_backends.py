@@ -4,12 +4,18 @@ Issue 4's benchmark: spiking_cnn2 (MNIST size, T = 25, batch 128) and vgg5
 (CIFAR size, T = 8, batch 64), each neuron backend, eager and ``torch.compile``.
 Reported per configuration: the median time of forward + backward of the whole
 model, the same for the neuron layers alone (their real input shapes,
-recorded from the model), both as ratios to snntorch in the same run (the
-backends are interleaved round-robin), and the peak memory of one forward +
-backward: on CUDA ``max_memory_allocated``; on the CPU the rise of the
-process's resident memory during the pass, sampled every millisecond in a
+recorded from the model), both as ratios to snntorch, and the peak memory of
+one forward + backward: on CUDA ``max_memory_allocated``; on the CPU the rise of
+the process's resident memory during the pass, sampled every millisecond in a
 subprocess started with glibc's mmap threshold at 64 KiB (so freed tensors
 leave the resident set).
+
+Eager: all backends in one process, interleaved round-robin. Compiled: each
+backend in a fresh process (compile, three warm-up calls, then the timed
+calls), as a user compiles one model; backends alternate over two rounds and
+the median is reported. (Compiling all backends in one process lets their
+shared code objects, ``Network.forward`` and ``TimeLoop.forward``, recompile
+into each other's measurements.)
 
     python benchmarks/neuron_backends.py                     # both models, eager + compile
     python benchmarks/neuron_backends.py --models spiking_cnn2 --modes eager --repeats 5
@@ -44,9 +50,19 @@ BACKENDS = ("snnvar", "snntorch", "norse")
 
 
 def _compile(fn):
-    """Static shapes: the zoo models share code objects (Network.forward, TimeLoop.forward),
-    and recompiling them for new shapes would otherwise switch dynamo to dynamic shapes."""
-    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+    """``torch.compile`` with static shapes, and no silent fallback to eager.
+
+    The models of all backends share code objects (``Network.forward``,
+    ``TimeLoop.forward``, ...), each instance adding cache entries; past dynamo's
+    recompile limit (8) a frame would silently run eagerly and the comparison
+    would be void, so the limit is raised and hitting it is an error. Static
+    shapes: recompiling shared frames for new shapes would otherwise switch
+    dynamo to dynamic shapes.
+    """
+    cfg = torch._dynamo.config
+    cfg.recompile_limit = cfg.cache_size_limit = 256
+    cfg.accumulated_recompile_limit = cfg.accumulated_cache_size_limit = 4096
+    cfg.fail_on_recompile_limit_hit = True
     return torch.compile(fn, dynamic=False)
 
 
@@ -86,7 +102,10 @@ def neurons_only(net: torch.nn.Module, inputs: list[torch.Tensor]):
     leaves = [i.clone().requires_grad_() for i in inputs]
 
     def run() -> torch.Tensor:
-        return sum((loop(x) * w).sum() for loop, x, w in zip(loops, leaves, weights, strict=True))
+        total = torch.zeros(())
+        for loop, x, w in zip(loops, leaves, weights, strict=True):
+            total = total + (loop(x) * w).sum()
+        return total
 
     weights = [torch.randn_like(i) for i in inputs]
     return run, leaves
@@ -107,49 +126,76 @@ def step_fn(fn, leaves, device):
     return once
 
 
-def timings(model: str, modes: list[str], repeats: int, device: str, seed: int) -> list[dict]:
+def runners_for(model: str, backend: str, mode: str, device: str, seed: int) -> dict:
+    """Forward+backward callables for the whole model and for its neuron layers alone."""
     x = data(model, device, seed)
-    runners: dict[tuple[str, str, str], object] = {}
-    compile_s: dict[tuple[str, str, str], float] = {}
+    net = make(model, backend, device, seed)
+    inputs = neuron_inputs(net, x)
+    target = _compile(net) if mode == "compile" else net
+    loops_fn, leaves = neurons_only(make(model, backend, device, seed), inputs)
+    if mode == "compile":
+        loops_fn = _compile(loops_fn)
+    return {
+        "model": step_fn(lambda: target(x).sum(), list(net.parameters()), device),
+        "neurons": step_fn(loops_fn, leaves, device),
+    }
+
+
+def eager_timings(model: str, repeats: int, device: str, seed: int) -> dict:
+    """Median seconds per (backend, part), all backends interleaved round-robin in this process."""
+    runners = {}
     for backend in BACKENDS:
-        net = make(model, backend, device, seed)
-        inputs = neuron_inputs(net, x)
-        for mode in modes:
-            target = _compile(net) if mode == "compile" else net
-            whole = step_fn(lambda t=target: t(x).sum(), list(net.parameters()), device)
-            loops_fn, leaves = neurons_only(net, inputs)
-            if mode == "compile":
-                loops_fn = _compile(loops_fn)
-            part = step_fn(loops_fn, leaves, device)
-            for kind, fn in (("model", whole), ("neurons", part)):
-                t0 = time.perf_counter()
-                fn()  # warm-up (and compilation)
-                compile_s[(backend, mode, kind)] = time.perf_counter() - t0
-                runners[(backend, mode, kind)] = fn
-    samples: dict[tuple[str, str, str], list[float]] = {k: [] for k in runners}
-    for _ in range(repeats):  # interleaved round-robin
+        for part, fn in runners_for(model, backend, "eager", device, seed).items():
+            fn()  # warm-up
+            runners[(backend, part)] = fn
+    samples: dict[tuple[str, str], list[float]] = {k: [] for k in runners}
+    for _ in range(repeats):
         for key, fn in runners.items():
             samples[key].append(fn())
-    rows = []
-    for (backend, mode, kind), values in samples.items():
-        med = statistics.median(values)
-        ref = statistics.median(samples[("snntorch", mode, kind)])
-        eager = statistics.median(samples[(backend, "eager", kind)]) if "eager" in modes else None
-        rows.append(
-            dict(
-                model=model,
-                backend=backend,
-                mode=mode,
-                part=kind,
-                median_s=med,
-                ratio_to_snntorch=med / ref,
-                speedup_vs_own_eager=(eager / med) if eager else None,
-                first_call_s=compile_s[(backend, mode, kind)],
-                repeats=repeats,
-                seed=seed,
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def compiled_child(model: str, backend: str, repeats: int, device: str, seed: int) -> None:
+    """One compiled configuration in a fresh process: compile, 3 warm-up calls, time."""
+    out = {}
+    for part, fn in runners_for(model, backend, "compile", device, seed).items():
+        t0 = time.perf_counter()
+        fn()
+        out[f"{part}_first_s"] = time.perf_counter() - t0
+        fn(), fn()  # snntorch's `mem` buffer takes its shape on the first call: recompile
+        out[part] = statistics.median(fn() for _ in range(repeats))
+    print(json.dumps(out))
+
+
+def compiled_timings(model: str, repeats: int, device: str, seed: int, rounds: int = 2) -> dict:
+    """Median over ``rounds`` fresh processes per backend (backends alternate round by round)."""
+    runs: dict[str, list[dict]] = {b: [] for b in BACKENDS}
+    for _ in range(rounds):
+        for backend in BACKENDS:
+            runs[backend].append(
+                _child(
+                    ["--compiled-child", model, backend, "--repeats", str(repeats)], device, seed
+                )
             )
-        )
-    return rows
+    return {
+        (b, part): statistics.median(r[part] for r in rs)
+        for b, rs in runs.items()
+        for part in ("model", "neurons")
+    }
+
+
+def _child(args: list[str], device: str, seed: int) -> dict:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", __file__, *args, "--device", device, "--seed", str(seed)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode:
+        raise RuntimeError(f"benchmark child {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _rss() -> int:
@@ -186,28 +232,7 @@ def memory_child(model: str, backend: str, mode: str, device: str, seed: int) ->
 
 
 def memory(model: str, backend: str, mode: str, device: str, seed: int) -> float:
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore",
-            __file__,
-            "--memory-child",
-            model,
-            backend,
-            mode,
-            "--device",
-            device,
-            "--seed",
-            str(seed),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+    return _child(["--memory-child", model, backend, mode], device, seed)["peak_mib"]
 
 
 def main() -> None:
@@ -220,45 +245,53 @@ def main() -> None:
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--json", help="also write the rows here")
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--compiled-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     if args.memory_child:
         memory_child(*args.memory_child, args.device, args.seed)
         return
+    if args.compiled_child:
+        compiled_child(*args.compiled_child, args.repeats, args.device, args.seed)
+        return
     modes = args.modes.split(",")
     print(
         f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, device {args.device}, seed {args.seed}"
+        f"{torch.get_num_threads()} threads, device {args.device}, seed {args.seed}, "
+        f"repeats {args.repeats}"
     )
     rows = []
     for model in args.models.split(","):
-        rows += timings(model, modes, args.repeats, args.device, args.seed)
-        if not args.no_memory:
-            for r in rows:
-                if r["model"] == model and r["part"] == "model":
-                    r["peak_mib"] = memory(model, r["backend"], r["mode"], args.device, args.seed)
+        medians = {}
+        if "eager" in modes:
+            medians["eager"] = eager_timings(model, args.repeats, args.device, args.seed)
+        if "compile" in modes:
+            medians["compile"] = compiled_timings(model, args.repeats, args.device, args.seed)
+        for mode, med in medians.items():
+            for backend in BACKENDS:
+                row = dict(
+                    model=model, mode=mode, backend=backend, seed=args.seed, repeats=args.repeats
+                )
+                for part in ("model", "neurons"):
+                    row[f"{part}_s"] = med[(backend, part)]
+                    row[f"{part}_vs_snntorch"] = med[(backend, part)] / med[("snntorch", part)]
+                if mode == "compile" and "eager" in medians:
+                    row["compile_speedup"] = medians["eager"][(backend, "model")] / row["model_s"]
+                if not args.no_memory:
+                    row["peak_mib"] = memory(model, backend, mode, args.device, args.seed)
+                rows.append(row)
     print(
         "| model | mode | backend | model fwd+bwd (s) | vs snntorch | neurons fwd+bwd (s) "
         "| vs snntorch | compile speed-up (model) | peak memory (MiB) |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        if r["part"] != "model":
-            continue
-        n = next(
-            q
-            for q in rows
-            if q["part"] == "neurons"
-            and q["model"] == r["model"]
-            and q["mode"] == r["mode"]
-            and q["backend"] == r["backend"]
-        )
-        speed = f"{r['speedup_vs_own_eager']:.2f}x" if r["mode"] == "compile" else "–"
+        speed = f"{r['compile_speedup']:.2f}x" if "compile_speedup" in r else "–"
         mem = f"{r['peak_mib']:.0f}" if "peak_mib" in r else "–"
         print(
-            f"| {r['model']} | {r['mode']} | {r['backend']} | {r['median_s']:.3f} | "
-            f"{r['ratio_to_snntorch']:.2f} | {n['median_s']:.3f} | {n['ratio_to_snntorch']:.2f} "
-            f"| {speed} | {mem} |"
+            f"| {r['model']} | {r['mode']} | {r['backend']} | {r['model_s']:.3f} | "
+            f"{r['model_vs_snntorch']:.2f} | {r['neurons_s']:.3f} | "
+            f"{r['neurons_vs_snntorch']:.2f} | {speed} | {mem} |"
         )
     if args.json:
         with open(args.json, "w") as f:
