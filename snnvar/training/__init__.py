@@ -1,2 +1,21 @@
-"""Variation-aware training methods (SGD, noise injection, WVAT, HA-SGD, SAM, AWP,
-adversarial regularisation, SWA) and the Trainer. (Issue 5; nothing here yet.)"""
+"""Variation-aware training methods that share the engine.
+
+Done: :class:`NoiseInjection`, :class:`WVAT`, :class:`HASGD`, :class:`SAM`,
+:class:`AWP` (optimizer wrappers; SGD is the base optimizer alone). Still to
+come (issue 5): adversarial regularisation, SWA helpers, the Trainer,
+data-parallel tests.
+"""
+
+from .base import Method, derive_seed
+from .methods import AWP, HASGD, SAM, WVAT, NoiseInjection, gradient_ascent_variation
+
+__all__ = [
+    "AWP",
+    "HASGD",
+    "SAM",
+    "WVAT",
+    "Method",
+    "NoiseInjection",
+    "derive_seed",
+    "gradient_ascent_variation",
+]

@@ -1,0 +1,205 @@
+"""The optimizer-wrapper methods: exact gradients and updates, the torch.optim contract."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from snnvar import Variation
+from snnvar.training import AWP, HASGD, SAM, WVAT, NoiseInjection, derive_seed
+from snnvar.training.methods import gradient_ascent_variation
+
+LR = 0.1
+
+
+def _setup(seed: int = 0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
+    return model, x, y
+
+
+def _closure(model, x, y):
+    def closure():
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+def _grads_at(model, x, y, deltas: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Hand-computed gradient of a copy of ``model`` at ``w + deltas``."""
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, p in twin.named_parameters():
+            if name in deltas:
+                p.add_(deltas[name])
+    twin.zero_grad()
+    nn.functional.cross_entropy(twin(x), y).backward()
+    return {n: p.grad.clone() for n, p in twin.named_parameters()}
+
+
+def test_noise_injection_gradient_and_update_are_exact() -> None:
+    model, x, y = _setup()
+    v = Variation(sigma=0.1)
+    method = NoiseInjection(model, torch.optim.SGD(model.parameters(), lr=LR), v, seed=7)
+    clean = {n: p.detach().clone() for n, p in model.named_parameters()}
+    draw = v.sample(model, seed=method.step_seed)
+    expected = _grads_at(model, x, y, dict(draw))
+    method.step(_closure(model, x, y))
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[n], rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(p.detach(), clean[n] - LR * expected[n], rtol=0, atol=1e-7)
+    assert method.passes == 1 and method.steps == 1
+
+
+def test_hasgd_is_the_mean_of_l_hand_computed_gradients() -> None:
+    model, x, y = _setup(1)
+    v = Variation(sigma=0.1, mean=0.02)
+    method = HASGD(model, torch.optim.SGD(model.parameters(), lr=LR), v, samples=3, seed=3)
+    draws = [v.sample(model, seed=derive_seed(method.step_seed, i)) for i in range(3)]
+    per = [_grads_at(model, x, y, dict(d)) for d in draws]
+    method.step(_closure(model, x, y))
+    for n, p in model.named_parameters():
+        mean = sum(g[n] for g in per) / 3
+        torch.testing.assert_close(p.grad, mean, rtol=1e-5, atol=1e-7)
+    assert method.passes == 3
+
+
+def test_gav_direction_and_norm() -> None:
+    g = {"a": torch.tensor([3.0, 4.0]), "b": torch.zeros(2)}
+    d = {"a": torch.tensor([0.0, 2.0]), "b": torch.ones(2)}
+    wv = gradient_ascent_variation(g, d, alpha=0.5)
+    torch.testing.assert_close(wv["a"], torch.tensor([0.6, 0.8]))  # 0.5 * (3,4)/5 * 2
+    assert wv["a"].norm() == pytest.approx(0.5 * 2.0)
+    assert torch.equal(wv["b"], torch.zeros(2))
+
+
+def test_wvat_gav_step_uses_the_gradient_at_w_plus_gav() -> None:
+    model, x, y = _setup(2)
+    v = Variation(sigma=0.1)
+    method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=0.0, alpha=0.5)
+    clean = {n: p.detach().clone() for n, p in model.named_parameters()}
+    g0 = _grads_at(model, x, y, {})
+    draw = v.sample(model, seed=derive_seed(method.step_seed, 1))
+    names = list(draw)
+    wv = gradient_ascent_variation({n: g0[n] for n in names}, dict(draw), 0.5)
+    expected = _grads_at(model, x, y, wv)
+    method.step(_closure(model, x, y))
+    assert method.last_kind == "gav" and method.passes == 2
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.detach(), clean[n] - LR * expected[n], rtol=0, atol=1e-6)
+
+
+def test_wvat_hsv_equals_noise_at_its_seed_and_mix_costs_1_5_passes() -> None:
+    model, x, y = _setup(3)
+    v = Variation(sigma=0.1)
+    method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=1.0)
+    draw = v.sample(model, seed=derive_seed(method.step_seed, 1))
+    expected = _grads_at(model, x, y, dict(draw))
+    method.step(_closure(model, x, y))
+    assert method.last_kind == "hsv"
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[n], rtol=1e-6, atol=1e-7)
+    model, x, y = _setup(4)
+    mix = WVAT(model, torch.optim.SGD(model.parameters(), lr=0.01), v, w_th=0.5, seed=11)
+    kinds = []
+    for _ in range(400):
+        mix.step(_closure(model, x, y))
+        kinds.append(mix.last_kind)
+    assert mix.passes / mix.steps == pytest.approx(1.5, abs=0.08)  # 400 steps: sd 0.025
+    none = WVAT(model, torch.optim.SGD(model.parameters(), lr=0.01), v, p=0.0)
+    none.step(_closure(model, x, y))
+    assert none.last_kind == "none" and none.passes == 1
+
+
+def test_sam_matches_the_reference_on_a_quadratic() -> None:
+    a = torch.tensor([[2.0, 0.5], [0.5, 1.0]])
+    w = nn.Parameter(torch.tensor([1.0, -2.0]))
+    holder = nn.Module()
+    holder.w = w
+    method = SAM(holder, torch.optim.SGD([w], lr=LR), rho=0.1)
+
+    def closure():
+        loss = 0.5 * w @ a @ w
+        loss.backward()
+        return loss
+
+    w0 = w.detach().clone()
+    g = a @ w0
+    e = 0.1 * g / g.norm()
+    expected = w0 - LR * (a @ (w0 + e))
+    method.step(closure)
+    torch.testing.assert_close(w.detach(), expected, rtol=1e-6, atol=1e-7)
+    assert method.passes == 2
+
+
+def test_awp_perturbs_weights_relative_to_their_norm() -> None:
+    model, x, y = _setup(5)
+    method = AWP(model, torch.optim.SGD(model.parameters(), lr=LR), gamma=0.02)
+    clean = {n: p.detach().clone() for n, p in model.named_parameters()}
+    g0 = _grads_at(model, x, y, {})
+    v = {n: g0[n] * (0.02 * clean[n].norm() / g0[n].norm()) for n in clean if clean[n].dim() > 1}
+    expected = _grads_at(model, x, y, v)
+    method.step(_closure(model, x, y))
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.detach(), clean[n] - LR * expected[n], rtol=0, atol=1e-6)
+
+
+def test_optim_contract_scheduler_and_state_dict_round_trip() -> None:
+    model, x, y = _setup(6)
+    base = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    method = WVAT(model, base, Variation(0.1), seed=5)
+    assert method.param_groups is base.param_groups
+    sched = torch.optim.lr_scheduler.StepLR(method, step_size=1, gamma=0.5)
+    for _ in range(3):
+        method.step(_closure(model, x, y))
+        sched.step()
+    assert base.param_groups[0]["lr"] == pytest.approx(LR / 8)
+    saved = copy.deepcopy(method.state_dict())
+    passes_at_save = method.passes
+    weights = copy.deepcopy(model.state_dict())
+    method.step(_closure(model, x, y))
+    after = {k: v.clone() for k, v in model.state_dict().items()}
+
+    model.load_state_dict(weights)
+    fresh = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9), Variation(0.1))
+    fresh.load_state_dict(saved)
+    assert (fresh.steps, fresh.passes, fresh.seed) == (3, passes_at_save, 5)
+    fresh.step(_closure(model, x, y))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, after[k]), k
+    with pytest.raises(ValueError, match="state dict of 'WVAT' given to SAM"):
+        SAM(model, torch.optim.SGD(model.parameters(), lr=LR)).load_state_dict(saved)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda m, o: WVAT(m, o, Variation(0.1), p=1.5), r"p must lie in \[0, 1\], got 1.5"),
+        (lambda m, o: WVAT(m, o, Variation(0.1), w_th=-0.1), r"w_th must lie in \[0, 1\]"),
+        (lambda m, o: WVAT(m, o, Variation(0.1), alpha=-1), "alpha must be >= 0"),
+        (lambda m, o: HASGD(m, o, Variation(0.1), samples=0), "samples must be an integer >= 1"),
+        (lambda m, o: SAM(m, o, rho=0.0), "rho must be > 0"),
+        (lambda m, o: AWP(m, o, gamma=float("nan")), "gamma must be > 0"),
+    ],
+)
+def test_bad_hyperparameters(make, match: str) -> None:
+    model, _, _ = _setup()
+    with pytest.raises(ValueError, match=match):
+        make(model, torch.optim.SGD(model.parameters(), lr=LR))
+
+
+def test_closure_errors() -> None:
+    model, x, y = _setup()
+    method = NoiseInjection(model, torch.optim.SGD(model.parameters(), lr=LR), Variation(0.1))
+    with pytest.raises(ValueError, match="needs a closure"):
+        method.step()
+    with pytest.raises(ValueError, match="must return the loss tensor"):
+        method.step(lambda: nn.functional.cross_entropy(model(x), y).backward())
+    with pytest.raises(TypeError, match=r"variation must be a snnvar\.Variation"):
+        NoiseInjection(model, torch.optim.SGD(model.parameters(), lr=LR), 0.1)
