@@ -25,7 +25,16 @@ from torch import nn
 from ..variation import Variation
 from .base import Method, derive_seed, offset
 
-__all__ = ["AWP", "HASGD", "SAM", "WVAT", "NoiseInjection", "gradient_ascent_variation"]
+__all__ = [
+    "AWP",
+    "BOUNDARY_LOSSES",
+    "HASGD",
+    "SAM",
+    "WVAT",
+    "AdversarialRegularization",
+    "NoiseInjection",
+    "gradient_ascent_variation",
+]
 
 
 def _check_variation(variation: object) -> Variation:
@@ -231,3 +240,127 @@ class AWP(Method):
             loss = self._loss(closure)
         self.base.step()
         return loss
+
+
+BOUNDARY_LOSSES = ("kl", "mse")
+"""Output distances for :class:`AdversarialRegularization`."""
+
+
+def _boundary(kind: str, clean: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    if kind == "kl":  # KL(softmax(clean) || softmax(other)), batch mean
+        return torch.nn.functional.kl_div(
+            other.log_softmax(-1), clean.log_softmax(-1), reduction="batchmean", log_target=True
+        )
+    return torch.nn.functional.mse_loss(other, clean)
+
+
+class AdversarialRegularization(Method):
+    """Adversarial regularisation against parameter noise (Büchel, Faber & Muir, ICLR 2022).
+
+    Loss = task loss under ``variation`` (the noisy forward pass)
+    + ``beta`` · d(f(w, x), f(w*, x)), where ``w* = w + Δ*`` is found by
+    ``attack_steps`` projected signed-gradient ascent steps on d, each of size
+    ``attack_size · |w| / attack_steps``, from ``w + initial_std · |w| · ε``,
+    projected onto the relative ball ``|Δ| ≤ attack_size · |w|``. The attack acts
+    on the variation's selected parameters; d is ``"kl"`` (softmaxed outputs) or
+    ``"mse"``; the regulariser's gradient reaches ``w`` through both outputs
+    (``Δ*`` is held fixed). Reference implementation: rockpool's
+    ``training.adversarial_jax``.
+
+    ``step(closure, inputs)`` needs the batch inputs for the attack; the closure
+    computes the task loss as for the other methods. ``last_attack`` holds Δ*.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        variation: Variation,
+        beta: float = 0.25,
+        attack_steps: int = 10,
+        attack_size: float = 0.2,
+        initial_std: float = 1e-3,
+        boundary: str = "kl",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(model, optimizer, seed)
+        self.variation = _check_variation(variation)
+        self.beta = _positive("beta", beta, allow_zero=True)
+        if not isinstance(attack_steps, int) or attack_steps < 0:
+            raise ValueError(f"attack_steps must be an integer >= 0, got {attack_steps!r}")
+        self.attack_steps = attack_steps
+        self.attack_size = _positive("attack_size", attack_size, allow_zero=True)
+        self.initial_std = _positive("initial_std", initial_std, allow_zero=True)
+        if boundary not in BOUNDARY_LOSSES:
+            raise ValueError(
+                f"unknown boundary loss {boundary!r}; allowed: {list(BOUNDARY_LOSSES)}"
+            )
+        self.boundary = boundary
+        self.last_attack: dict[str, torch.Tensor] = {}
+
+    def step(  # type: ignore[override]
+        self,
+        closure: Callable[[], torch.Tensor] | None = None,
+        inputs: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if inputs is None:
+            raise ValueError(
+                "AdversarialRegularization.step needs the batch inputs: step(closure, inputs=x)"
+            )
+        self._inputs = inputs
+        try:
+            return super().step(closure)
+        finally:
+            del self._inputs
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        with self.variation.applied(self.model, seed=self.step_seed):
+            loss = self._loss(closure)  # task loss under noise; gradients kept
+        if self.beta == 0.0:
+            self.base.step()
+            return loss
+        x = self._inputs
+        params = dict(self.model.named_parameters())
+        names = [t.name for t in self.variation.targets(self.model) if t.name in params]
+        delta = self.attack(x, names, derive_seed(self.step_seed, 1))
+        with torch.enable_grad():
+            clean = self.model(x)
+            moved = torch.func.functional_call(
+                self.model, {n: params[n] + delta[n] for n in names}, (x,), strict=False
+            )
+            reg = _boundary(self.boundary, clean, moved)
+            (self.beta * reg).backward()  # adds to the task gradients
+        self.passes += 1
+        self.base.step()
+        return loss + self.beta * reg.detach()
+
+    def attack(self, x: torch.Tensor, names: list[str], seed: int) -> dict[str, torch.Tensor]:
+        """Δ* of the projected signed-gradient attack on the parameters ``names``."""
+        params = dict(self.model.named_parameters())
+        w = {n: params[n].detach() for n in names}
+        g = torch.Generator().manual_seed(seed)
+        delta = {
+            n: w[n].abs()
+            * self.initial_std
+            * torch.randn(w[n].shape, generator=g, dtype=w[n].dtype).to(w[n].device)
+            for n in names
+        }
+        radius = {n: self.attack_size * w[n].abs() for n in names}
+        with torch.no_grad():
+            target = self.model(x)
+        for _ in range(self.attack_steps):
+            leaves = {n: d.clone().requires_grad_() for n, d in delta.items()}
+            with torch.enable_grad():
+                out = torch.func.functional_call(
+                    self.model, {n: w[n] + leaves[n] for n in names}, (x,), strict=False
+                )
+                grads = torch.autograd.grad(
+                    _boundary(self.boundary, target, out), list(leaves.values()), allow_unused=True
+                )
+            self.passes += 1
+            for (n, d), gr in zip(delta.items(), grads, strict=True):
+                if gr is not None:
+                    step = d + radius[n] / self.attack_steps * gr.sign()
+                    delta[n] = torch.maximum(torch.minimum(step, radius[n]), -radius[n])
+        self.last_attack = delta
+        return delta

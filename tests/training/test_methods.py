@@ -9,7 +9,15 @@ import torch
 from torch import nn
 
 from snnvar import Variation
-from snnvar.training import AWP, HASGD, SAM, WVAT, NoiseInjection, derive_seed
+from snnvar.training import (
+    AWP,
+    HASGD,
+    SAM,
+    WVAT,
+    AdversarialRegularization,
+    NoiseInjection,
+    derive_seed,
+)
 from snnvar.training.methods import gradient_ascent_variation
 
 LR = 0.1
@@ -203,3 +211,109 @@ def test_closure_errors() -> None:
         method.step(lambda: nn.functional.cross_entropy(model(x), y).backward())
     with pytest.raises(TypeError, match=r"variation must be a snnvar\.Variation"):
         NoiseInjection(model, torch.optim.SGD(model.parameters(), lr=LR), 0.1)
+
+
+def test_adversarial_regularization_with_beta_zero_is_noise_injection() -> None:
+    model, x, y = _setup(7)
+    twin = copy.deepcopy(model)
+    v = Variation(sigma=0.1, relative_to="weight")
+    a = AdversarialRegularization(model, torch.optim.SGD(model.parameters(), lr=LR), v, beta=0.0)
+    b = NoiseInjection(twin, torch.optim.SGD(twin.parameters(), lr=LR), v)
+    a.step(_closure(model, x, y), inputs=x)
+    b.step(_closure(twin, x, y))
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_adversarial_attack_stays_in_the_relative_ball_and_raises_the_distance() -> None:
+    model, x, _ = _setup(8)
+    v = Variation(sigma=0.1, relative_to="weight")
+    method = AdversarialRegularization(
+        model,
+        torch.optim.SGD(model.parameters(), lr=LR),
+        v,
+        attack_steps=8,
+        attack_size=0.1,
+        initial_std=0.0,
+    )
+    names = [t.name for t in v.targets(model)]
+    delta = method.attack(x, names, seed=0)
+    params = dict(model.named_parameters())
+    assert set(delta) == {"0.weight", "2.weight"}
+    for n, d in delta.items():
+        assert (d.abs() <= 0.1 * params[n].detach().abs() + 1e-7).all()
+        assert (d.abs() > 0).float().mean() > 0.9  # the attack moves (almost) every weight
+    with torch.no_grad():
+        clean = model(x)
+        moved = torch.func.functional_call(model, {n: params[n] + delta[n] for n in names}, (x,))
+        rand = {n: 0.1 * params[n].abs() * torch.sign(torch.randn_like(params[n])) for n in names}
+        random = torch.func.functional_call(model, {n: params[n] + rand[n] for n in names}, (x,))
+    kl = torch.nn.functional.kl_div
+    adv = kl(moved.log_softmax(-1), clean.log_softmax(-1), reduction="batchmean", log_target=True)
+    rnd = kl(random.log_softmax(-1), clean.log_softmax(-1), reduction="batchmean", log_target=True)
+    assert adv > 2 * rnd  # the adversary beats a random corner of the same ball
+    assert method.passes == 8
+    # a start far outside the ball (initial_std = 1) is projected back onto it
+    wide = AdversarialRegularization(
+        model,
+        torch.optim.SGD(model.parameters(), lr=LR),
+        v,
+        attack_steps=2,
+        attack_size=0.1,
+        initial_std=1.0,
+    )
+    for n, d in wide.attack(x, names, seed=1).items():
+        bound = 0.1 * params[n].detach().abs()
+        assert (d.abs() <= bound + 1e-7).all()
+        assert (d.abs() >= bound - 1e-7).float().mean() > 0.5  # many sit on the boundary
+
+
+def test_adversarial_regularizer_gradient_is_exact() -> None:
+    model, x, y = _setup(9)
+    v = Variation(sigma=0.05, relative_to="weight")
+    method = AdversarialRegularization(
+        model,
+        torch.optim.SGD(model.parameters(), lr=LR),
+        v,
+        beta=0.5,
+        attack_steps=3,
+        attack_size=0.2,
+    )
+    clean_w = {n: p.detach().clone() for n, p in model.named_parameters()}
+    task = _grads_at(model, x, y, dict(v.sample(model, seed=method.step_seed)))
+    method.step(_closure(model, x, y), inputs=x)
+    delta = method.last_attack
+    twin = copy.deepcopy(model)
+    twin.load_state_dict(clean_w)
+    params = dict(twin.named_parameters())
+    out = twin(x)
+    moved = torch.func.functional_call(twin, {n: params[n] + d for n, d in delta.items()}, (x,))
+    reg = torch.nn.functional.kl_div(
+        moved.log_softmax(-1), out.log_softmax(-1), reduction="batchmean", log_target=True
+    )
+    (0.5 * reg).backward()
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, task[n] + params[n].grad, rtol=1e-5, atol=1e-7)
+    assert method.passes == 1 + 3 + 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(beta=-1.0), "beta must be >= 0"),
+        (dict(attack_steps=-1), "attack_steps must be an integer >= 0"),
+        (dict(attack_size=-0.1), "attack_size must be >= 0"),
+        (dict(boundary="l1"), r"unknown boundary loss 'l1'"),
+    ],
+)
+def test_adversarial_regularization_bad_input(kwargs: dict, match: str) -> None:
+    model, _, _ = _setup()
+    with pytest.raises(ValueError, match=match):
+        AdversarialRegularization(
+            model, torch.optim.SGD(model.parameters(), lr=LR), Variation(0.1), **kwargs
+        )
+    method = AdversarialRegularization(
+        model, torch.optim.SGD(model.parameters(), lr=LR), Variation(0.1)
+    )
+    with pytest.raises(ValueError, match=r"needs the batch inputs"):
+        method.step(lambda: torch.zeros(()))
