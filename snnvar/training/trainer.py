@@ -1,0 +1,248 @@
+"""The training loop: epochs, metrics, a checkpoint per epoch, exact resume.
+
+All randomness of epoch ``k`` comes from seeds derived from ``(seed, k)``:
+the shuffling (the loader's own ``torch.Generator``), the spike encoding (its
+own generator), dropout (the global torch RNG, reseeded at each epoch start)
+and the perturbations (the method's step counter, restored from its state
+dict). A run resumed from the checkpoint of epoch ``k`` therefore reproduces
+the uninterrupted run bit for bit on the CPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .. import datasets
+from .base import Method, derive_seed
+from .methods import AdversarialRegularization
+
+__all__ = ["ENCODERS", "TrainConfig", "Trainer"]
+
+ENCODERS = ("rate", "direct", "latency", "frames", "none")
+"""How a batch becomes model input: spike encoders over ``time_steps``, ``frames``
+(``[B, T, ...]`` event frames to time-major), or ``none`` (as is: ANNs)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (the run's seed included)."""
+
+    epochs: int = 10
+    """Epochs to train."""
+    batch_size: int = 128
+    """Samples per step."""
+    time_steps: int = 25
+    """T for the spike encoders (``rate``, ``direct``, ``latency``)."""
+    encoder: str = "rate"
+    """One of :data:`ENCODERS`."""
+    seed: int = 0
+    """Root seed of shuffling, spike encoding and dropout (the perturbations of a
+    method follow the method's own ``seed``)."""
+    progress: bool = True
+    """Show a tqdm progress bar per epoch."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.time_steps < 1:
+            raise ValueError(
+                f"epochs, batch_size and time_steps must be >= 1, got {self.epochs}, "
+                f"{self.batch_size}, {self.time_steps}"
+            )
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {self.encoder!r}; allowed: {list(ENCODERS)}")
+
+
+class Trainer:
+    """Train ``model`` with a method of :mod:`snnvar.training` or a plain optimizer (SGD).
+
+    Args:
+        model: an ANN (``encoder="none"``) or a time-major SNN.
+        optimizer: a :class:`~snnvar.training.Method` or any ``torch.optim`` optimizer.
+        config: a :class:`TrainConfig`.
+        out_dir: where ``checkpoint.pt`` (after every epoch), ``metrics.csv`` and
+            ``metrics.json`` are written; None keeps everything in memory.
+        loss_fn: ``loss_fn(logits, targets)``; cross-entropy by default.
+        scheduler: an LR scheduler stepped once per epoch (saved in checkpoints).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        config: TrainConfig = TrainConfig(),
+        out_dir: str | Path | None = None,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        scheduler: Any = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.config = config
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.loss_fn = loss_fn or nn.functional.cross_entropy
+        self.scheduler = scheduler
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    # -- data -------------------------------------------------------------------------
+
+    def _loader(self, data: Dataset, epoch: int, shuffle: bool) -> DataLoader:
+        g = torch.Generator().manual_seed(derive_seed(self.config.seed, epoch, 0))
+        return DataLoader(data, batch_size=self.config.batch_size, shuffle=shuffle, generator=g)
+
+    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A batch as model input, per ``config.encoder``."""
+        enc, steps = self.config.encoder, self.config.time_steps
+        if enc == "rate":
+            if generator is None:
+                raise ValueError("rate coding needs a generator")
+            return datasets.rate(x, steps, generator=generator)
+        if enc == "direct":
+            return datasets.direct(x, steps)
+        if enc == "latency":
+            return datasets.latency(x, steps)
+        if enc == "frames":
+            return datasets.time_major(x)
+        return x
+
+    # -- training ---------------------------------------------------------------------
+
+    def fit(self, train: Dataset, val: Dataset | None = None, resume: bool = False) -> list[dict]:
+        """Train for ``config.epochs`` epochs (continuing from the checkpoint if ``resume``)."""
+        if resume:
+            self.load_checkpoint()
+        for epoch in range(self.epoch, self.config.epochs):
+            row = {"epoch": epoch + 1, "seed": self.config.seed, **self._train_epoch(train, epoch)}
+            if val is not None:
+                row.update({f"val_{k}": v for k, v in self.evaluate(val).items()})
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.epoch = epoch + 1
+            self.history.append(row)
+            self._write(row)
+        return self.history
+
+    def _train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
+        self.model.train()
+        torch.manual_seed(derive_seed(self.config.seed, epoch, 2))  # dropout
+        enc_gen = torch.Generator().manual_seed(derive_seed(self.config.seed, epoch, 1))
+        loss_sum = correct = count = 0.0
+        passes_before = self.optimizer.passes if isinstance(self.optimizer, Method) else 0
+        batches = tqdm(
+            self._loader(data, epoch, shuffle=True),
+            desc=f"epoch {epoch + 1}",
+            disable=not self.config.progress,
+            leave=False,
+        )
+        for x, y in batches:
+            inputs = self.encode(x, enc_gen)
+            logits_box: list[torch.Tensor] = []
+
+            def closure(inputs=inputs, y=y, box=logits_box) -> torch.Tensor:
+                logits = self.model(inputs)
+                loss = self.loss_fn(logits, y)
+                loss.backward()
+                box[:] = [logits.detach()]
+                return loss
+
+            loss = self._step(closure, inputs)
+            if not math.isfinite(float(loss)):
+                raise FloatingPointError(f"loss became {float(loss)} in epoch {epoch + 1}")
+            n = len(y)
+            loss_sum += float(loss) * n
+            correct += float((logits_box[0].argmax(-1) == y).sum())
+            count += n
+            batches.set_postfix(loss=f"{loss_sum / count:.4f}")
+        if isinstance(self.optimizer, Method):
+            passes = self.optimizer.passes - passes_before
+        else:
+            passes = len(batches)  # plain optimizer: one forward/backward per batch
+        return {"train_loss": loss_sum / count, "train_accuracy": correct / count, "passes": passes}
+
+    def _step(self, closure: Callable[[], torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+        opt = self.optimizer
+        if isinstance(opt, AdversarialRegularization):
+            return opt.step(closure, inputs=inputs)
+        if isinstance(opt, Method):
+            return opt.step(closure)
+        opt.zero_grad()
+        loss = closure()
+        opt.step()
+        return loss.detach()
+
+    @torch.no_grad()
+    def evaluate(self, data: Dataset) -> dict[str, float]:
+        """Loss and accuracy on ``data`` (eval mode, encoding seeded by the config's seed)."""
+        self.model.eval()
+        gen = torch.Generator().manual_seed(derive_seed(self.config.seed, 1 << 20))
+        loss_sum = correct = count = 0.0
+        for x, y in self._loader(data, 0, shuffle=False):
+            logits = self.model(self.encode(x, gen))
+            loss_sum += float(self.loss_fn(logits, y)) * len(y)
+            correct += float((logits.argmax(-1) == y).sum())
+            count += len(y)
+        return {"loss": loss_sum / count, "accuracy": correct / count}
+
+    # -- checkpoints and logs ---------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "config": asdict(self.config),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "history": self.history,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("config", {}).get("seed") != self.config.seed:
+            raise ValueError(
+                f"checkpoint seed {state.get('config', {}).get('seed')} differs from the "
+                f"config's seed {self.config.seed}: resuming would not reproduce the run"
+            )
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as err:
+            raise ValueError(f"the checkpoint does not fit the model: {err}") from None
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = state["epoch"]
+        self.history = list(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+
+    @property
+    def checkpoint_path(self) -> Path:
+        if self.out_dir is None:
+            raise ValueError("checkpoints need out_dir")
+        return self.out_dir / "checkpoint.pt"
+
+    def load_checkpoint(self) -> None:
+        path = self.checkpoint_path
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint to resume from at {path}")
+        self.load_state_dict(torch.load(path, weights_only=False))
+
+    def _write(self, row: dict[str, Any]) -> None:
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        tmp.replace(self.checkpoint_path)  # atomic: a crash never leaves half a checkpoint
+        (self.out_dir / "metrics.json").write_text(json.dumps(self.history, indent=1))
+        with open(self.out_dir / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.history[-1]))
+            writer.writeheader()
+            writer.writerows(self.history)
