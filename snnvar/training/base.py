@@ -115,9 +115,11 @@ class Method(torch.optim.Optimizer):
         """The seed of the current step (the same on every replica)."""
         return derive_seed(self.seed, self.steps)
 
-    def _loss(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """Zero the gradients, call the closure (one forward/backward pass), check its loss."""
-        self.zero_grad()
+    def _loss(self, closure: Callable[[], torch.Tensor], zero: bool = True) -> torch.Tensor:
+        """Zero the gradients (unless ``zero=False``: accumulate), call the closure (one
+        forward/backward pass), check its loss."""
+        if zero:
+            self.zero_grad()
         with torch.enable_grad():
             loss = closure()
         self.passes += 1

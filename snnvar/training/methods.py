@@ -164,17 +164,13 @@ class HASGD(Method):
         self.samples = samples
 
     def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-        params = [p for p in self._params() if p.requires_grad]
-        total = [torch.zeros_like(p) for p in params]
         losses = []
-        for i in range(self.samples):
+        for i in range(self.samples):  # the L closures accumulate into .grad
             with self.variation.applied(self.model, seed=derive_seed(self.step_seed, i)):
-                losses.append(self._loss(closure))
-            for acc, p in zip(total, params, strict=True):
-                if p.grad is not None:
-                    acc.add_(p.grad)
-        for acc, p in zip(total, params, strict=True):
-            p.grad = acc.div_(self.samples)
+                losses.append(self._loss(closure, zero=i == 0))
+        for p in self._params():
+            if p.grad is not None:
+                p.grad.div_(self.samples)
         return torch.stack(losses).mean()
 
 
