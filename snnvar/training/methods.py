@@ -171,6 +171,7 @@ class HASGD(Method):
         for p in self._params():
             if p.grad is not None:
                 p.grad.div_(self.samples)
+        self.base.step()
         return torch.stack(losses).mean()
 
 

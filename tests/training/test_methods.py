@@ -71,10 +71,12 @@ def test_hasgd_is_the_mean_of_l_hand_computed_gradients() -> None:
     method = HASGD(model, torch.optim.SGD(model.parameters(), lr=LR), v, samples=3, seed=3)
     draws = [v.sample(model, seed=derive_seed(method.step_seed, i)) for i in range(3)]
     per = [_grads_at(model, x, y, dict(d)) for d in draws]
+    clean = {n: p.detach().clone() for n, p in model.named_parameters()}
     method.step(_closure(model, x, y))
     for n, p in model.named_parameters():
         mean = sum(g[n] for g in per) / 3
         torch.testing.assert_close(p.grad, mean, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(p.detach(), clean[n] - LR * mean, rtol=0, atol=1e-6)
     assert method.passes == 3
 
 
