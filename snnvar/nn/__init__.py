@@ -21,7 +21,7 @@ from .functional import (
     lif_sequence,
     lif_step,
 )
-from .neurons import IF, LIF, TimeLoop, check_time_major
+from .neurons import IF, LIF, TimeLoop, check_neuron, check_time_major
 from .recording import LayerSpikes, SpikeRecord, record_spikes
 from .sequential import READOUTS, Readout, SpikingSequential, over_time
 from .surrogate import (
@@ -55,6 +55,7 @@ __all__ = [
     "Surrogate",
     "TimeLoop",
     "Triangle",
+    "check_neuron",
     "check_time_major",
     "if_step",
     "leaky_integrate",

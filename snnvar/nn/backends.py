@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .functional import RESETS, LIFState
-from .neurons import IF, LIF
+from .functional import LIFState
+from .neurons import IF, LIF, check_neuron
 from .surrogate import FastSigmoid, StraightThrough, Surrogate, Triangle, surrogate
 
 __all__ = ["BACKENDS", "NorseLIF", "SnntorchLIF", "make_cell"]
@@ -68,8 +68,7 @@ class SnntorchLIF(nn.Module):
     ) -> None:
         super().__init__()
         snn = _require("snntorch", "snntorch")
-        if reset not in RESETS:
-            raise ValueError(f"unknown reset {reset!r}; allowed: {list(RESETS)}")
+        check_neuron(beta, threshold, reset)  # snntorch itself would clamp β silently
         self.leaky = snn.Leaky(
             beta=beta,
             threshold=threshold,
@@ -112,12 +111,9 @@ class NorseLIF(nn.Module):
     ) -> None:
         super().__init__()
         torch_ns = _require("norse.torch", "'snnvar[norse]'")
+        check_neuron(beta, threshold, reset)
         if reset not in ("subtract", "zero"):
             raise ValueError(f"neuron='norse' supports reset 'subtract' or 'zero', got {reset!r}")
-        if not 0.0 <= float(beta) <= 1.0:
-            raise ValueError(f"beta must lie in [0, 1], got {beta}")
-        if float(threshold) <= 0:
-            raise ValueError(f"threshold must be > 0, got {threshold}")
         method, alpha = _norse_method(surrogate)
         beta, threshold = float(beta), float(threshold)
         self.beta = beta

@@ -14,9 +14,10 @@ from torch import nn
 
 from ..variation import per_read
 from .functional import RESETS, LIFParameters, LIFState, lif_sequence, lif_step
-from .surrogate import Surrogate, surrogate
+from .surrogate import Surrogate
+from .surrogate import surrogate as make_surrogate
 
-__all__ = ["IF", "LIF", "TimeLoop", "check_time_major"]
+__all__ = ["IF", "LIF", "TimeLoop", "check_neuron", "check_time_major"]
 
 
 def _as_tensor(name: str, value: float | torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -24,6 +25,23 @@ def _as_tensor(name: str, value: float | torch.Tensor, low: float, high: float) 
     if not torch.isfinite(t).all() or (t < low).any() or (t > high).any():
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
     return t
+
+
+def check_neuron(
+    beta: float | torch.Tensor, threshold: float | torch.Tensor, reset: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate LIF parameters for every backend; β and θ as tensors.
+
+    Raises ``ValueError`` for β outside [0, 1], θ <= 0 or not finite, an unknown
+    reset (snntorch would clamp β silently).
+    """
+    if reset not in RESETS:
+        raise ValueError(f"unknown reset {reset!r}; allowed: {list(RESETS)}")
+    beta_t = _as_tensor("beta", beta, 0.0, 1.0)
+    thr_t = _as_tensor("threshold", threshold, 0.0, float("inf"))
+    if (thr_t <= 0).any():
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    return beta_t, thr_t
 
 
 class LIF(nn.Module):
@@ -50,15 +68,10 @@ class LIF(nn.Module):
         reset_delay: bool = True,
     ) -> None:
         super().__init__()
-        if reset not in RESETS:
-            raise ValueError(f"unknown reset {reset!r}; allowed: {list(RESETS)}")
-        beta_t = _as_tensor("beta", beta, 0.0, 1.0)
-        thr_t = _as_tensor("threshold", threshold, 0.0, float("inf"))
-        if (thr_t <= 0).any():
-            raise ValueError(f"threshold must be > 0, got {threshold}")
+        beta_t, thr_t = check_neuron(beta, threshold, reset)
         self.reset = reset
         self.reset_delay = reset_delay
-        self.surrogate = _surrogate(surrogate)
+        self.surrogate = make_surrogate(surrogate)
         if learn_beta:
             self.beta = nn.Parameter(beta_t)
         else:
@@ -122,10 +135,6 @@ class IF(LIF):
 
 def _show(t: torch.Tensor) -> str:
     return f"{t.item():g}" if t.dim() == 0 else f"tensor{tuple(t.shape)}"
-
-
-def _surrogate(spec: str | Surrogate) -> Surrogate:
-    return surrogate(spec)
 
 
 def check_time_major(x: torch.Tensor, min_dim: int, where: str) -> None:

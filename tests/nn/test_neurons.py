@@ -207,9 +207,10 @@ def test_learnable_parameters_and_buffers() -> None:
         (dict(surrogate="relu"), r"unknown surrogate 'relu'"),
     ],
 )
-def test_bad_neuron_parameters(kwargs: dict, match: str) -> None:
+@pytest.mark.parametrize("backend", snn.BACKENDS)
+def test_bad_neuron_parameters(kwargs: dict, match: str, backend: str) -> None:
     with pytest.raises(ValueError, match=match):
-        snn.LIF(**kwargs)
+        snn.make_cell(backend, **kwargs)
 
 
 def test_time_loop_needs_time_major_input() -> None:
