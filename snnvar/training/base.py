@@ -44,7 +44,10 @@ class Method(torch.optim.Optimizer):
 
     Attributes: ``base`` (the wrapped optimizer), ``model``, ``seed``, ``steps``
     (steps taken), ``passes`` (forward/backward passes spent, i.e. closure calls).
+    A method whose ``needs_inputs`` is True is stepped as ``step(closure, inputs=x)``.
     """
+
+    needs_inputs: bool = False
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, seed: int = 0) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):

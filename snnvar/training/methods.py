@@ -268,6 +268,8 @@ class AdversarialRegularization(Method):
     computes the task loss as for the other methods. ``last_attack`` holds Δ*.
     """
 
+    needs_inputs = True
+
     def __init__(
         self,
         model: nn.Module,

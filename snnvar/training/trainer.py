@@ -25,7 +25,6 @@ from tqdm.auto import tqdm
 
 from .. import datasets
 from .base import Method, derive_seed
-from .methods import AdversarialRegularization
 
 __all__ = ["ENCODERS", "TrainConfig", "Trainer"]
 
@@ -170,10 +169,8 @@ class Trainer:
 
     def _step(self, closure: Callable[[], torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
         opt = self.optimizer
-        if isinstance(opt, AdversarialRegularization):
-            return opt.step(closure, inputs=inputs)
         if isinstance(opt, Method):
-            return opt.step(closure)
+            return opt.step(closure, inputs=inputs) if opt.needs_inputs else opt.step(closure)
         opt.zero_grad()
         loss = closure()
         opt.step()

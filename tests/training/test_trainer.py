@@ -95,3 +95,16 @@ def test_ann_training_without_encoding() -> None:
     )
     history = t.fit(TensorDataset(x, y))
     assert history[-1]["train_accuracy"] > 0.9 and history[-1]["passes"] == 4
+
+
+def test_methods_that_need_inputs_get_them() -> None:
+    from snnvar.training import AdversarialRegularization
+
+    torch.manual_seed(0)
+    model = models.create("fc2", in_shape=(1, 8, 8), hidden=(16,))
+    opt = AdversarialRegularization(
+        model, torch.optim.SGD(model.parameters(), lr=0.05), Variation(0.1), attack_steps=2
+    )
+    cfg = TrainConfig(epochs=1, batch_size=32, time_steps=4, progress=False)
+    history = Trainer(model, opt, cfg).fit(Subset(datasets.get("digits"), range(64)))
+    assert history[0]["passes"] == 2 * (1 + 2 + 1)  # per batch: task, 2 attack steps, regulariser
