@@ -193,8 +193,6 @@ def transfer(src: nn.Module, dst: nn.Module) -> list[str]:
                 *module.named_parameters(recurse=False),
                 *module.named_buffers(recurse=False),
             ]:
-                if tensor is None:
-                    continue
                 key = f"{mname}.{tname}"
                 if key not in source:
                     problems.append(f"{key} missing in the source")
