@@ -9,6 +9,7 @@ block no hook is registered, so recording costs nothing when off.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -131,7 +132,7 @@ def record_spikes(
         def hook(_m: nn.Module, _args: object, output: object) -> None:
             spk = _spikes_of(output).detach()
             lead = 2 if sequence else 1
-            stats.neurons = int(torch.tensor(spk.shape[lead:]).prod()) if spk.dim() > lead else 1
+            stats.neurons = math.prod(spk.shape[lead:])
             stats.spikes += float(spk.sum())
             stats.elements += spk.numel()
             if sequence:
