@@ -2,9 +2,8 @@
 
 Done: :class:`NoiseInjection`, :class:`WVAT`, :class:`HASGD`, :class:`SAM`,
 :class:`AWP`, :class:`AdversarialRegularization` (optimizer wrappers; SGD is
-the base optimizer alone), and the :class:`Trainer` (checkpoint per epoch,
-exact resume, metrics log). Still to come (issue 5): SWA helpers and the
-data-parallel test.
+the base optimizer alone), :class:`SWA` on top of any of them, and the
+:class:`Trainer` (checkpoint per epoch, exact resume, metrics log).
 """
 
 from .base import Method, derive_seed
@@ -17,6 +16,7 @@ from .methods import (
     NoiseInjection,
     gradient_ascent_variation,
 )
+from .swa import SWA, SWAConfig, update_bn
 from .trainer import ENCODERS, TrainConfig, Trainer
 
 __all__ = [
@@ -24,12 +24,15 @@ __all__ = [
     "ENCODERS",
     "HASGD",
     "SAM",
+    "SWA",
     "WVAT",
     "AdversarialRegularization",
     "Method",
     "NoiseInjection",
+    "SWAConfig",
     "TrainConfig",
     "Trainer",
     "derive_seed",
     "gradient_ascent_variation",
+    "update_bn",
 ]

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .. import datasets
 from .base import Method, derive_seed
+from .swa import SWA, SWAConfig
 
 __all__ = ["ENCODERS", "TrainConfig", "Trainer"]
 
@@ -72,6 +73,11 @@ class Trainer:
             ``metrics.json`` are written; None keeps everything in memory.
         loss_fn: ``loss_fn(logits, targets)``; cross-entropy by default.
         scheduler: an LR scheduler stepped once per epoch (saved in checkpoints).
+        swa: average the weights of the epochs from ``swa.start_epoch`` on
+            (:class:`~snnvar.training.SWAConfig`); after the last epoch the
+            BatchNorm statistics of the average are recomputed over the encoded
+            training set and the average becomes ``model``. With ``swa.lr`` set,
+            SWALR replaces ``scheduler`` from ``start_epoch`` on.
     """
 
     def __init__(
@@ -82,6 +88,7 @@ class Trainer:
         out_dir: str | Path | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         scheduler: Any = None,
+        swa: SWAConfig | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -89,6 +96,11 @@ class Trainer:
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.loss_fn = loss_fn or nn.functional.cross_entropy
         self.scheduler = scheduler
+        if swa is not None and swa.start_epoch > config.epochs:
+            raise ValueError(
+                f"swa.start_epoch {swa.start_epoch} is after the last epoch {config.epochs}"
+            )
+        self.swa = None if swa is None else SWA(model, optimizer, swa)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
 
@@ -119,16 +131,31 @@ class Trainer:
         """Train for ``config.epochs`` epochs (continuing from the checkpoint if ``resume``)."""
         if resume:
             self.load_checkpoint()
+            if self.swa is not None and self.epoch < self.config.epochs:
+                self.swa.unfinish()  # extended past a finished run: train on, not the average
         for epoch in range(self.epoch, self.config.epochs):
             row = {"epoch": epoch + 1, "seed": self.config.seed, **self._train_epoch(train, epoch)}
+            swa_lr = self.swa is not None and self.swa.active(epoch + 1) and self.swa.scheduler
+            if self.swa is not None:
+                row["swa_averaged"] = self.swa.epoch_end(epoch + 1)
+            if self.scheduler is not None and not swa_lr:
+                self.scheduler.step()
+            if self.swa is not None and epoch + 1 == self.config.epochs:
+                self._finish_swa(train)
             if val is not None:
                 row.update({f"val_{k}": v for k, v in self.evaluate(val).items()})
-            if self.scheduler is not None:
-                self.scheduler.step()
             self.epoch = epoch + 1
             self.history.append(row)
             self._write(row)
         return self.history
+
+    def _finish_swa(self, data: Dataset) -> None:
+        """BatchNorm statistics of the SWA average over the encoded training set (seeded)."""
+        assert self.swa is not None
+        torch.manual_seed(derive_seed(self.config.seed, self.config.epochs, 3))  # dropout
+        gen = torch.Generator().manual_seed(derive_seed(self.config.seed, self.config.epochs, 4))
+        loader = self._loader(data, 0, shuffle=False)
+        self.swa.finish((self.encode(x, gen) for x, _ in loader))
 
     def _train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
         self.model.train()
@@ -198,6 +225,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "swa": None if self.swa is None else self.swa.state_dict(),
             "history": self.history,
             "torch_rng": torch.get_rng_state(),
         }
@@ -215,6 +243,16 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        if (self.swa is None) != (state.get("swa") is None):
+            raise ValueError(
+                "the checkpoint was written "
+                + ("without" if state.get("swa") is None else "with")
+                + " SWA and this Trainer is configured "
+                + ("with" if self.swa is not None else "without")
+                + " it: resuming would not reproduce the run"
+            )
+        if self.swa is not None:
+            self.swa.load_state_dict(state["swa"])
         self.epoch = state["epoch"]
         self.history = list(state["history"])
         torch.set_rng_state(state["torch_rng"])

@@ -8,7 +8,7 @@
 ...     y = model(torch.ones(1, 4))
 """
 
-from .config import MODES, Variation
+from .config import MODES, REDRAWS, Variation
 from .constraints import device_window, program
 from .distributions import (
     DISTRIBUTIONS,
@@ -29,6 +29,7 @@ __all__ = [
     "DISTRIBUTIONS",
     "MODES",
     "PRESETS",
+    "REDRAWS",
     "REFERENCES",
     "Draw",
     "Empirical",

@@ -14,10 +14,13 @@ from .distributions import UnitDistribution, resolve_distribution
 from .reference import REFERENCES
 from .selection import Target, select_targets
 
-__all__ = ["MODES", "Variation"]
+__all__ = ["MODES", "REDRAWS", "Variation"]
 
 MODES: tuple[str, ...] = ("static", "dynamic")
 """Allowed values of ``Variation.mode``."""
+
+REDRAWS: tuple[str, ...] = ("step", "pass")
+"""Allowed values of ``Variation.redraw``."""
 
 
 def _finite(name: str, value: object) -> float:
@@ -65,6 +68,10 @@ class Variation:
     """"static": one draw per simulated chip (programming / device-to-device
     variation); "dynamic": a fresh draw at every call of a perturbed module
     (read noise; per time step when the SNN loop calls the layer per step)."""
+    redraw: str = "step"
+    """Dynamic mode only: "step" redraws at every call of a perturbed layer (an
+    snnvar SNN then calls it once per time step); "pass" draws once per forward
+    pass of the model given to ``applied`` (all time steps see one read)."""
     clip: bool = False
     """Clip the programmed weight to the device window before adding noise."""
     window: tuple[float, float] | None = None
@@ -104,6 +111,8 @@ class Variation:
             )
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; allowed: {list(MODES)}")
+        if self.redraw not in REDRAWS:
+            raise ValueError(f"unknown redraw {self.redraw!r}; allowed: {list(REDRAWS)}")
         if not isinstance(self.clip, bool):
             raise ValueError(f"clip must be True or False, got {self.clip!r}")
         if self.window is not None:

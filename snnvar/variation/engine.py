@@ -9,7 +9,8 @@ For each selected tensor ``w`` of layer ``l`` (DESIGN.md):
 A draw's delta is ``w_read − w``. ``static`` mode writes ``w + delta`` into the
 model once per draw (one simulated chip; the weights' storage is swapped, so
 restoring puts the original storage back, bit for bit). ``dynamic`` mode
-redraws at every call of a perturbed module (read noise) without touching the
+redraws at every call of a perturbed module (``redraw="step"``) or once per
+forward pass of the model (``redraw="pass"``), read noise, without touching the
 stored weights: the module sees ``w + delta`` as a tensor computed from the
 parameter, so gradients flow to the clean weight.
 """
@@ -205,7 +206,7 @@ def applied(
         with _static(v, targets, root, device) as draw:
             yield draw
     else:
-        with _dynamic(v, targets, root, device) as draw:
+        with _dynamic(v, model, targets, root, device) as draw:
             yield draw
 
 
@@ -238,7 +239,7 @@ def _static(v: Variation, targets: list[Target], root: int, device: torch.device
 
 @contextlib.contextmanager
 def _dynamic(
-    v: Variation, targets: list[Target], root: int, device: torch.device
+    v: Variation, model: nn.Module, targets: list[Target], root: int, device: torch.device
 ) -> Iterator[Draw]:
     distribution = resolve_distribution(v.distribution)
     draw = Draw(v, root, [t.name for t in targets])
@@ -257,15 +258,27 @@ def _dynamic(
             stats_cache[name] = cached
         return cached[1]
 
+    per_pass = v.redraw == "pass"
+    current: dict[str, torch.Tensor] = {}  # per pass: this pass's deltas, drawn lazily
+
+    def new_pass(_module: nn.Module, _args: object) -> None:
+        current.clear()
+        draw.reads += 1
+
     def swap_in(module: nn.Module, _args: object) -> None:
         for t, tensor in by_module[id(module)]:
-            delta = perturbation(
-                tensor, v, distribution, generators[t.name], stats_of(t.name, tensor)
-            )
+            delta = current.get(t.name) if per_pass else None
+            if delta is None:
+                delta = perturbation(
+                    tensor, v, distribution, generators[t.name], stats_of(t.name, tensor)
+                )
+                if per_pass:
+                    current[t.name] = delta
             draw._deltas[t.name] = delta
             store = module._buffers if t.is_buffer else module._parameters
             store[t.attr] = tensor + delta  # differentiable w.r.t. the clean tensor
-        draw.reads += 1
+        if not per_pass:
+            draw.reads += 1
 
     def swap_out(module: nn.Module, _args: object, _output: object) -> None:
         for t, tensor in by_module[id(module)]:
@@ -278,9 +291,12 @@ def _dynamic(
         for t in targets:
             setattr(t.tensor, _CLEAN, t.tensor.data)
             marked.append(t.tensor)
+        if per_pass:
+            handles.append(model.register_forward_pre_hook(new_pass))
         for group in by_module.values():
             module = group[0][0].module
-            setattr(module, _READS, True)
+            if not per_pass:
+                setattr(module, _READS, True)
             handles.append(module.register_forward_pre_hook(swap_in))
             handles.append(module.register_forward_hook(swap_out, always_call=True))
         yield draw

@@ -158,6 +158,42 @@ def test_dynamic_redraws_at_every_call_in_a_time_loop() -> None:
     assert isinstance(layer.weight, nn.Parameter)
 
 
+def test_redraw_per_pass_holds_one_read_for_all_steps() -> None:
+    """redraw="pass": every call within one forward pass of the model sees the same
+    weights, a new pass a new draw; the first pass is the static chip of that seed."""
+    torch.manual_seed(0)
+    layer = nn.Linear(5, 5)
+
+    class Unrolled(nn.Module):  # snntorch style: the model calls the layer per step
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = layer
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for _ in range(4):
+                x = self.fc(x)
+            return x
+
+    model = Unrolled()
+    seen: list[torch.Tensor] = []
+    layer.register_forward_hook(lambda m, i, o: seen.append(m.weight.detach().clone()))
+    x = torch.randn(3, 5)
+    with Variation(sigma=0.1).applied(model, seed=2):
+        static = model(x)
+    seen.clear()
+    v = Variation(sigma=0.1, mode="dynamic", redraw="pass")
+    with v.applied(model, seed=2) as draw:
+        first, second = model(x), model(x)
+        assert not engine.per_read(layer)  # SNN containers keep the batched path
+    assert draw.reads == 2 and len(seen) == 8
+    assert all(torch.equal(w, seen[0]) for w in seen[:4])
+    assert all(torch.equal(w, seen[4]) for w in seen[4:])
+    assert not torch.equal(seen[0], seen[4])
+    assert torch.equal(first, static) and not torch.equal(second, static)
+    with pytest.raises(ValueError, match=r"unknown redraw 'batch'; allowed: \['step', 'pass'\]"):
+        Variation(sigma=0.1, mode="dynamic", redraw="batch")
+
+
 @pytest.mark.parametrize("mode", ["static", "dynamic"])
 def test_gradient_is_taken_at_the_perturbed_weights(mode: str) -> None:
     """d/dW of 0.5 ||x (W + Δ)^T||² = y^T x with y computed at W + Δ, into W.grad."""
