@@ -7,7 +7,8 @@ through it.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import models, nn
+from . import evaluation, models, nn
+from .evaluation import evaluate
 from .variation import Draw, Empirical, Variation, Weibull, preset
 
 try:
@@ -21,6 +22,8 @@ __all__ = [
     "Variation",
     "Weibull",
     "__version__",
+    "evaluate",
+    "evaluation",
     "models",
     "nn",
     "preset",

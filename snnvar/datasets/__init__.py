@@ -7,18 +7,20 @@ embedded digits (scikit-learn's 8x8 digits, and saccade events made from them).
 >>> events = datasets.get("digits_events", time_bins=20) # x: [20, 2, 34, 34]
 """
 
-from .encoders import NORMALIZATION, direct, latency, rate, time_major
+from .encoders import ENCODERS, NORMALIZATION, direct, encode, latency, rate, time_major
 from .events import FrameSpec, read_nmnist_bin, to_frames
 from .registry import available, get
 from .storage import MissingDataError, data_root
 
 __all__ = [
+    "ENCODERS",
     "NORMALIZATION",
     "FrameSpec",
     "MissingDataError",
     "available",
     "data_root",
     "direct",
+    "encode",
     "get",
     "latency",
     "rate",

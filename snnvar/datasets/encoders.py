@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["NORMALIZATION", "direct", "latency", "rate", "time_major"]
+__all__ = ["ENCODERS", "NORMALIZATION", "direct", "encode", "latency", "rate", "time_major"]
+
+ENCODERS = ("rate", "direct", "latency", "frames", "none")
+"""How a batch becomes model input: spike encoders over ``steps``, ``frames``
+(``[B, T, ...]`` event frames to time-major), or ``none`` (as is: ANNs)."""
 
 NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "mnist": ((0.1307,), (0.3081,)),
@@ -66,3 +70,26 @@ def time_major(batch: torch.Tensor) -> torch.Tensor:
     if batch.dim() < 3:
         raise ValueError(f"expected a batch [B, T, ...], got shape {tuple(batch.shape)}")
     return batch.transpose(0, 1)
+
+
+def encode(
+    x: torch.Tensor, encoder: str, steps: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """A batch as model input, by encoder name (one of :data:`ENCODERS`).
+
+    ``rate`` needs ``generator``; ``frames`` turns ``[B, T, ...]`` time-major;
+    ``none`` returns ``x`` unchanged.
+    """
+    if encoder == "rate":
+        if generator is None:
+            raise ValueError("rate coding needs a torch.Generator (generator=...)")
+        return rate(x, steps, generator=generator)
+    if encoder == "direct":
+        return direct(x, steps)
+    if encoder == "latency":
+        return latency(x, steps)
+    if encoder == "frames":
+        return time_major(x)
+    if encoder == "none":
+        return x
+    raise ValueError(f"unknown encoder {encoder!r}; allowed: {list(ENCODERS)}")

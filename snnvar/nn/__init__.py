@@ -22,7 +22,7 @@ from .functional import (
     lif_step,
 )
 from .neurons import IF, LIF, TimeLoop, check_neuron, check_time_major
-from .recording import LayerSpikes, SpikeRecord, record_spikes
+from .recording import LayerSpikes, SpikeRecord, neuron_layer_names, record_spikes
 from .sequential import READOUTS, Readout, SpikingSequential, over_time
 from .surrogate import (
     SURROGATES,
@@ -62,6 +62,7 @@ __all__ = [
     "lif_sequence",
     "lif_step",
     "make_cell",
+    "neuron_layer_names",
     "over_time",
     "record_spikes",
     "surrogate",

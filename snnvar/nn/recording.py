@@ -18,7 +18,7 @@ from torch import nn
 
 from .neurons import TimeLoop
 
-__all__ = ["LayerSpikes", "SpikeRecord", "record_spikes"]
+__all__ = ["LayerSpikes", "SpikeRecord", "neuron_layer_names", "record_spikes"]
 
 
 @dataclass
@@ -88,6 +88,11 @@ def _neuron_layers(model: nn.Module) -> list[tuple[str, nn.Module, bool]]:
             loops.append(name)
             found.append((name, m, kind == "sequence"))
     return found
+
+
+def neuron_layer_names(model: nn.Module) -> list[str]:
+    """Names of the neuron layers :func:`record_spikes` would record (empty for an ANN)."""
+    return [name for name, _, _ in _neuron_layers(model)]
 
 
 def _foreign_kind(m: nn.Module) -> str | None:

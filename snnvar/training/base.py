@@ -23,20 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..variation.seeding import derive_seed
+
 __all__ = ["Method", "derive_seed"]
-
-_MASK = (1 << 63) - 1
-
-
-def derive_seed(seed: int, *keys: int) -> int:
-    """A 63-bit seed from ``seed`` and integer keys (SplitMix64 mixing); pure."""
-    z = seed & _MASK
-    for k in keys:
-        z = (z + 0x9E3779B97F4A7C15 * (k + 1)) & ((1 << 64) - 1)
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
-        z = z ^ (z >> 31)
-    return z & _MASK
 
 
 class Method(torch.optim.Optimizer):

@@ -29,9 +29,7 @@ from .swa import SWA, SWAConfig
 
 __all__ = ["ENCODERS", "TrainConfig", "Trainer"]
 
-ENCODERS = ("rate", "direct", "latency", "frames", "none")
-"""How a batch becomes model input: spike encoders over ``time_steps``, ``frames``
-(``[B, T, ...]`` event frames to time-major), or ``none`` (as is: ANNs)."""
+ENCODERS = datasets.ENCODERS
 
 
 @dataclass(frozen=True)
@@ -111,19 +109,8 @@ class Trainer:
         return DataLoader(data, batch_size=self.config.batch_size, shuffle=shuffle, generator=g)
 
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A batch as model input, per ``config.encoder``."""
-        enc, steps = self.config.encoder, self.config.time_steps
-        if enc == "rate":
-            if generator is None:
-                raise ValueError("rate coding needs a generator")
-            return datasets.rate(x, steps, generator=generator)
-        if enc == "direct":
-            return datasets.direct(x, steps)
-        if enc == "latency":
-            return datasets.latency(x, steps)
-        if enc == "frames":
-            return datasets.time_major(x)
-        return x
+        """A batch as model input, per ``config.encoder`` (:func:`snnvar.datasets.encode`)."""
+        return datasets.encode(x, self.config.encoder, self.config.time_steps, generator)
 
     # -- training ---------------------------------------------------------------------
 

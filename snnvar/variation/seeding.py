@@ -18,7 +18,7 @@ import numbers
 
 import torch
 
-__all__ = ["MAX_SEED", "root_seed", "stream"]
+__all__ = ["MAX_SEED", "derive_seed", "root_seed", "stream"]
 
 MAX_SEED = 2**63 - 1
 """Seeds are integers in [0, MAX_SEED]."""
@@ -54,3 +54,14 @@ def stream(root: int, name: str, device: torch.device) -> torch.Generator:
     """The generator of tensor ``name`` in the draw rooted at ``root``."""
     digest = hashlib.blake2b(f"{root}/{name}".encode(), digest_size=8).digest()
     return torch.Generator(device=device).manual_seed(int.from_bytes(digest, "big") & MAX_SEED)
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed from ``seed`` and integer keys (SplitMix64 mixing); pure."""
+    z = seed & MAX_SEED
+    for k in keys:
+        z = (z + 0x9E3779B97F4A7C15 * (k + 1)) & ((1 << 64) - 1)
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
+        z = z ^ (z >> 31)
+    return z & MAX_SEED

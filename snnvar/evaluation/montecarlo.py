@@ -1,0 +1,350 @@
+"""Accuracy under variation over many simulated chips, paired across models.
+
+Chip ``k`` of a run with seed ``s`` is the draw seeded ``derive_seed(s, k)``:
+the same for every model, every variation level and every mode, so two models
+(two training methods) are compared on identical chips, and one chip's unit
+noise ε is only rescaled as σ grows. Input spikes are encoded once per batch
+from ``(s, batch)``-derived generators, so every chip and every model also
+sees the same input spikes. A variation that is the identity (σ = 0, no mean
+shift, no clipping or quantisation) is evaluated once and counted for all
+chips: it equals the plain accuracy exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .. import datasets
+from ..nn.recording import neuron_layer_names, record_spikes
+from ..variation import Variation
+from ..variation.seeding import derive_seed
+from .report import Report
+from .synops import count_synops
+
+__all__ = ["Batches", "chip_seed", "evaluate", "is_identity", "prepare"]
+
+_INPUT_KEY = 1 << 20
+"""Key of the input-encoding seeds (chip seeds use keys 0, 1, 2, ...)."""
+
+
+def chip_seed(seed: int, chip: int) -> int:
+    """The seed of simulated chip ``chip`` in a run seeded ``seed``."""
+    return derive_seed(seed, chip)
+
+
+def is_identity(v: Variation) -> bool:
+    """Whether ``v`` leaves every weight exactly as it is."""
+    return v.sigma == 0.0 and v.mean == 0.0 and not v.clip and v.levels is None
+
+
+@dataclass
+class Batches:
+    """Model-ready batches: raw data, encoder, and a cache of encoded inputs."""
+
+    raw: list[tuple[torch.Tensor, torch.Tensor]]
+    """(inputs, targets) per batch, as the data yields them."""
+    encoder: str
+    """One of :data:`snnvar.datasets.ENCODERS`."""
+    time_steps: int
+    """T of the spike encoders."""
+    seed: int
+    """Root of the per-batch encoding generators."""
+    cache: list[torch.Tensor] | None = None
+    """Encoded inputs, when they fit the cache budget."""
+    samples: int = field(init=False)
+    """Samples over all batches."""
+
+    def __post_init__(self) -> None:
+        self.samples = sum(len(y) for _, y in self.raw)
+        if self.samples == 0:
+            raise ValueError("the evaluation data set is empty")
+
+    def encoded(self, i: int) -> torch.Tensor:
+        if self.cache is not None:
+            return self.cache[i]
+        gen = torch.Generator().manual_seed(derive_seed(self.seed, _INPUT_KEY, i))
+        return datasets.encode(self.raw[i][0], self.encoder, self.time_steps, gen)
+
+    def __iter__(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        for i, (_, y) in enumerate(self.raw):
+            yield self.encoded(i), y
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+def _as_batches(data: Any, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    if isinstance(data, tuple) and len(data) == 2 and all(torch.is_tensor(t) for t in data):
+        x, y = data
+        if len(x) != len(y):
+            raise ValueError(f"inputs and targets differ in length: {len(x)} vs {len(y)}")
+        return list(zip(x.split(batch_size), y.split(batch_size), strict=True))
+    if isinstance(data, DataLoader):
+        loader = data
+    elif isinstance(data, Dataset):
+        loader = DataLoader(data, batch_size=batch_size, shuffle=False)
+    else:
+        raise TypeError(
+            f"data must be a Dataset, a DataLoader or an (inputs, targets) tuple of tensors, "
+            f"got {type(data).__name__}"
+        )
+    out = []
+    for batch in loader:
+        if not isinstance(batch, list | tuple) or len(batch) < 2:
+            raise ValueError("each batch must be (inputs, targets)")
+        out.append((batch[0], batch[1]))
+    return out
+
+
+def _spiking(model: nn.Module) -> bool:
+    return bool(getattr(model, "spiking", False)) or bool(neuron_layer_names(model))
+
+
+def default_encoder(model: nn.Module, sample: torch.Tensor) -> str:
+    """``frames`` for event data into an SNN, ``rate`` for static data into an SNN,
+    ``none`` for an ANN."""
+    if not _spiking(model):
+        return "none"
+    in_shape = getattr(model, "in_shape", None)
+    if in_shape is not None and sample.dim() == len(in_shape) + 2:
+        return "frames"
+    return "rate"
+
+
+def prepare(
+    data: Any,
+    model: nn.Module,
+    encoder: str | None = None,
+    time_steps: int = 25,
+    batch_size: int = 256,
+    seed: int = 0,
+    cache_mb: float = 512.0,
+) -> Batches:
+    """Batches of ``data`` encoded for ``model`` (``encoder=None``: :func:`default_encoder`)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if time_steps < 1:
+        raise ValueError(f"time_steps must be >= 1, got {time_steps}")
+    raw = _as_batches(data, batch_size)
+    if not raw:
+        raise ValueError("the evaluation data set is empty")
+    if encoder is None:
+        encoder = default_encoder(model, raw[0][0])
+    if encoder not in datasets.ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; allowed: {list(datasets.ENCODERS)}")
+    batches = Batches(raw, encoder, time_steps, seed)
+    steps = time_steps if encoder in ("rate", "direct", "latency") else 1
+    nbytes = sum(x.numel() * 4 * steps for x, _ in raw)
+    if nbytes <= cache_mb * 2**20:
+        batches.cache = [batches.encoded(i) for i in range(len(raw))]
+    return batches
+
+
+@dataclass
+class PassResult:
+    """One pass over the data: accuracy, loss, spikes and synaptic operations per sample."""
+
+    accuracy: float
+    loss: float
+    spikes: dict[str, float]
+    rates: dict[str, float]
+    synops: dict[str, float]
+
+
+@torch.no_grad()
+def run_pass(model: nn.Module, batches: Batches, spikes: bool = True) -> PassResult:
+    """Accuracy (fraction), mean cross-entropy, and for SNNs spikes / rates / SynOps per sample."""
+    model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    record = spikes and bool(neuron_layer_names(model))
+    steps = batches.time_steps if batches.encoder in ("rate", "direct", "latency") else None
+    correct = 0
+    loss = 0.0
+    with contextlib.ExitStack() as stack:
+        rec = stack.enter_context(record_spikes(model, steps=steps)) if record else None
+        syn = stack.enter_context(count_synops(model)) if record else None
+        for x, y in batches:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            if logits.dim() != 2 or logits.shape[0] != len(y):
+                raise ValueError(
+                    f"the model returned logits of shape {tuple(logits.shape)} for {len(y)} "
+                    "samples; expected [batch, classes]"
+                )
+            correct += int((logits.argmax(-1) == y).sum())
+            loss += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
+    n = batches.samples
+    return PassResult(
+        accuracy=correct / n,
+        loss=loss / n,
+        spikes={} if rec is None else rec.counts(),
+        rates={} if rec is None else rec.rates(),
+        synops={} if syn is None else {k: v / n for k, v in syn.layers.items()},
+    )
+
+
+def _models(model: nn.Module | Mapping[str, nn.Module]) -> dict[str, nn.Module]:
+    if isinstance(model, nn.Module):
+        return {str(getattr(model, "name", type(model).__name__)): model}
+    if isinstance(model, Mapping):
+        if not model:
+            raise ValueError("no models to evaluate")
+        for k, m in model.items():
+            if not isinstance(m, nn.Module):
+                raise TypeError(f"model {k!r} is a {type(m).__name__}, not an nn.Module")
+        return {str(k): m for k, m in model.items()}
+    raise TypeError(f"model must be an nn.Module or a dict name -> module, got {type(model)}")
+
+
+def variations(
+    variation: Variation | Sequence[Variation] | None, sigmas: Sequence[float] | None
+) -> list[Variation]:
+    """The variation levels of a sweep: each variation at each sigma (or as given)."""
+    if variation is None:
+        base: list[Variation] = [Variation(sigma=0.0)]
+    elif isinstance(variation, Variation):
+        base = [variation]
+    else:
+        base = list(variation)
+        if not base or not all(isinstance(v, Variation) for v in base):
+            raise TypeError("variation must be a Variation or a non-empty list of Variations")
+    if sigmas is None:
+        out = base
+    else:
+        sigmas = [float(s) for s in sigmas]
+        if not sigmas:
+            raise ValueError("sigmas is empty")
+        out = [replace(v, sigma=s) for v in base for s in sigmas]
+    for v in out:
+        if not 0.0 <= v.sigma <= 1.0:
+            raise ValueError(f"sigma must lie in [0, 1] for an evaluation, got {v.sigma}")
+    return out
+
+
+def _mean_dict(ds: list[dict[str, float]]) -> dict[str, float]:
+    if not ds or not ds[0]:
+        return {}
+    return {k: statistics.fmean(d[k] for d in ds) for k in ds[0]}
+
+
+def _row(method: str, model: nn.Module, v: Variation, results: list[PassResult], seeds: list[int]):
+    acc = [r.accuracy for r in results]
+    spikes = _mean_dict([r.spikes for r in results])
+    synops = _mean_dict([r.synops for r in results])
+    return {
+        "method": method,
+        "model": str(getattr(model, "name", type(model).__name__)),
+        "sigma": v.sigma,
+        "mode": v.mode,
+        "redraw": v.redraw if v.mode == "dynamic" else None,
+        "draws": len(acc),
+        "accuracy_mean": statistics.fmean(acc),
+        "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+        "accuracy_min": min(acc),
+        "accuracy_max": max(acc),
+        "loss_mean": statistics.fmean(r.loss for r in results),
+        "spikes_per_sample": sum(spikes.values()) if spikes else None,
+        "spikes": spikes,
+        "rates": _mean_dict([r.rates for r in results]),
+        "synops_per_sample": sum(synops.values()) if synops else None,
+        "synops": synops,
+        "accuracies": acc,
+        "seeds": seeds,
+        "variation": v.to_dict(),
+    }
+
+
+def evaluate(
+    model: nn.Module | Mapping[str, nn.Module],
+    data: Any,
+    variation: Variation | Sequence[Variation] | None = None,
+    *,
+    sigmas: Sequence[float] | None = None,
+    draws: int = 20,
+    seed: int = 0,
+    encoder: str | None = None,
+    time_steps: int = 25,
+    batch_size: int = 256,
+    spikes: bool = True,
+    dataset: str | None = None,
+    progress: bool = False,
+    cache_mb: float = 512.0,
+) -> Report:
+    """Accuracy of ``model`` on ``draws`` simulated chips per variation level.
+
+    Args:
+        model: one model, or a dict ``method name -> model`` evaluated on the same chips.
+        data: a Dataset, a DataLoader or an ``(inputs, targets)`` pair of tensors.
+        variation: a :class:`~snnvar.Variation` (static: one draw per chip; dynamic:
+            redrawn per time step or per pass, see ``Variation.redraw``), a list of
+            them (e.g. a static and a dynamic one), or None (clean weights).
+        sigmas: a sweep: every variation at each of these levels, in [0, 1].
+        draws: simulated chips per level (>= 1); chip ``k`` is seeded
+            :func:`chip_seed(seed, k) <chip_seed>`.
+        seed: root of the chips and of the input encoding; recorded in the report.
+        encoder: how inputs reach the model (:data:`snnvar.datasets.ENCODERS`);
+            None picks ``rate`` (SNN, static data), ``frames`` (SNN, event frames)
+            or ``none`` (ANN).
+        time_steps: T of the spike encoders.
+        spikes: record spikes, firing rates and synaptic operations per layer (SNNs).
+        dataset: the data set's name, for the report.
+        cache_mb: keep encoded inputs in memory up to this size (same values either way).
+
+    Returns a :class:`~snnvar.evaluation.Report` with one row per (method, variation):
+    ``accuracy_mean``, ``accuracy_std`` (sample std over chips), ``accuracy_min``
+    (worst chip), the per-chip ``accuracies`` and ``seeds``, ``loss_mean``, and for
+    SNNs ``spikes`` / ``rates`` / ``synops`` per layer (means over chips, per sample).
+    Accuracies are fractions in [0, 1].
+    """
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be an integer >= 1, got {draws!r}")
+    named = _models(model)
+    levels = variations(variation, sigmas)
+    first = next(iter(named.values()))
+    batches = prepare(data, first, encoder, time_steps, batch_size, seed, cache_mb)
+    seeds = [chip_seed(seed, k) for k in range(draws)]
+    total = sum(1 if is_identity(v) else draws for v in levels) * len(named)
+    bar = tqdm(total=total, desc="chips", disable=not progress, leave=False)
+    rows = []
+    for v in levels:
+        for method, m in named.items():
+            if is_identity(v):
+                results = [run_pass(m, batches, spikes)] * draws
+                bar.update(1)
+            else:
+                results = []
+                for s in seeds:
+                    with v.applied(m, seed=s):
+                        results.append(run_pass(m, batches, spikes))
+                    bar.update(1)
+            rows.append(_row(method, m, v, results, seeds))
+    bar.close()
+    return Report(
+        results=rows,
+        seed=seed,
+        dataset=dataset,
+        models={
+            k: {
+                "model": str(getattr(m, "name", type(m).__name__)),
+                "parameters": sum(p.numel() for p in m.parameters()),
+                "spiking": _spiking(m),
+            }
+            for k, m in named.items()
+        },
+        config={
+            "draws": draws,
+            "encoder": batches.encoder,
+            "time_steps": time_steps,
+            "batch_size": batch_size,
+            "samples": batches.samples,
+        },
+    )

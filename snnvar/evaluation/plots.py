@@ -1,0 +1,120 @@
+"""PNG plots of a report with matplotlib's object API (no pyplot, no global backend).
+
+- accuracy vs σ per method, a band of ± one std over chips, one panel per mode;
+- the loss landscape: mean loss over directions vs σ·γ (γ = −1 to the left);
+- per-layer weight histograms, methods overlaid.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from .report import Report
+
+__all__ = ["plot_accuracy", "plot_histograms", "plot_landscape", "save_all"]
+
+
+def plot_accuracy(report: Report, path: str | Path) -> Path:
+    """Accuracy (%) vs σ (%) with std bands, per method; one panel per mode."""
+    from .report import _mode_label
+
+    modes = report.modes
+    fig = Figure(figsize=(5.0 * len(modes), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(modes), squeeze=False)[0]
+    for ax, mode in zip(axes, modes, strict=True):
+        for method in report.methods:
+            rows = sorted(
+                (r for r in report.results if r["method"] == method and _mode_label(r) == mode),
+                key=lambda r: r["sigma"],
+            )
+            if not rows:
+                continue
+            x = [100 * r["sigma"] for r in rows]
+            m = [100 * r["accuracy_mean"] for r in rows]
+            s = [100 * r["accuracy_std"] for r in rows]
+            (line,) = ax.plot(x, m, marker="o", label=method)
+            ax.fill_between(
+                x,
+                [a - b for a, b in zip(m, s, strict=True)],
+                [a + b for a, b in zip(m, s, strict=True)],
+                color=line.get_color(),
+                alpha=0.2,
+                linewidth=0,
+            )
+        draws = report.config.get("draws", "?")
+        ax.set(xlabel="σ (% of layer range)", ylabel="accuracy (%)", title=f"{mode}, {draws} chips")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_landscape(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Mean loss over directions (± std) vs γ·σ, per method (the WVAT paper's Fig. 7)."""
+    if not rows:
+        raise ValueError("no landscape rows to plot")
+    by: dict[tuple[str, float], list[float]] = defaultdict(list)
+    for r in rows:
+        by[(r["method"], r["gamma"] * r["sigma"])].append(r["loss"])
+    fig = Figure(figsize=(5.0, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for method in dict.fromkeys(r["method"] for r in rows):
+        xs = sorted({x for (m, x) in by if m == method})
+        mean = [statistics.fmean(by[(method, x)]) for x in xs]
+        std = [statistics.pstdev(by[(method, x)]) for x in xs]
+        (line,) = ax.plot([100 * x for x in xs], mean, marker=".", label=method)
+        ax.fill_between(
+            [100 * x for x in xs],
+            [a - b for a, b in zip(mean, std, strict=True)],
+            [a + b for a, b in zip(mean, std, strict=True)],
+            color=line.get_color(),
+            alpha=0.2,
+            linewidth=0,
+        )
+    ax.set(xlabel="γ·σ (% of layer range)", ylabel="loss", title="loss along variation directions")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_histograms(hist: dict[str, Any], path: str | Path) -> Path:
+    """One panel per layer, the methods' weight histograms overlaid (the WVAT paper's Fig. 8)."""
+    layers = list(hist.get("edges", {}))
+    if not layers:
+        raise ValueError("no histograms to plot")
+    cols = min(4, len(layers))
+    rows_n = -(-len(layers) // cols)
+    fig = Figure(figsize=(3.6 * cols, 2.8 * rows_n), layout="constrained")
+    axes = fig.subplots(rows_n, cols, squeeze=False).flatten()
+    for ax, layer in zip(axes, layers, strict=False):
+        edges = hist["edges"][layer]
+        for method, counts in hist["counts"].items():
+            ax.stairs(
+                counts[layer], edges, label=f"{method} (std {hist['std'][method][layer]:.3g})"
+            )
+        ax.set_title(layer, fontsize=9)
+        ax.legend(fontsize=7)
+    for ax in axes[len(layers) :]:
+        ax.set_visible(False)
+    return _save(fig, path)
+
+
+def save_all(report: Report, out: Path) -> list[Path]:
+    """The plots a report has data for, as PNGs in ``out``."""
+    paths = [plot_accuracy(report, out / "accuracy.png")]
+    if report.landscape:
+        paths.append(plot_landscape(report.landscape, out / "landscape.png"))
+    if report.histograms:
+        paths.append(plot_histograms(report.histograms, out / "histograms.png"))
+    return paths
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path

@@ -1,0 +1,172 @@
+"""Monte-Carlo evaluation: exact σ = 0, paired chips, statistics, spikes and SynOps."""
+
+from __future__ import annotations
+
+import copy
+import statistics
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Subset
+
+import snnvar
+from snnvar import Variation, datasets, models
+from snnvar.evaluation import chip_seed, count_synops, fanout, prepare, run_pass
+from snnvar.training import TrainConfig, Trainer
+from snnvar.variation.seeding import derive_seed
+
+
+@pytest.fixture(scope="module")
+def data() -> Subset:
+    return Subset(datasets.get("digits", train=False), range(120))
+
+
+@pytest.fixture(scope="module")
+def snn() -> nn.Module:
+    """fc2 trained for 3 epochs on the digits (about 85 % accuracy)."""
+    torch.manual_seed(0)
+    model = models.create("fc2", in_shape=(1, 8, 8), hidden=(48,))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    cfg = TrainConfig(epochs=3, batch_size=64, time_steps=6, seed=0, progress=False)
+    Trainer(model, opt, cfg).fit(datasets.get("digits"))
+    return model
+
+
+def test_sigma_zero_is_exactly_the_plain_accuracy(snn, data) -> None:
+    report = snnvar.evaluate(snn, data, Variation(0.0), draws=4, seed=3, time_steps=6)
+    row = report.results[0]
+    # by hand: the same per-batch encoding generators, no engine at all
+    correct = 0
+    loader = torch.utils.data.DataLoader(data, batch_size=256)
+    with torch.no_grad():
+        for i, (x, y) in enumerate(loader):
+            gen = torch.Generator().manual_seed(derive_seed(3, 1 << 20, i))
+            correct += int((snn(datasets.rate(x, 6, gen)).argmax(-1) == y).sum())
+    assert row["accuracies"] == [correct / 120] * 4
+    assert row["accuracy_std"] == 0.0 and row["draws"] == 4
+    # the shortcut is truthful: through the engine at σ = 0 the weights are the same
+    batches = prepare(data, snn, time_steps=6, seed=3)
+    for mode in ("static", "dynamic"):
+        with Variation(0.0, mode=mode).applied(snn, seed=1):
+            assert run_pass(snn, batches).accuracy == correct / 120
+
+
+def test_models_evaluated_together_see_identical_chips(snn, data) -> None:
+    twin = copy.deepcopy(snn)
+    v = Variation(0.15)
+    pair = snnvar.evaluate({"a": snn, "b": twin}, data, v, draws=5, seed=7, time_steps=6)
+    alone = snnvar.evaluate({"b": twin}, data, v, draws=5, seed=7, time_steps=6)
+    a, b = pair.row("a", 0.15), pair.row("b", 0.15)
+    assert a["accuracies"] == b["accuracies"] == alone.row("b", 0.15)["accuracies"]
+    assert a["seeds"] == [chip_seed(7, k) for k in range(5)]
+    assert len(set(a["accuracies"])) > 1  # the chips differ from each other
+
+
+def test_chip_k_is_the_draw_of_its_seed(snn, data) -> None:
+    seen = []
+    first = next(m for m in snn.modules() if isinstance(m, nn.Linear))
+    h = first.register_forward_hook(lambda m, i, o: seen.append(m.weight.detach().clone()))
+    try:
+        snnvar.evaluate(snn, data, Variation(0.1), draws=2, seed=5, time_steps=2, spikes=False)
+    finally:
+        h.remove()
+    name = next(n for n, m in snn.named_modules() if m is first) + ".weight"
+    for k in range(2):
+        expected = first.weight + Variation(0.1).sample(snn, seed=chip_seed(5, k))[name]
+        assert torch.equal(seen[k], expected.detach())  # one batch per chip
+
+
+def test_statistics_and_sweep_rows(snn, data) -> None:
+    report = snnvar.evaluate(
+        snn,
+        data,
+        [Variation(0.1), Variation(0.1, mode="dynamic")],
+        sigmas=(0.0, 0.05, 0.2),
+        draws=4,
+        time_steps=4,
+    )
+    assert [(r["mode"], r["sigma"]) for r in report.results] == [
+        ("static", 0.0), ("static", 0.05), ("static", 0.2),
+        ("dynamic", 0.0), ("dynamic", 0.05), ("dynamic", 0.2),
+    ]  # fmt: skip
+    for r in report.results:
+        acc = r["accuracies"]
+        assert r["accuracy_mean"] == pytest.approx(statistics.fmean(acc))
+        assert r["accuracy_std"] == pytest.approx(statistics.stdev(acc))
+        assert r["accuracy_min"] == min(acc)
+    clean = report.row("fc2", 0.0)["accuracy_mean"]
+    assert clean > 0.7
+    assert report.row("fc2", 0.2)["accuracy_mean"] < clean - 0.05
+
+
+def test_spike_counts_and_synops_per_sample(snn, data) -> None:
+    report = snnvar.evaluate(snn, data, draws=1, time_steps=5, encoder="rate")
+    row = report.results[0]
+    # by hand on the same input spikes
+    batches = prepare(data, snn, time_steps=5)
+    hidden = next(m for m in snn.modules() if isinstance(m, snnvar.nn.TimeLoop))
+    fcs = [m for m in snn.modules() if isinstance(m, nn.Linear)]
+    spikes, inputs_on = [], []
+    h1 = hidden.register_forward_hook(lambda m, i, o: spikes.append(o.sum()))
+    h2 = fcs[0].register_forward_pre_hook(lambda m, i: inputs_on.append((i[0] != 0).sum()))
+    with torch.no_grad():
+        for x, _ in batches:
+            snn(x)
+    h1.remove()
+    h2.remove()
+    per_sample = float(sum(spikes)) / 120
+    assert row["spikes_per_sample"] == pytest.approx(per_sample)
+    assert row["synops"]["layers.1"] == pytest.approx(float(sum(inputs_on)) * 48 / 120)
+    assert row["synops"]["layers.3"] == pytest.approx(per_sample * 10)
+    assert 0 < row["rates"]["layers.2"] == pytest.approx(per_sample / (48 * 5))
+
+
+def test_fanout_is_exact_for_convolutions() -> None:
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    f = fanout(conv, (2, 4, 4))
+    assert f[0, 0, 0] == 3 * 4  # a corner reaches 2x2 output positions per channel
+    assert f[1, 1, 1] == 3 * 9  # an interior pixel reaches 3x3
+    strided = fanout(nn.Conv2d(1, 1, 2, stride=2), (1, 4, 4))
+    assert torch.equal(strided, torch.ones(1, 4, 4))  # no overlap: every input one output
+    x = (torch.rand(5, 2, 4, 4) > 0.5).float()
+    with count_synops(conv) as rec:
+        conv(x)
+    assert rec.layers[""] == pytest.approx(float((x.sum(0) * f).sum()))
+    with pytest.raises(TypeError, match="no fan-out for ReLU"):
+        fanout(nn.ReLU(), (3,))
+
+
+def test_ann_rows_have_no_spikes(data) -> None:
+    torch.manual_seed(0)
+    ann = models.create("fc2", spiking=False, in_shape=(1, 8, 8), hidden=(32,))
+    report = snnvar.evaluate(ann, data, Variation(0.1), draws=2)
+    row = report.results[0]
+    assert report.config["encoder"] == "none"
+    assert row["spikes"] == {} and row["spikes_per_sample"] is None
+
+
+def test_tensor_pairs_and_loaders_are_accepted(snn) -> None:
+    x, y = torch.rand(30, 1, 8, 8), torch.randint(0, 10, (30,))
+    a = snnvar.evaluate(snn, (x, y), draws=1, time_steps=3, batch_size=8)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+    b = snnvar.evaluate(snn, loader, draws=1, time_steps=3, batch_size=8)
+    assert a.results[0]["accuracies"] == b.results[0]["accuracies"]
+    assert a.config["samples"] == 30
+
+
+def test_bad_input(snn, data) -> None:
+    with pytest.raises(ValueError, match=r"draws must be an integer >= 1, got 0"):
+        snnvar.evaluate(snn, data, draws=0)
+    with pytest.raises(ValueError, match=r"sigma must lie in \[0, 1\] for an evaluation, got 1.5"):
+        snnvar.evaluate(snn, data, Variation(0.1), sigmas=(1.5,))
+    with pytest.raises(ValueError, match=r"unknown encoder 'poisson'"):
+        snnvar.evaluate(snn, data, encoder="poisson")
+    with pytest.raises(ValueError, match="empty"):
+        snnvar.evaluate(snn, (torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long)))
+    with pytest.raises(TypeError, match="data must be a Dataset"):
+        snnvar.evaluate(snn, [1, 2, 3])
+    with pytest.raises(TypeError, match="model 'x' is a str"):
+        snnvar.evaluate({"x": "not a model"}, data)
+    with pytest.raises(ValueError, match="inputs and targets differ in length: 3 vs 2"):
+        snnvar.evaluate(snn, (torch.zeros(3, 1, 8, 8), torch.zeros(2, dtype=torch.long)))

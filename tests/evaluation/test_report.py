@@ -1,0 +1,136 @@
+"""Reports (JSON schema and round-trip, CSV, Markdown), loss landscapes, weight
+histograms and plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import torch
+from torch.utils.data import Subset
+
+import snnvar
+from snnvar import Variation, datasets, models
+from snnvar.evaluation import REQUIRED_ROW_KEYS, Report, loss_landscape, weight_histograms
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def pair() -> dict:
+    torch.manual_seed(0)
+    a = models.create("fc2", in_shape=(1, 8, 8), hidden=(24,))
+    b = models.create("fc2", in_shape=(1, 8, 8), hidden=(24,))
+    return {"sgd": a, "wvat": b}
+
+
+@pytest.fixture(scope="module")
+def data() -> Subset:
+    return Subset(datasets.get("digits", train=False), range(40))
+
+
+@pytest.fixture(scope="module")
+def report(pair, data) -> Report:
+    r = snnvar.evaluate(
+        pair, data, [Variation(0.1), Variation(0.1, mode="dynamic")],
+        sigmas=(0.0, 0.05, 0.1), draws=3, seed=4, time_steps=3, dataset="digits",
+    )  # fmt: skip
+    r.landscape = loss_landscape(pair, data, sigmas=(0.0, 0.1), directions=2, seed=4, time_steps=3)
+    r.histograms = weight_histograms(pair, bins=10)
+    return r
+
+
+def test_json_round_trip_and_schema(report, tmp_path) -> None:
+    out = report.save(tmp_path / "run")
+    data = json.loads((out / "report.json").read_text())
+    for key in ("snnvar_version", "seed", "dataset", "model", "results"):
+        assert key in data
+    assert data["snnvar_version"] == snnvar.__version__ and data["seed"] == 4
+    assert data["dataset"] == "digits" and data["model"] == "fc2"
+    for row in data["results"]:
+        assert set(REQUIRED_ROW_KEYS) <= set(row)
+        assert isinstance(row["spikes"], dict) and row["spikes"]
+    loaded = Report.load(out)
+    assert loaded.to_dict() == report.to_dict()
+    assert len(data["results"]) == 2 * 2 * 3  # methods x modes x sigmas
+
+
+def test_csv_and_markdown(report) -> None:
+    rows = list(csv.DictReader(io.StringIO(report.csv())))
+    assert len(rows) == 12 and rows[0]["method"] == "sgd"
+    assert float(rows[1]["accuracy_mean"]) == pytest.approx(report.results[1]["accuracy_mean"])
+    assert "spikes:layers.2" in rows[0]
+    md = report.markdown()
+    lines = md.strip().splitlines()
+    assert lines[0] == (
+        "| method | variation | σ = 0 % | σ = 5 % | σ = 10 % | worst chip, σ = 10 % |"
+    )
+    r = report.row("wvat", 0.1, "dynamic")
+    cell = f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}"
+    assert any(line.startswith("| wvat | dynamic/step |") and cell in line for line in lines)
+    assert len(lines) == 2 + 4
+    with pytest.raises(ValueError, match="no rows at sigma"):
+        report.markdown(sigmas=(0.3,))
+    with pytest.raises(KeyError, match="no row for method='adam'"):
+        report.row("adam", 0.1)
+
+
+def test_files_and_plots_are_written_and_never_overwritten(report, tmp_path) -> None:
+    out = report.save(tmp_path / "run")
+    for name in ("report.json", "results.csv", "results.md"):
+        assert (out / name).stat().st_size > 0
+    for name in ("accuracy.png", "landscape.png", "histograms.png"):
+        blob = (out / name).read_bytes()
+        assert blob.startswith(PNG) and len(blob) > 5000
+    before = (out / "report.json").read_text()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        report.save(out)
+    assert (out / "report.json").read_text() == before
+    report.save(out, overwrite=True)
+
+
+def test_bad_reports(tmp_path) -> None:
+    (tmp_path / "report.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        Report.load(tmp_path)
+    with pytest.raises(ValueError, match=r"report row 0 lacks \['accuracy_min'"):
+        Report.from_dict(
+            {"seed": 0, "snnvar_version": "x", "results": [
+                {"method": "a", "sigma": 0, "mode": "static", "draws": 1,
+                 "accuracy_mean": 1, "accuracy_std": 0, "spikes": {}}
+            ]}
+        )  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="no report at"):
+        Report.load(tmp_path / "missing.json")
+    other = Report(results=[], seed=1)
+    with pytest.raises(ValueError, match="did not see the same chips"):
+        Report(results=[], seed=0).merge(other)
+
+
+def test_landscape_lines_through_the_clean_weights(report, pair, data) -> None:
+    rows = report.landscape
+    assert len(rows) == 2 * 2 * 2 * 2  # methods x gammas x sigmas x directions
+    clean = {r["loss"] for r in rows if r["sigma"] == 0.0 and r["method"] == "sgd"}
+    assert len(clean) == 1  # every direction starts at the clean loss
+    plus = [r["loss"] for r in rows if r["method"] == "sgd" and r["sigma"] > 0 and r["gamma"] > 0]
+    minus = [r["loss"] for r in rows if r["method"] == "sgd" and r["sigma"] > 0 and r["gamma"] < 0]
+    assert plus != minus  # γ = −1 walks the other way along the same direction
+    with pytest.raises(ValueError, match="directions must be >= 1"):
+        loss_landscape(pair, data, directions=0)
+
+
+def test_histograms_share_bins_and_count_every_weight(report, pair) -> None:
+    h = report.histograms
+    assert list(h["edges"]) == ["layers.1.weight", "layers.3.weight"]
+    for method, model in pair.items():
+        w = dict(model.named_parameters())
+        for layer, counts in h["counts"][method].items():
+            assert sum(counts) == w[layer].numel()
+            assert h["std"][method][layer] == pytest.approx(
+                float(w[layer].detach().std(correction=0))
+            )
+    other = models.create("fc2", in_shape=(1, 8, 8), hidden=(24, 12))
+    with pytest.raises(ValueError, match="one architecture"):
+        weight_histograms({"a": pair["sgd"], "b": other})
