@@ -26,7 +26,8 @@ def weight_histograms(
     """Shared bin edges per layer, and counts and std per method and layer.
 
     Returns ``{"edges": {layer: [...]}, "counts": {method: {layer: [...]}},
-    "std": {method: {layer: float}}}``. Layers are the tensors ``variation`` selects (default: Linear/Conv weights).
+    "std": {method: {layer: float}}}``. Layers are the tensors ``variation``
+    selects (default: Linear/Conv weights).
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
