@@ -16,6 +16,7 @@ from .methods import (
     NoiseInjection,
     gradient_ascent_variation,
 )
+from .registry import METHODS, OPTIMIZERS, create_method, create_optimizer
 from .swa import SWA, SWAConfig, update_bn
 from .trainer import ENCODERS, TrainConfig, Trainer
 
@@ -23,6 +24,8 @@ __all__ = [
     "AWP",
     "ENCODERS",
     "HASGD",
+    "METHODS",
+    "OPTIMIZERS",
     "SAM",
     "SWA",
     "WVAT",
@@ -32,6 +35,8 @@ __all__ = [
     "SWAConfig",
     "TrainConfig",
     "Trainer",
+    "create_method",
+    "create_optimizer",
     "derive_seed",
     "gradient_ascent_variation",
     "update_bn",

@@ -1,0 +1,75 @@
+"""Training methods by name, for configuration files and the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..variation import Variation
+from .methods import AWP, HASGD, SAM, WVAT, AdversarialRegularization, NoiseInjection
+
+__all__ = ["METHODS", "OPTIMIZERS", "create_method", "create_optimizer"]
+
+METHODS: dict[str, type | None] = {
+    "sgd": None,
+    "noise_injection": NoiseInjection,
+    "wvat": WVAT,
+    "hasgd": HASGD,
+    "sam": SAM,
+    "awp": AWP,
+    "adversarial": AdversarialRegularization,
+}
+"""Method name -> class (``sgd``: the base optimizer alone)."""
+
+_USES_VARIATION = ("noise_injection", "wvat", "hasgd", "adversarial")
+
+OPTIMIZERS = ("adam", "sgd")
+"""Base optimizers by name: Adam, or SGD with momentum."""
+
+
+def create_optimizer(
+    name: str, model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """A base optimizer over ``model``'s parameters."""
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+        )
+    raise ValueError(f"unknown optimizer {name!r}; allowed: {list(OPTIMIZERS)}")
+
+
+def create_method(
+    name: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    variation: Variation | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> torch.optim.Optimizer:
+    """The method ``name`` wrapping ``optimizer`` (``sgd``: ``optimizer`` itself).
+
+    Methods that perturb through the engine (noise injection, WVAT, HA-SGD,
+    adversarial regularisation) need ``variation``; ``options`` are the
+    method's hyperparameters (e.g. ``w_th``, ``samples``, ``rho``).
+    """
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; allowed: {list(METHODS)}")
+    cls = METHODS[name]
+    if cls is None:
+        if options:
+            raise ValueError(f"method 'sgd' takes no options, got {sorted(options)}")
+        return optimizer
+    if name in _USES_VARIATION:
+        if variation is None:
+            raise ValueError(f"method {name!r} needs a variation (e.g. Variation(sigma=0.1))")
+        options = {"variation": variation, **options}
+    try:
+        return cls(model, optimizer, seed=seed, **options)
+    except TypeError as err:
+        raise ValueError(f"bad options for method {name!r}: {err}") from None
