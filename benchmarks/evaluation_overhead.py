@@ -85,7 +85,9 @@ def main() -> None:
                 run_pass(model, batches, spikes=False)
             k_clean = time.perf_counter() - t
             t = time.perf_counter()
-            snnvar.evaluate(model, data, v, draws=args.draws, seed=args.seed, spikes=spikes, **common)
+            snnvar.evaluate(
+                model, data, v, draws=args.draws, seed=args.seed, spikes=spikes, **common
+            )
             ratios.append((time.perf_counter() - t) / k_clean)
         end_to_end["with_spikes" if spikes else "accuracy_only"] = statistics.median(ratios)
 

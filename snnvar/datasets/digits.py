@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from .events import EVENT_DTYPE, FrameSpec, to_frames
@@ -30,6 +28,9 @@ DIGITS_SENSOR = (34, 34, 2)
 
 def digits_split(train: bool) -> tuple[np.ndarray, np.ndarray]:
     """The fixed split: images float32 [N, 8, 8] in [0, 1] and labels int64."""
+    from sklearn.datasets import load_digits  # lazy: scikit-learn takes a second to import
+    from sklearn.model_selection import train_test_split
+
     data = load_digits()
     x = (data.images / 16.0).astype(np.float32)
     y = data.target.astype(np.int64)

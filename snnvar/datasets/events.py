@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import tonic.transforms
-from tonic.io import read_mnist_file
 
 __all__ = [
     "EVENT_DTYPE",
@@ -47,6 +45,8 @@ def read_nmnist_bin(path: Path, sensor: tuple[int, int, int] = NMNIST_SENSOR) ->
     size = os.path.getsize(path)
     if size % 5:
         raise ValueError(f"{path}: {size} bytes is not a whole number of 5-byte events")
+    from tonic.io import read_mnist_file  # lazy: tonic pulls in scipy
+
     events = read_mnist_file(str(path), dtype=EVENT_DTYPE)
     if len(events) and (
         events["x"].max() >= sensor[0] or events["y"].max() >= sensor[1] or events["p"].max() > 1
@@ -97,6 +97,8 @@ class FrameSpec:
 
 def to_frames(events: np.ndarray, spec: FrameSpec, sensor: tuple[int, int, int]) -> np.ndarray:
     """Events -> float32 frames ``[T, 2, H, W]`` following ``spec``."""
+    import tonic.transforms  # lazy: tonic pulls in scipy
+
     if spec.first_saccade_only:
         events = events[events["t"] < SACCADE_US]
     if spec.denoise_us is not None and len(events):

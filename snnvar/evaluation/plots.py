@@ -12,9 +12,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
-
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .report import Report
 
 __all__ = ["plot_accuracy", "plot_histograms", "plot_landscape", "save_all"]
@@ -25,7 +25,7 @@ def plot_accuracy(report: Report, path: str | Path) -> Path:
     from .report import _mode_label
 
     modes = report.modes
-    fig = Figure(figsize=(5.0 * len(modes), 3.8), layout="constrained")
+    fig = _figure(figsize=(5.0 * len(modes), 3.8))
     axes = fig.subplots(1, len(modes), squeeze=False)[0]
     for ax, mode in zip(axes, modes, strict=True):
         for method in report.methods:
@@ -61,7 +61,7 @@ def plot_landscape(rows: list[dict[str, Any]], path: str | Path) -> Path:
     by: dict[tuple[str, float], list[float]] = defaultdict(list)
     for r in rows:
         by[(r["method"], r["gamma"] * r["sigma"])].append(r["loss"])
-    fig = Figure(figsize=(5.0, 3.8), layout="constrained")
+    fig = _figure(figsize=(5.0, 3.8))
     ax = fig.subplots()
     for method in dict.fromkeys(r["method"] for r in rows):
         xs = sorted({x for (m, x) in by if m == method})
@@ -89,7 +89,7 @@ def plot_histograms(hist: dict[str, Any], path: str | Path) -> Path:
         raise ValueError("no histograms to plot")
     cols = min(4, len(layers))
     rows_n = -(-len(layers) // cols)
-    fig = Figure(figsize=(3.6 * cols, 2.8 * rows_n), layout="constrained")
+    fig = _figure(figsize=(3.6 * cols, 2.8 * rows_n))
     axes = fig.subplots(rows_n, cols, squeeze=False).flatten()
     for ax, layer in zip(axes, layers, strict=False):
         edges = hist["edges"][layer]
@@ -112,6 +112,12 @@ def save_all(report: Report, out: Path) -> list[Path]:
     if report.histograms:
         paths.append(plot_histograms(report.histograms, out / "histograms.png"))
     return paths
+
+
+def _figure(**kw: Any) -> Figure:
+    from matplotlib.figure import Figure  # lazy: matplotlib takes a while to import
+
+    return Figure(layout="constrained", **kw)
 
 
 def _save(fig: Figure, path: str | Path) -> Path:

@@ -1,4 +1,5 @@
-"""The `snnvar` command end to end, in subprocesses, on tiny settings."""
+"""The `snnvar` command: every command end to end in a subprocess, on tiny
+settings; options, configs and bad input in-process through ``main(argv)``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from snnvar.cli import main
 from snnvar.evaluation import Report
 
 
@@ -22,15 +22,27 @@ def snnvar(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedPr
     )
 
 
+def cli(capsys, *args: str | Path) -> tuple[int, str, str]:
+    """``main(argv)`` in this process: (exit status, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as done:  # argparse: --help, usage errors
+        code = int(done.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 TINY = ("--model", "fc2", "--model-option", "hidden=(16,)", "--epochs", "1", "--time-steps", "2")
 TINY += ("--no-progress",)
 
 
-@pytest.mark.parametrize("command", [(), ("train",), ("evaluate",), ("demo",)])
-def test_help(command: tuple[str, ...]) -> None:
-    done = snnvar(*command, "--help")
+def test_help(capsys) -> None:
+    done = snnvar("--help")  # the console entry point itself
     assert done.returncode == 0, done.stderr
-    assert "usage: snnvar" in done.stdout
+    assert "usage: snnvar" in done.stdout and "demo" in done.stdout
+    for command in ("train", "evaluate", "demo"):
+        code, out, _ = cli(capsys, command, "--help")
+        assert code == 0 and f"usage: snnvar {command}" in out
 
 
 def test_train_then_evaluate(tmp_path) -> None:
@@ -55,51 +67,58 @@ def test_train_then_evaluate(tmp_path) -> None:
         assert (out / name).stat().st_size > 0
 
 
-def test_toml_config_and_flags_override_it(tmp_path) -> None:
+def test_toml_config_and_flags_override_it(tmp_path, capsys) -> None:
     config = tmp_path / "run.toml"
     config.write_text(
         'model = "fc2"\nepochs = 1\ntime_steps = 2\nmethod = "hasgd"\nseed = 5\n'
         "no_progress = true\n[model_options]\nhidden = [8]\n[method_options]\nsamples = 2\n"
     )
-    done = snnvar("train", "--config", config, "--seed", "6", "--out", tmp_path / "run")
-    assert done.returncode == 0, done.stderr
+    code, _, err = cli(
+        capsys, "train", "--config", config, "--seed", "6", "--out", tmp_path / "run"
+    )
+    assert code == 0, err
     spec = json.loads((tmp_path / "run" / "run.json").read_text())
     assert spec["method"] == "hasgd" and spec["method_options"] == {"samples": 2}
     assert spec["model_options"] == {"hidden": [8]} and spec["seed"] == 6
     config.write_text('modle = "fc2"\n')
-    done = snnvar("train", "--config", config, "--out", tmp_path / "other")
-    assert done.returncode == 2 and "unknown key 'modle'" in done.stderr
+    code, _, err = cli(capsys, "train", "--config", config, "--out", tmp_path / "other")
+    assert code == 2 and "unknown key 'modle'" in err
 
 
-def test_existing_output_is_never_overwritten(tmp_path) -> None:
+def test_existing_output_is_never_overwritten(tmp_path, capsys) -> None:
     out = tmp_path / "run"
-    assert snnvar("train", *TINY, "--out", out).returncode == 0
+    assert cli(capsys, "train", *TINY, "--out", out)[0] == 0
     before = (out / "checkpoint.pt").read_bytes()
-    done = snnvar("train", *TINY, "--seed", "1", "--out", out)
-    assert done.returncode == 2 and "--overwrite" in done.stderr
+    code, _, err = cli(capsys, "train", *TINY, "--seed", "1", "--out", out)
+    assert code == 2 and "--overwrite" in err
     assert (out / "checkpoint.pt").read_bytes() == before
-    done = snnvar("train", *TINY, "--seed", "1", "--out", out, "--overwrite")
-    assert done.returncode == 0 and (out / "checkpoint.pt").read_bytes() != before
+    code, _, _ = cli(capsys, "train", *TINY, "--seed", "1", "--out", out, "--overwrite")
+    assert code == 0 and (out / "checkpoint.pt").read_bytes() != before
 
 
-def test_bad_input(tmp_path) -> None:
-    done = snnvar("train", *TINY, "--method", "adamw", "--out", tmp_path / "a")
-    assert done.returncode == 2 and "unknown method 'adamw'" in done.stderr
-    done = snnvar("train", *TINY, "--model", "resnet", "--out", tmp_path / "b")
-    assert done.returncode == 2 and "unknown model 'resnet'" in done.stderr
-    assert snnvar("train", *TINY, "--out", tmp_path / "run").returncode == 0
-    done = snnvar("evaluate", tmp_path / "run", "--sigmas", "0,1.5", "--out", tmp_path / "e")
-    assert done.returncode == 2 and "sigma must lie in [0, 1]" in done.stderr
-    done = snnvar("evaluate", tmp_path / "run", "--draws", "0", "--out", tmp_path / "e2")
-    assert done.returncode == 2 and "--draws must be >= 1, got 0" in done.stderr
-    done = snnvar("evaluate", tmp_path / "nothing", "--out", tmp_path / "e3")
-    assert done.returncode == 2 and "run.json is missing" in done.stderr
-    spec_path = tmp_path / "run" / "run.json"
+def test_bad_input(tmp_path, capsys) -> None:
+    code, _, err = cli(capsys, "train", *TINY, "--method", "adamw", "--out", tmp_path / "a")
+    assert code == 2 and "unknown method 'adamw'" in err
+    code, _, err = cli(capsys, "train", *TINY, "--model", "resnet", "--out", tmp_path / "b")
+    assert code == 2 and "unknown model 'resnet'" in err
+    code, _, err = cli(capsys, "train", *TINY, "--model-option", "hidden", "--out", tmp_path / "c")
+    assert code == 2 and "--model-option takes KEY=VALUE, got 'hidden'" in err
+    assert cli(capsys, "train", *TINY, "--out", tmp_path / "run")[0] == 0
+    run = tmp_path / "run"
+    code, _, err = cli(capsys, "evaluate", run, "--sigmas", "0,1.5", "--out", tmp_path / "e")
+    assert code == 2 and "sigma must lie in [0, 1]" in err
+    code, _, err = cli(capsys, "evaluate", run, "--draws", "0", "--out", tmp_path / "e2")
+    assert code == 2 and "--draws must be >= 1, got 0" in err
+    code, _, err = cli(capsys, "evaluate", tmp_path / "nothing", "--out", tmp_path / "e3")
+    assert code == 2 and "run.json is missing" in err
+    code, _, err = cli(capsys, "evaluate", run, "--sigmas", "0,x", "--out", tmp_path / "e5")
+    assert code == 2 and "expected comma-separated numbers, got '0,x'" in err
+    spec_path = run / "run.json"
     spec = json.loads(spec_path.read_text())
     spec["model_options"] = {"hidden": [17]}
     spec_path.write_text(json.dumps(spec))
-    done = snnvar("evaluate", tmp_path / "run", "--out", tmp_path / "e4")
-    assert done.returncode == 2 and "does not fit the model" in done.stderr
+    code, _, err = cli(capsys, "evaluate", run, "--out", tmp_path / "e4")
+    assert code == 2 and "does not fit the model" in err
 
 
 def test_demo_quick(tmp_path) -> None:
