@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(d)
     d.add_argument("--quick", action="store_true", help="a smaller budget (under 30 s)")
+    parser.set_defaults(_commands={"train": t, "evaluate": e, "demo": d})
     return parser
 
 
@@ -147,18 +148,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.config is None:
         return args
-    sub = next(
-        a
-        for a in parser._subparsers._group_actions[0].choices.values()  # type: ignore[union-attr]
-        if a.prog.endswith(" " + args.command)
-    )
+    sub = args._commands[args.command]
     try:
         settings = tomllib.loads(args.config.read_text())
     except FileNotFoundError:
         raise CLIError(f"config file {args.config} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise CLIError(f"config file {args.config} is not valid TOML: {err}") from None
-    dests = {a.dest for a in sub._actions} - {"help", "config"}
+    dests = {a.dest for a in sub._actions} - {"help", "config", "_commands"}
     tables = {"model_options": "model_option", "method_options": "method_option"}
     defaults: dict[str, Any] = {}
     for key, value in settings.items():

@@ -42,6 +42,8 @@ def test_average_is_the_mean_of_the_epoch_end_weights() -> None:
     torch.testing.assert_close(swa.averaged.module.weight, torch.stack(seen).mean(0))
 
 
+# no optimizer step happens here, so torch warns about the scheduler order
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 def test_swalr_anneals_the_shared_learning_rate() -> None:
     model = nn.Linear(3, 2)
     opt = WVAT(model, torch.optim.SGD(model.parameters(), lr=0.1), Variation(0.1))
