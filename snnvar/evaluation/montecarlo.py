@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -161,8 +161,14 @@ class PassResult:
 
 
 @torch.no_grad()
-def run_pass(model: nn.Module, batches: Batches, spikes: bool = True) -> PassResult:
-    """Accuracy (fraction), mean cross-entropy, and for SNNs spikes / rates / SynOps per sample."""
+def run_pass(
+    model: nn.Module,
+    batches: Batches,
+    spikes: bool = True,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> PassResult:
+    """Accuracy (fraction), mean loss (``loss_fn(logits, targets)``, batch-mean;
+    cross-entropy by default), and for SNNs spikes / rates / SynOps per sample."""
     model.eval()
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     record = spikes and bool(neuron_layer_names(model))
@@ -181,7 +187,10 @@ def run_pass(model: nn.Module, batches: Batches, spikes: bool = True) -> PassRes
                     "samples; expected [batch, classes]"
                 )
             correct += int((logits.argmax(-1) == y).sum())
-            loss += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
+            if loss_fn is None:
+                loss += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
+            else:
+                loss += float(loss_fn(logits, y)) * len(y)
     n = batches.samples
     return PassResult(
         accuracy=correct / n,

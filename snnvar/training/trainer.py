@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .. import datasets
+from ..evaluation.montecarlo import prepare, run_pass
 from .base import Method, derive_seed
 from .swa import SWA, SWAConfig
 
@@ -190,18 +191,15 @@ class Trainer:
         opt.step()
         return loss.detach()
 
-    @torch.no_grad()
     def evaluate(self, data: Dataset) -> dict[str, float]:
-        """Loss and accuracy on ``data`` (eval mode, encoding seeded by the config's seed)."""
-        self.model.eval()
-        gen = torch.Generator().manual_seed(derive_seed(self.config.seed, 1 << 20))
-        loss_sum = correct = count = 0.0
-        for x, y in self._loader(data, 0, shuffle=False):
-            logits = self.model(self.encode(x, gen))
-            loss_sum += float(self.loss_fn(logits, y)) * len(y)
-            correct += float((logits.argmax(-1) == y).sum())
-            count += len(y)
-        return {"loss": loss_sum / count, "accuracy": correct / count}
+        """Loss and accuracy on ``data`` (eval mode; the input encoding is seeded per
+        batch from the config's seed, as in :func:`snnvar.evaluate`)."""
+        cfg = self.config
+        batches = prepare(
+            data, self.model, cfg.encoder, cfg.time_steps, cfg.batch_size, cfg.seed, cache_mb=0
+        )
+        result = run_pass(self.model, batches, spikes=False, loss_fn=self.loss_fn)
+        return {"loss": result.loss, "accuracy": result.accuracy}
 
     # -- checkpoints and logs ---------------------------------------------------------
 
