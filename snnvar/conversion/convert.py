@@ -1,0 +1,290 @@
+"""ANN -> SNN conversion with threshold balancing (Rathi et al., ICLR 2020).
+
+1. BatchNorm is folded into the layer before it (:mod:`.fuse`).
+2. Every ReLU becomes an integrate-and-fire neuron with a soft reset
+   (subtract θ, in the same step), so a neuron's firing rate approximates the
+   ReLU's output divided by θ; its spikes reach the next layer with amplitude
+   θ (an :class:`Amplitude` after the neuron: the read pulse of the crossbar),
+   so every layer sees currents on the ANN's scale and the ANN's biases stay
+   exact. Pooling, dropout and flatten act on spikes as
+   they act on activations: average pooling passes fractional rates on;
+   max pooling takes the maximum over the window *at each step* (a spike if
+   any input spiked), which overestimates the rate of the pooled output:
+   prefer average pooling in models meant for conversion.
+3. Thresholds are balanced layer by layer (Sengupta et al., 2019; Rathi et al.,
+   2020): with every earlier layer already spiking, θ_l is the maximum (or a
+   percentile) of the input current reaching layer l's neurons over all
+   calibration samples and time steps, times ``scale``.
+4. The last layer integrates: the logits are the mean over time of its input
+   current (a membrane without threshold or leak, divided by T).
+
+The weights and biases are the ANN's (after BatchNorm fusion) and are not
+rescaled: the balancing lives in the thresholds and spike amplitudes. A :class:`~snnvar.Variation` therefore
+perturbs exactly the ANN's device weights (``weight_map`` names them), and the
+thresholds, buffers named ``*.cell.threshold``, are only perturbed when asked
+for with ``Variation(parameters=("*.threshold",), ...)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from .. import datasets
+from ..nn.neurons import IF, TimeLoop
+from ..nn.sequential import Readout, SpikingSequential, over_time
+from ..nn.surrogate import Triangle, surrogate
+from .fuse import WEIGHTED, flatten_layers, fuse_batchnorm
+
+__all__ = ["Amplitude", "ConversionConfig", "ConvertedSNN", "convert"]
+
+ENCODERS = ("rate", "direct")
+"""Input encodings a converted SNN can use."""
+
+
+@dataclass(frozen=True)
+class ConversionConfig:
+    """How an ANN is converted."""
+
+    timesteps: int = 100
+    """T: time steps per sample (Rathi et al.: 100 for VGG-16 on CIFAR-10)."""
+    encoder: str = "rate"
+    """Input encoding: ``"rate"`` (Bernoulli spikes, inputs in [0, 1]) or ``"direct"``
+    (the analog input as a constant current at every step)."""
+    percentile: float = 100.0
+    """Threshold = this percentile of a layer's input current (100: the maximum)."""
+    scale: float = 1.0
+    """Factor applied to every balanced threshold."""
+    surrogate: str = "linear"
+    """Surrogate gradient for fine-tuning: ``"linear"`` (Rathi et al.: γ·max(0, 1 − |u−θ|/θ)
+    with γ = 0.3) or any name of :func:`snnvar.nn.surrogate`."""
+    batch_size: int = 64
+    """Calibration samples per chunk (memory: T × chunk × neurons per layer)."""
+    seed: int = 0
+    """Seed of the rate encoding during calibration and of the SNN's own encoder."""
+
+    def __post_init__(self) -> None:
+        if self.timesteps < 1:
+            raise ValueError(f"timesteps must be >= 1, got {self.timesteps}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {self.encoder!r}; allowed: {list(ENCODERS)}")
+        if not 0.0 < self.percentile <= 100.0:
+            raise ValueError(f"percentile must lie in (0, 100], got {self.percentile}")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be > 0, got {self.scale}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+class Amplitude(nn.Module):
+    """Spikes of amplitude ``value`` (θ of the neurons before): ``x ↦ value · x``."""
+
+    def __init__(self, value: float = 1.0) -> None:
+        super().__init__()
+        self.register_buffer("value", torch.tensor(float(value)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.value
+
+    def extra_repr(self) -> str:
+        return f"value={float(self.value):.4g}"
+
+
+class ConvertedSNN(nn.Module):
+    """A converted SNN: ``[B, *in_shape]`` (encoded inside over ``time_steps``) or
+    time-major ``[T, B, *in_shape]`` in, logits ``[B, classes]`` out.
+
+    Attributes: ``name``, ``layers`` (a :class:`~snnvar.nn.SpikingSequential`),
+    ``in_shape``, ``num_classes``, ``encoder``, ``time_steps``, ``thresholds``
+    (IF layer -> θ), ``weight_map`` (SNN parameter -> ANN parameter), ``config``.
+    Rate encoding inside the model draws from its own generator (seeded by
+    ``config.seed``); pass time-major input, as :func:`snnvar.evaluate` does, to
+    give every model the same spikes.
+    """
+
+    spiking = True
+
+    def __init__(
+        self,
+        name: str,
+        layers: SpikingSequential,
+        in_shape: tuple[int, ...],
+        num_classes: int,
+        config: ConversionConfig,
+        weight_map: dict[str, str],
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.layers = layers
+        self.in_shape = tuple(in_shape)
+        self.num_classes = num_classes
+        self.config = config
+        self.encoder = config.encoder
+        self.time_steps = config.timesteps
+        self.weight_map = weight_map
+        self.generator = torch.Generator().manual_seed(config.seed)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {
+            name: float(m.cell.threshold)
+            for name, m in self.layers.named_children()
+            if isinstance(m, TimeLoop)
+        }
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, ...]`` -> ``[T, B, ...]`` with the model's encoder."""
+        if self.encoder == "rate":
+            gen = self.generator if x.device.type == "cpu" else None
+            if gen is None:
+                return (torch.rand((self.time_steps, *x.shape), device=x.device) < x).to(x.dtype)
+            return datasets.rate(x, self.time_steps, generator=gen)
+        return datasets.direct(x, self.time_steps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = len(self.in_shape)
+        if x.dim() == n + 1 and tuple(x.shape[1:]) == self.in_shape:
+            x = self.encode(x)
+        elif not (x.dim() == n + 2 and tuple(x.shape[2:]) == self.in_shape):
+            shape = ", ".join(map(str, self.in_shape))
+            raise ValueError(
+                f"{self.name} expects [B, {shape}] or time-major [T, B, {shape}], "
+                f"got {tuple(x.shape)}"
+            )
+        return self.layers(x)
+
+    def extra_repr(self) -> str:
+        return (
+            f"name={self.name!r}, T={self.time_steps}, encoder={self.encoder!r}, "
+            f"in_shape={self.in_shape}, classes={self.num_classes}"
+        )
+
+
+def _calibration_inputs(data: Any, batch_size: int) -> list[torch.Tensor]:
+    if torch.is_tensor(data):
+        return list(data.split(batch_size))
+    if isinstance(data, DataLoader | Iterable):
+        out = []
+        for batch in data:
+            out.append(batch[0] if isinstance(batch, list | tuple) else batch)
+        if not out:
+            raise ValueError("the calibration data is empty")
+        return out
+    raise TypeError(
+        f"calibration data must be a tensor [N, ...] or a DataLoader, got {type(data).__name__}"
+    )
+
+
+def _threshold(current: list[torch.Tensor], percentile: float) -> float:
+    if percentile >= 100.0:
+        return max(float(c.max()) for c in current)
+    flat = torch.cat([c.flatten() for c in current])
+    k = max(1, math.ceil(percentile / 100.0 * flat.numel()))
+    return float(flat.kthvalue(k).values)
+
+
+def _surrogate_for(name: str, theta: float):
+    if name == "linear":
+        return Triangle(gamma=0.3, width=theta)
+    return surrogate(name)
+
+
+@torch.no_grad()
+def convert(
+    ann: nn.Module,
+    calibration: Any,
+    timesteps: int | None = None,
+    config: ConversionConfig | None = None,
+    **options: Any,
+) -> ConvertedSNN:
+    """Convert ``ann`` into a spiking network (see the module docstring).
+
+    Args:
+        ann: an ``nn.Sequential`` (nested ones too) or a snnvar zoo ANN
+            (``models.create(name, spiking=False)``) of supported layers.
+        calibration: a tensor ``[N, ...]`` of ANN inputs or a DataLoader of them
+            (``(x, y)`` batches are fine) used to balance the thresholds.
+        timesteps: T (shortcut for ``config.timesteps``).
+        config: a :class:`ConversionConfig`; ``options`` override its fields.
+    """
+    cfg = config or ConversionConfig()
+    if timesteps is not None:
+        options["timesteps"] = timesteps
+    if options:
+        fields = set(ConversionConfig.__dataclass_fields__)
+        unknown = sorted(set(options) - fields)
+        if unknown:
+            raise ValueError(f"unknown conversion options {unknown}; allowed: {sorted(fields)}")
+        cfg = ConversionConfig(**{**cfg.__dict__, **options})
+    was_training = ann.training
+    ann.eval()
+    try:
+        layers = fuse_batchnorm(flatten_layers(ann))
+    finally:
+        ann.train(was_training)
+    inputs = _calibration_inputs(calibration, cfg.batch_size)
+    in_shape = tuple(getattr(ann, "in_shape", None) or inputs[0].shape[1:])
+    linear = [m for _, m in layers if isinstance(m, nn.Linear)]
+    num_classes = int(getattr(ann, "num_classes", 0) or (linear[-1].out_features if linear else 0))
+
+    modules: list[tuple[str, nn.Module]] = []
+    weight_map: dict[str, str] = {}
+    for path, m in layers:
+        name = path.replace(".", "_")
+        if isinstance(m, nn.ReLU):
+            cell = IF(threshold=1.0, reset="subtract", reset_delay=False)
+            modules.append((name, TimeLoop(cell)))
+            modules.append((f"{name}_amplitude", Amplitude()))
+        elif isinstance(m, nn.Identity):
+            continue
+        else:
+            modules.append((name, m))
+            for pname, _ in m.named_parameters():
+                weight_map[f"layers.{name}.{pname}"] = f"{path}.{pname}"
+    if not any(isinstance(m, WEIGHTED) for _, m in modules):
+        raise ValueError("the ANN has no Conv2d or Linear layer to convert")
+    modules.append(("readout", Readout("mean_membrane", beta=0.0)))
+    seq = SpikingSequential()
+    for name, m in modules:
+        seq.add_module(name, m)
+
+    # threshold balancing: layer by layer, earlier layers already spiking
+    gen = torch.Generator().manual_seed(cfg.seed)
+    encode = (
+        (lambda x: datasets.rate(x, cfg.timesteps, generator=gen))
+        if cfg.encoder == "rate"
+        else (lambda x: datasets.direct(x, cfg.timesteps))
+    )
+    acts = [encode(x.float()) for x in inputs]
+    pending: list[nn.Module] = []
+    for _name, m in modules[:-1]:
+        if isinstance(m, TimeLoop):
+            current = []
+            for i, a in enumerate(acts):
+                for layer in pending:
+                    a = over_time(layer, a)
+                current.append(a)
+                acts[i] = a
+            pending = []
+            theta = cfg.scale * _threshold(current, cfg.percentile)
+            if not theta > 0:
+                raise ValueError(
+                    f"layer {_name!r} receives no positive input on the calibration data "
+                    "(its neurons would never fire); check the calibration inputs"
+                )
+            m.cell.threshold.fill_(theta)
+            m.cell.surrogate = _surrogate_for(cfg.surrogate, theta)
+            acts = [over_time(m, a) for a in current]
+        elif isinstance(m, Amplitude):
+            m.value.fill_(float(theta))
+            acts = [m(a) for a in acts]
+        else:
+            pending.append(m)
+    name = f"converted_{getattr(ann, 'name', type(ann).__name__)}"
+    return ConvertedSNN(name, seq, in_shape, num_classes, cfg, weight_map).eval()
