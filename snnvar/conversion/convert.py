@@ -19,15 +19,16 @@
    current (a membrane without threshold or leak, divided by T).
 
 The weights and biases are the ANN's (after BatchNorm fusion) and are not
-rescaled: the balancing lives in the thresholds and spike amplitudes. A :class:`~snnvar.Variation` therefore
-perturbs exactly the ANN's device weights (``weight_map`` names them), and the
-thresholds, buffers named ``*.cell.threshold``, are only perturbed when asked
+rescaled: the balancing lives in the thresholds and spike amplitudes. A
+:class:`~snnvar.Variation` therefore perturbs exactly the ANN's device
+weights (``weight_map`` names them), and the thresholds, buffers named ``*.cell.threshold``, are only perturbed when asked
 for with ``Variation(parameters=("*.threshold",), ...)``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -274,10 +275,13 @@ def convert(
             pending = []
             theta = cfg.scale * _threshold(current, cfg.percentile)
             if not theta > 0:
-                raise ValueError(
-                    f"layer {_name!r} receives no positive input on the calibration data "
-                    "(its neurons would never fire); check the calibration inputs"
+                warnings.warn(
+                    f"layer {_name!r} receives no positive input on the calibration data, so "
+                    "its neurons never fire (a dead ReLU layer in the ANN, or too few time "
+                    "steps); its threshold is set to 1",
+                    stacklevel=3,
                 )
+                theta = 1.0
             m.cell.threshold.fill_(theta)
             m.cell.surrogate = _surrogate_for(cfg.surrogate, theta)
             acts = [over_time(m, a) for a in current]

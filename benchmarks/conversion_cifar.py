@@ -1,0 +1,126 @@
+"""ANN -> SNN hybrid conversion on the CIFAR-10 subset, SGD vs WVAT (issue 7).
+
+For each of SGD and WVAT (HSV σ = 10 %, w_th = 0.5): train a VGG ANN on the
+CIFAR-10 subset of ../shared/data (4,000 training images), convert it
+(threshold balancing on 256 training images, direct input, T steps), fine-tune
+the SNN with spikes and the same method for --finetune-epochs, then evaluate
+ANN, converted SNN and fine-tuned SNN at σ = 0 / 5 / 10 % on the same --chips
+simulated chips over the first --test test images. Prints and writes a JSON
+with the accuracies, the seeds and the wall time of every stage.
+
+    python benchmarks/conversion_cifar.py [--model vgg5] [--width 0.5] [--epochs 10]
+        [--timesteps 32] [--finetune-epochs 1] [--chips 10] [--test 500] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import Subset
+
+import snnvar
+from snnvar import Variation, datasets, models
+from snnvar.conversion import convert
+from snnvar.training import TrainConfig, Trainer, create_method
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="vgg5")
+    parser.add_argument("--width", type=float, default=0.5)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--timesteps", type=int, default=32)
+    parser.add_argument("--finetune-epochs", type=int, default=1)
+    parser.add_argument("--chips", type=int, default=10)
+    parser.add_argument("--test", type=int, default=500)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    train = datasets.get("cifar10", root=args.data_root, download=False)
+    test = Subset(
+        datasets.get("cifar10", root=args.data_root, train=False, download=False), range(args.test)
+    )
+    calib = torch.stack([train[i][0] for i in range(256)])
+    variation = Variation(sigma=0.10)
+    nets: dict[str, torch.nn.Module] = {}
+    stages: dict[str, float] = {}
+    for method in ("sgd", "wvat"):
+        t0 = time.perf_counter()
+        torch.manual_seed(args.seed)
+        ann = models.create(args.model, spiking=False, width=args.width, in_shape=(3, 32, 32))
+        base = torch.optim.SGD(ann.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        opt = create_method(method, ann, base, variation, seed=args.seed)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
+        cfg = TrainConfig(
+            epochs=args.epochs, batch_size=64, encoder="none", seed=args.seed, progress=False
+        )
+        Trainer(ann, opt, cfg, scheduler=sched).fit(train)
+        stages[f"{method}_ann_train_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        snn = convert(ann, calib, timesteps=args.timesteps, encoder="direct", seed=args.seed)
+        stages[f"{method}_convert_s"] = time.perf_counter() - t0
+        nets[f"{method}/ann"], nets[f"{method}/converted"] = ann, snn
+
+        t0 = time.perf_counter()
+        tuned = convert(ann, calib, timesteps=args.timesteps, encoder="direct", seed=args.seed)
+        base = torch.optim.SGD(tuned.parameters(), lr=1e-3, momentum=0.9)
+        opt = create_method(method, tuned, base, variation, seed=args.seed)
+        cfg = TrainConfig(
+            epochs=args.finetune_epochs,
+            batch_size=32,
+            encoder="direct",
+            time_steps=args.timesteps,
+            seed=args.seed,
+            progress=False,
+        )
+        Trainer(tuned, opt, cfg).fit(train)
+        stages[f"{method}_finetune_s"] = time.perf_counter() - t0
+        nets[f"{method}/finetuned"] = tuned
+
+    t0 = time.perf_counter()
+    anns = {k: m for k, m in nets.items() if k.endswith("/ann")}
+    snns = {k: m for k, m in nets.items() if not k.endswith("/ann")}
+    common = {"sigmas": (0.0, 0.05, 0.10), "draws": args.chips, "seed": args.seed}
+    report = snnvar.evaluate(anns, test, variation, encoder="none", spikes=False, **common)
+    report = report.merge(
+        snnvar.evaluate(
+            snns,
+            test,
+            variation,
+            encoder="direct",
+            time_steps=args.timesteps,
+            spikes=False,
+            **common,
+        )
+    )
+    stages["evaluate_s"] = time.perf_counter() - t0
+    print(report.markdown())
+    result = {
+        "machine": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "stages_s": stages,
+        "wall_s": time.perf_counter() - start,
+        "table": report.markdown(),
+        "rows": [
+            {k: r[k] for k in ("method", "sigma", "accuracy_mean", "accuracy_std", "accuracy_min")}
+            for r in report.results
+        ],
+        "thresholds": {k: m.thresholds for k, m in snns.items()},
+    }
+    print(json.dumps({k: v for k, v in result.items() if k != "table"}, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
