@@ -21,8 +21,9 @@
 The weights and biases are the ANN's (after BatchNorm fusion) and are not
 rescaled: the balancing lives in the thresholds and spike amplitudes. A
 :class:`~snnvar.Variation` therefore perturbs exactly the ANN's device
-weights (``weight_map`` names them), and the thresholds, buffers named ``*.cell.threshold``, are only perturbed when asked
-for with ``Variation(parameters=("*.threshold",), ...)``.
+weights (``weight_map`` names them), and the thresholds, buffers named
+``*.cell.threshold``, are only perturbed when asked for with
+``Variation(parameters=("*.threshold",), ...)``.
 """
 
 from __future__ import annotations
