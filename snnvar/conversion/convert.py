@@ -65,7 +65,8 @@ class ConversionConfig:
     """Factor applied to every balanced threshold."""
     surrogate: str = "linear"
     """Surrogate gradient for fine-tuning: ``"linear"`` (Rathi et al.: γ·max(0, 1 − |u−θ|/θ)
-    with γ = 0.3) or any name of :func:`snnvar.nn.surrogate`."""
+    with γ = 0.3, divided by θ because spikes carry amplitude θ) or any name of
+    :func:`snnvar.nn.surrogate`."""
     batch_size: int = 64
     """Calibration samples per chunk (memory: T × chunk × neurons per layer)."""
     seed: int = 0
@@ -192,8 +193,10 @@ def _threshold(current: list[torch.Tensor], percentile: float) -> float:
 
 
 def _surrogate_for(name: str, theta: float):
+    # The spikes leave with amplitude θ, so the surrogate's peak is γ/θ: the
+    # amplitude-scaled derivative then peaks at γ, as for Rathi's unit spikes.
     if name == "linear":
-        return Triangle(gamma=0.3, width=theta)
+        return Triangle(gamma=0.3 / theta, width=theta)
     return surrogate(name)
 
 

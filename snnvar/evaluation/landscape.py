@@ -33,7 +33,7 @@ def loss_landscape(
     directions: int = 5,
     seed: int = 0,
     encoder: str | None = None,
-    time_steps: int = 25,
+    time_steps: int | None = None,
     batch_size: int = 256,
 ) -> list[dict[str, Any]]:
     """Rows ``{method, gamma, sigma, direction, seed, loss, accuracy}`` (see module docstring).

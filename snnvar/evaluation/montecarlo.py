@@ -110,8 +110,11 @@ def _spiking(model: nn.Module) -> bool:
 
 
 def default_encoder(model: nn.Module, sample: torch.Tensor) -> str:
-    """``frames`` for event data into an SNN, ``rate`` for static data into an SNN,
-    ``none`` for an ANN."""
+    """The model's own ``encoder`` (a converted SNN's), else ``frames`` for event data
+    into an SNN, ``rate`` for static data into an SNN, ``none`` for an ANN."""
+    own = getattr(model, "encoder", None)
+    if isinstance(own, str) and own in datasets.ENCODERS:
+        return own
     if not _spiking(model):
         return "none"
     in_shape = getattr(model, "in_shape", None)
@@ -124,12 +127,16 @@ def prepare(
     data: Any,
     model: nn.Module,
     encoder: str | None = None,
-    time_steps: int = 25,
+    time_steps: int | None = None,
     batch_size: int = 256,
     seed: int = 0,
     cache_mb: float = 512.0,
 ) -> Batches:
-    """Batches of ``data`` encoded for ``model`` (``encoder=None``: :func:`default_encoder`)."""
+    """Batches of ``data`` encoded for ``model`` (``encoder=None``: :func:`default_encoder`;
+    ``time_steps=None``: the model's ``time_steps`` attribute, else 25)."""
+    if time_steps is None:
+        own = getattr(model, "time_steps", None)
+        time_steps = own if isinstance(own, int) and not isinstance(own, bool) else 25
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if time_steps < 1:
@@ -281,7 +288,7 @@ def evaluate(
     draws: int = 20,
     seed: int = 0,
     encoder: str | None = None,
-    time_steps: int = 25,
+    time_steps: int | None = None,
     batch_size: int = 256,
     spikes: bool = True,
     dataset: str | None = None,
@@ -303,7 +310,8 @@ def evaluate(
         encoder: how inputs reach the model (:data:`snnvar.datasets.ENCODERS`);
             None picks ``rate`` (SNN, static data), ``frames`` (SNN, event frames)
             or ``none`` (ANN).
-        time_steps: T of the spike encoders.
+        time_steps: T of the spike encoders (None: the model's ``time_steps``
+            attribute, as a converted SNN has, else 25).
         spikes: record spikes, firing rates and synaptic operations per layer (SNNs).
         dataset: the data set's name, for the report.
         cache_mb: keep encoded inputs in memory up to this size (same values either way).
@@ -352,7 +360,7 @@ def evaluate(
         config={
             "draws": draws,
             "encoder": batches.encoder,
-            "time_steps": time_steps,
+            "time_steps": batches.time_steps,
             "batch_size": batch_size,
             "samples": batches.samples,
         },
