@@ -1,9 +1,11 @@
 """The ``snnvar`` command: ``train``, ``evaluate`` and ``demo``.
 
-Every option is a flag and may also come from a TOML file (``--config
+``snnvar convert`` turns the ANN of a run into an SNN run (threshold
+balancing, optional spike-based fine-tuning). Every option is a flag and may
+also come from a TOML file (``--config
 FILE``; its keys are the flags' names with underscores, flags given on the
 command line win). Results go to a run directory that is never overwritten
-without ``--overwrite``. ``snnvar convert`` arrives with the conversion package.
+without ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ def _options(pairs: list[str] | None, flag: str) -> dict[str, Any]:
             raise CLIError(f"{flag} takes KEY=VALUE, got {pair!r}")
         out[key.strip().replace("-", "_")] = _value(value.strip())
     return out
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        msg = f"expected comma-separated integers, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _floats(text: str) -> list[float]:
@@ -130,6 +140,28 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--landscape", action="store_true", help="loss along variation directions")
     e.add_argument("--histograms", action="store_true", help="per-layer weight histograms")
 
+    c = sub.add_parser(
+        "convert",
+        help="convert a trained ANN run into an SNN run (Rathi et al. 2020)",
+        description="Convert the ANN of a `snnvar train --ann` run into a spiking network: "
+        "BatchNorm fusion, threshold balancing on calibration data, IF neurons with soft "
+        "reset; optionally fine-tune it with spikes. Writes conversion.json (thresholds, "
+        "ANN vs SNN accuracy by T), conversion.md and checkpoint.pt to --out; "
+        "`snnvar evaluate` reads the result like any run.",
+    )
+    _common(c)
+    c.add_argument("run", type=Path, help="an ANN run directory")
+    c.add_argument("--timesteps", type=int, default=64, help="T of the SNN (64)")
+    c.add_argument("--encoder", default="direct", choices=["direct", "rate"])
+    c.add_argument("--percentile", type=float, default=100.0, help="threshold percentile")
+    c.add_argument("--scale", type=float, default=1.0, help="threshold scaling factor")
+    c.add_argument("--calibration", type=int, default=256, help="calibration samples (256)")
+    c.add_argument("--sweep", type=_ints, default=[], help="more T to report, e.g. 16,32")
+    c.add_argument("--finetune-epochs", type=int, default=0, help="spike fine-tuning epochs")
+    c.add_argument("--method", help="fine-tuning method (default: the ANN run's)")
+    c.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (Adam)")
+    c.add_argument("--batch-size", type=int, default=64)
+
     d = sub.add_parser(
         "demo",
         help="train SGD, WVAT and HA-SGD on the embedded digits and compare them",
@@ -139,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(d)
     d.add_argument("--quick", action="store_true", help="a smaller budget (under 30 s)")
-    parser.set_defaults(_commands={"train": t, "evaluate": e, "demo": d})
+    parser.set_defaults(_commands={"train": t, "evaluate": e, "convert": c, "demo": d})
     return parser
 
 
@@ -235,35 +267,63 @@ def _evaluate(args: argparse.Namespace) -> None:
     out = prepare_out_dir(args.out, args.overwrite)
     loaded = [load_run(r, root=args.data_root) for r in args.runs]
     specs = [s for _, s in loaded]
-    for s in specs[1:]:
-        if (s.dataset, s.encoder) != (specs[0].dataset, specs[0].encoder):
-            raise CLIError("runs evaluated together need the same data set and encoder")
+    if len({s.dataset for s in specs}) > 1:
+        raise CLIError("runs evaluated together need the same data set")
     names = args.name or [s.method for s in specs]
     if len(set(names)) != len(names):
         names = [f"{n} ({r.name})" for n, r in zip(names, args.runs, strict=True)]
-    named = {n: m for n, (m, _) in zip(names, loaded, strict=True)}
     modes = ["static", "dynamic"] if args.mode == "both" else [args.mode]
     levels = [Variation(sigma=0.0, mode=m, redraw=args.redraw) for m in modes]
     test = datasets.get(specs[0].dataset, root=args.data_root, train=False)
-    steps = args.time_steps or specs[0].time_steps
-    common = {
-        "seed": args.seed,
-        "encoder": specs[0].encoder,
-        "time_steps": steps,
-        "batch_size": args.batch_size,
-    }
-    report = evaluate(
-        named, test, levels, sigmas=args.sigmas, draws=args.draws, dataset=specs[0].dataset,
-        progress=not args.no_progress, **common,
-    )  # fmt: skip
+    # runs with the same input encoding are evaluated together; all on the same chips
+    groups: dict[tuple[str, int], dict[str, Any]] = {}
+    for name, (model, spec) in zip(names, loaded, strict=True):
+        steps = args.time_steps or spec.time_steps
+        groups.setdefault((spec.encoder, steps), {})[name] = model
+    report = None
+    for (encoder, steps), named in groups.items():
+        part = evaluate(
+            named, test, levels, sigmas=args.sigmas, draws=args.draws, seed=args.seed,
+            encoder=encoder, time_steps=steps, batch_size=args.batch_size,
+            dataset=specs[0].dataset, progress=not args.no_progress,
+        )  # fmt: skip
+        report = part if report is None else report.merge(part)
+        if args.landscape:
+            report.landscape += loss_landscape(
+                named, test, seed=args.seed, encoder=encoder, time_steps=steps,
+                batch_size=args.batch_size,
+            )  # fmt: skip
+    assert report is not None
+    named_all = {n: m for n, (m, _) in zip(names, loaded, strict=True)}
     report.config["runs"] = [str(r) for r in args.runs]
-    if args.landscape:
-        report.landscape = loss_landscape(named, test, **common)
     if args.histograms:
-        report.histograms = weight_histograms(named)
+        try:
+            report.histograms = weight_histograms(named_all)
+        except ValueError as err:
+            print(f"snnvar: no weight histograms: {err}", file=sys.stderr)
     report.write(out)
     print(report.markdown(sigmas=None))
     print(f"report written to {out}")
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from .conversion import ConversionConfig
+    from .runs import convert_run
+
+    if args.out is None:
+        raise CLIError("snnvar convert needs --out DIR")
+    config = ConversionConfig(
+        timesteps=args.timesteps, encoder=args.encoder, percentile=args.percentile,
+        scale=args.scale, seed=args.seed,
+    )  # fmt: skip
+    convert_run(
+        args.run, args.out, config, calibration=args.calibration, sweep=tuple(args.sweep),
+        finetune_epochs=args.finetune_epochs, method=args.method, lr=args.lr,
+        batch_size=args.batch_size, overwrite=args.overwrite, root=args.data_root,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    print((args.out / "conversion.md").read_text())
+    print(f"converted run written to {args.out}")
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -283,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``snnvar`` console script."""
     try:
         args = _parse(argv)
-        {"train": _train, "evaluate": _evaluate, "demo": _demo}[args.command](args)
+        commands = {"train": _train, "evaluate": _evaluate, "convert": _convert, "demo": _demo}
+        commands[args.command](args)
     except (CLIError, ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"snnvar: error: {err}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ rebuilds the trained model from it (for ``snnvar evaluate`` and for users).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +152,40 @@ def train_run(
     return model, trainer
 
 
+def calibration_inputs(spec: RunSpec, samples: int, root: str | Path | None = None) -> torch.Tensor:
+    """The first ``samples`` training inputs of ``spec``'s data set (for threshold balancing)."""
+    train = datasets.get(spec.dataset, root=root, train=True)
+    n = min(samples, len(train))
+    if n < 1:
+        raise ValueError(f"calibration needs at least 1 sample, got {samples}")
+    return torch.stack([train[i][0] for i in range(n)])
+
+
+def _load_converted(run: Path, root: str | Path | None) -> tuple[nn.Module, RunSpec]:
+    from .conversion import ConversionConfig, convert
+
+    info = json.loads((run / "conversion.json").read_text())
+    ann, spec = load_run(run / info["source"] if not Path(info["source"]).is_absolute()
+                         else info["source"], root)  # fmt: skip
+    config = ConversionConfig(**info["config"])
+    snn = convert(ann, calibration_inputs(spec, info["calibration"], root), config=config)
+    state = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
+    try:
+        snn.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise ValueError(
+            f"the checkpoint in {run} does not fit the converted model: {err}"
+        ) from None
+    spec = replace(spec, encoder=config.encoder, time_steps=config.timesteps, spiking=True)
+    return snn.eval(), spec
+
+
 def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Module, RunSpec]:
-    """The trained model of a run directory and its spec."""
+    """The trained model of a run directory and its spec (a converted run: the
+    converted SNN, and its source's spec with the SNN's encoder and T)."""
     run = Path(run_dir)
+    if (run / "conversion.json").is_file() and (run / "checkpoint.pt").is_file():
+        return _load_converted(run, root)
     spec_path, ckpt_path = run / "run.json", run / "checkpoint.pt"
     for p in (spec_path, ckpt_path):
         if not p.is_file():
@@ -179,3 +210,92 @@ def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Mo
         raise ValueError(f"the checkpoint {ckpt_path} does not fit the model: {err}") from None
     model.eval()
     return model, spec
+
+
+def convert_run(
+    source: str | Path,
+    out_dir: str | Path,
+    config: Any,
+    calibration: int = 256,
+    sweep: tuple[int, ...] = (),
+    finetune_epochs: int = 0,
+    method: str | None = None,
+    lr: float = 1e-4,
+    batch_size: int = 64,
+    overwrite: bool = False,
+    root: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Convert the ANN of run ``source`` into an SNN run in ``out_dir`` (Rathi et al., 2020).
+
+    Writes ``conversion.json`` (source, config, calibration samples, per-layer
+    thresholds, ANN accuracy, SNN accuracy for each T of ``sweep`` and of
+    ``config.timesteps``, after fine-tuning too), ``conversion.md`` and
+    ``checkpoint.pt``; with ``finetune_epochs`` the SNN is fine-tuned with spikes
+    and ``method`` (default: the ANN's) through the Trainer. ``snnvar evaluate``
+    and :func:`load_run` read the result like any run.
+    """
+    from .conversion import convert
+    from .evaluation import evaluate
+
+    out = prepare_out_dir(out_dir, overwrite)
+    ann, spec = load_run(source, root)
+    if spec.spiking:
+        raise ValueError(f"{source} is an SNN run; convert an ANN (`snnvar train --ann`)")
+    calib = calibration_inputs(spec, calibration, root)
+    test = datasets.get(spec.dataset, root=root, train=False)
+
+    def accuracy(model: nn.Module, encoder: str, steps: int | None) -> float:
+        r = evaluate(model, test, draws=1, encoder=encoder, time_steps=steps, spikes=False)
+        return r.results[0]["accuracy_mean"]
+
+    info: dict[str, Any] = {
+        "source": str(Path(source).resolve()),
+        "config": asdict(config),
+        "calibration": len(calib),
+        "seed": config.seed,
+        "ann_accuracy": accuracy(ann, "none", None),
+        "accuracy_vs_timesteps": [],
+    }
+    for steps in sorted(set(sweep) | {config.timesteps}):
+        snn = convert(ann, calib, config=replace(config, timesteps=steps))
+        acc = accuracy(snn, config.encoder, steps)
+        info["accuracy_vs_timesteps"].append({"timesteps": steps, "accuracy": acc})
+    snn = convert(ann, calib, config=config)
+    info["thresholds"] = snn.thresholds
+    info["method"] = "converted"
+    if finetune_epochs > 0:
+        name = method or spec.method
+        base = create_optimizer("adam", snn, lr)
+        variation = Variation(sigma=spec.sigma, gamma=spec.gamma)
+        opt = create_method(name, snn, base, variation, seed=spec.seed, **(
+            spec.method_options if name == spec.method else {}))  # fmt: skip
+        cfg = TrainConfig(
+            epochs=finetune_epochs, batch_size=batch_size, time_steps=config.timesteps,
+            encoder=config.encoder, seed=spec.seed, progress=progress,
+        )  # fmt: skip
+        Trainer(snn, opt, cfg, out_dir=out).fit(datasets.get(spec.dataset, root=root))
+        info["method"] = f"{name}+finetune"
+        info["finetune"] = {"epochs": finetune_epochs, "method": name, "lr": lr}
+        info["finetuned_accuracy"] = accuracy(snn, config.encoder, config.timesteps)
+    else:
+        torch.save({"model": snn.state_dict()}, out / "checkpoint.pt")
+    (out / "conversion.json").write_text(json.dumps(info, indent=1))
+    lines = [
+        f"ANN accuracy: {100 * info['ann_accuracy']:.2f} %",
+        "",
+        "| T | converted SNN accuracy (%) |",
+        "|---|---|",
+        *(
+            f"| {r['timesteps']} | {100 * r['accuracy']:.2f} |"
+            for r in info["accuracy_vs_timesteps"]
+        ),
+        "",
+        "| layer | threshold |",
+        "|---|---|",
+        *(f"| {k} | {v:.4g} |" for k, v in info["thresholds"].items()),
+    ]
+    if "finetuned_accuracy" in info:
+        lines += ["", f"after fine-tuning: {100 * info['finetuned_accuracy']:.2f} %"]
+    (out / "conversion.md").write_text("\n".join(lines) + "\n")
+    return info

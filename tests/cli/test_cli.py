@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from snnvar.cli import main
 from snnvar.evaluation import Report
 
@@ -132,3 +134,35 @@ def test_demo_quick(tmp_path) -> None:
         assert (tmp_path / "demo" / name).stat().st_size > 0
     done = snnvar("demo", "--quick", "--no-progress", "--out", tmp_path / "demo")
     assert done.returncode == 2 and "--overwrite" in done.stderr
+
+
+def test_convert_then_evaluate(tmp_path) -> None:
+    ann = ("--ann", "--lr", "3e-3", "--epochs", "3")
+    done = snnvar("train", *TINY, *ann, "--out", tmp_path / "ann")
+    assert done.returncode == 0, done.stderr
+    done = snnvar(
+        "convert", tmp_path / "ann", "--timesteps", "16", "--sweep", "4,8",
+        "--finetune-epochs", "1", "--out", tmp_path / "snn", "--no-progress",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    info = json.loads((tmp_path / "snn" / "conversion.json").read_text())
+    assert [r["timesteps"] for r in info["accuracy_vs_timesteps"]] == [4, 8, 16]
+    assert list(info["thresholds"]) == ["layers_2"] and info["thresholds"]["layers_2"] > 0
+    assert 0 <= info["ann_accuracy"] <= 1 and "finetuned_accuracy" in info
+    assert "| T | converted SNN accuracy (%) |" in done.stdout
+    done = snnvar(
+        "evaluate", tmp_path / "ann", tmp_path / "snn", "--draws", "2", "--sigmas", "0,0.1",
+        "--out", tmp_path / "eval", "--no-progress",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = Report.load(tmp_path / "eval")
+    assert report.methods == ["sgd (ann)", "sgd (snn)"]
+    snn_row = report.row("sgd (snn)", 0.0)
+    assert snn_row["accuracy_mean"] == pytest.approx(info["finetuned_accuracy"])
+    assert snn_row["spikes"]  # the converted SNN is evaluated at spike level
+
+
+def test_convert_refuses_an_snn_run(tmp_path, capsys) -> None:
+    assert cli(capsys, "train", *TINY, "--out", tmp_path / "snn")[0] == 0
+    code, _, err = cli(capsys, "convert", tmp_path / "snn", "--out", tmp_path / "c")
+    assert code == 2 and "is an SNN run; convert an ANN" in err
