@@ -144,9 +144,10 @@ class ConvertedSNN(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, ...]`` -> ``[T, B, ...]`` with the model's encoder."""
         if self.encoder == "rate":
-            gen = self.generator if x.device.type == "cpu" else None
-            if gen is None:
-                return (torch.rand((self.time_steps, *x.shape), device=x.device) < x).to(x.dtype)
+            gen = self.generator
+            if x.device != gen.device:  # a device generator seeded from the model's own
+                seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+                gen = torch.Generator(device=x.device).manual_seed(seed)
             return datasets.rate(x, self.time_steps, generator=gen)
         return datasets.direct(x, self.time_steps)
 
@@ -258,6 +259,7 @@ def convert(
     seq = SpikingSequential()
     for name, m in modules:
         seq.add_module(name, m)
+    seq.eval()  # calibration runs dropout as inference does
 
     # threshold balancing: layer by layer, earlier layers already spiking
     gen = torch.Generator().manual_seed(cfg.seed)
