@@ -3,13 +3,15 @@
 For each of SGD and WVAT (HSV σ = 10 %, w_th = 0.5): train a VGG ANN on the
 CIFAR-10 subset of ../shared/data (4,000 training images), convert it
 (threshold balancing on 256 training images, direct input, T steps), fine-tune
-the SNN with spikes and the same method for --finetune-epochs, then evaluate
+the SNN with spikes and the same method for --finetune-epochs on the first
+--finetune-samples training images, then evaluate
 ANN, converted SNN and fine-tuned SNN at σ = 0 / 5 / 10 % on the same --chips
 simulated chips over the first --test test images. Prints and writes a JSON
 with the accuracies, the seeds and the wall time of every stage.
 
     python benchmarks/conversion_cifar.py [--model vgg5] [--width 0.5] [--epochs 10]
-        [--timesteps 32] [--finetune-epochs 1] [--chips 10] [--test 500] [--json out.json]
+        [--timesteps 32] [--percentile 100] [--finetune-epochs 1] [--finetune-samples 1000]
+        [--chips 10] [--test 500] [--json out.json]
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--timesteps", type=int, default=32)
     parser.add_argument("--finetune-epochs", type=int, default=1)
+    parser.add_argument(
+        "--finetune-samples", type=int, default=1000, help="training images for fine-tuning"
+    )
+    parser.add_argument("--percentile", type=float, default=100.0)
     parser.add_argument("--chips", type=int, default=10)
     parser.add_argument("--test", type=int, default=500)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
@@ -66,12 +72,26 @@ def main() -> None:
         stages[f"{method}_ann_train_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        snn = convert(ann, calib, timesteps=args.timesteps, encoder="direct", seed=args.seed)
+        snn = convert(
+            ann,
+            calib,
+            timesteps=args.timesteps,
+            encoder="direct",
+            seed=args.seed,
+            percentile=args.percentile,
+        )
         stages[f"{method}_convert_s"] = time.perf_counter() - t0
         nets[f"{method}/ann"], nets[f"{method}/converted"] = ann, snn
 
         t0 = time.perf_counter()
-        tuned = convert(ann, calib, timesteps=args.timesteps, encoder="direct", seed=args.seed)
+        tuned = convert(
+            ann,
+            calib,
+            timesteps=args.timesteps,
+            encoder="direct",
+            seed=args.seed,
+            percentile=args.percentile,
+        )
         base = torch.optim.SGD(tuned.parameters(), lr=1e-3, momentum=0.9)
         opt = create_method(method, tuned, base, variation, seed=args.seed)
         cfg = TrainConfig(
@@ -82,7 +102,7 @@ def main() -> None:
             seed=args.seed,
             progress=False,
         )
-        Trainer(tuned, opt, cfg).fit(train)
+        Trainer(tuned, opt, cfg).fit(Subset(train, range(min(args.finetune_samples, len(train)))))
         stages[f"{method}_finetune_s"] = time.perf_counter() - t0
         nets[f"{method}/finetuned"] = tuned
 
