@@ -17,6 +17,7 @@ with the accuracies, the seeds and the wall time of every stage.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import time
@@ -84,14 +85,7 @@ def main() -> None:
         nets[f"{method}/ann"], nets[f"{method}/converted"] = ann, snn
 
         t0 = time.perf_counter()
-        tuned = convert(
-            ann,
-            calib,
-            timesteps=args.timesteps,
-            encoder="direct",
-            seed=args.seed,
-            percentile=args.percentile,
-        )
+        tuned = copy.deepcopy(snn)  # the converted SNN, fine-tuned from here
         base = torch.optim.SGD(tuned.parameters(), lr=1e-3, momentum=0.9)
         opt = create_method(method, tuned, base, variation, seed=args.seed)
         cfg = TrainConfig(

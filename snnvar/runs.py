@@ -258,10 +258,11 @@ def convert_run(
         "accuracy_vs_timesteps": [],
     }
     for steps in sorted(set(sweep) | {config.timesteps}):
-        snn = convert(ann, calib, config=replace(config, timesteps=steps))
-        acc = accuracy(snn, config.encoder, steps)
+        converted = convert(ann, calib, config=replace(config, timesteps=steps))
+        acc = accuracy(converted, config.encoder, steps)
         info["accuracy_vs_timesteps"].append({"timesteps": steps, "accuracy": acc})
-    snn = convert(ann, calib, config=config)
+        if steps == config.timesteps:
+            snn = converted  # the run's SNN: converted once, not again
     info["thresholds"] = snn.thresholds
     info["method"] = "converted"
     if finetune_epochs > 0:
