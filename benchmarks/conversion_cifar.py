@@ -3,7 +3,7 @@
 For each of SGD and WVAT (HSV σ = 10 %, w_th = 0.5): train a VGG ANN on the
 CIFAR-10 subset of ../shared/data (4,000 training images), convert it
 (threshold balancing on 256 training images, direct input, T steps), fine-tune
-the SNN with spikes and the same method for --finetune-epochs on the first
+the SNN with spikes (Adam, --finetune-lr) and the same method for --finetune-epochs on the first
 --finetune-samples training images, then evaluate
 ANN, converted SNN and fine-tuned SNN at σ = 0 / 5 / 10 % on the same --chips
 simulated chips over the first --test test images. Prints and writes a JSON
@@ -11,6 +11,7 @@ with the accuracies, the seeds and the wall time of every stage.
 
     python benchmarks/conversion_cifar.py [--model vgg5] [--width 0.5] [--epochs 10]
         [--timesteps 32] [--percentile 100] [--finetune-epochs 1] [--finetune-samples 1000]
+        [--finetune-lr 1e-4]
         [--chips 10] [--test 500] [--json out.json]
 """
 
@@ -41,6 +42,12 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=1)
     parser.add_argument(
         "--finetune-samples", type=int, default=1000, help="training images for fine-tuning"
+    )
+    parser.add_argument(
+        "--finetune-lr",
+        type=float,
+        default=1e-4,
+        help="Adam learning rate for spike fine-tuning (SGD 1e-3 + momentum diverged)",
     )
     parser.add_argument("--percentile", type=float, default=100.0)
     parser.add_argument("--chips", type=int, default=10)
@@ -86,7 +93,7 @@ def main() -> None:
 
         t0 = time.perf_counter()
         tuned = copy.deepcopy(snn)  # the converted SNN, fine-tuned from here
-        base = torch.optim.SGD(tuned.parameters(), lr=1e-3, momentum=0.9)
+        base = torch.optim.Adam(tuned.parameters(), lr=args.finetune_lr)
         opt = create_method(method, tuned, base, variation, seed=args.seed)
         cfg = TrainConfig(
             epochs=args.finetune_epochs,

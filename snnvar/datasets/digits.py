@@ -3,7 +3,8 @@
 ``digits``: 1,797 real 8x8 handwritten digits (UCI optdigits test set, shipped
 inside scikit-learn: no download). Fixed split: a stratified 80/20 split with
 ``sklearn.model_selection.train_test_split(random_state=0)``, 1,437 train and
-360 test samples. ``x`` is float32 ``[1, 8, 8]`` in [0, 1].
+360 test samples. ``x`` is float32 ``[1, 8, 8]`` in [0, 1]; ``size=32`` upsamples
+bilinearly to ``[1, 32, 32]`` for models built for CIFAR-size input (VGG).
 
 ``digits_events``: the same split turned into event streams the way N-MNIST
 was recorded (Orchard et al. 2015): the digit, upscaled to 32x32 on a 34x34
@@ -39,13 +40,20 @@ def digits_split(train: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Digits(Dataset):
-    """scikit-learn's 8x8 digits: ``(x [1, 8, 8], y)``."""
+    """scikit-learn's 8x8 digits: ``(x [1, size, size], y)``, bilinear upsampling when size > 8."""
 
     classes = tuple(str(d) for d in range(10))
 
-    def __init__(self, train: bool = True):
+    def __init__(self, train: bool = True, size: int = 8):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+            raise ValueError(f"digits: size must be an integer >= 8 (8x8 images), got {size!r}")
         x, y = digits_split(train)
-        self.images = torch.from_numpy(x)
+        images = torch.from_numpy(x)
+        if size != 8:
+            images = torch.nn.functional.interpolate(
+                images[:, None], size=(size, size), mode="bilinear"
+            )[:, 0]  # convex weights: stays in [0, 1]
+        self.images = images
         self.targets = torch.from_numpy(y)
 
     def __len__(self) -> int:

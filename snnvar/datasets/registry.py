@@ -23,7 +23,7 @@ _OPTIONS: dict[str, frozenset[str]] = {
     "cifar10": frozenset({"download"}),
     "cifar100": frozenset({"download"}),
     "nmnist": frozenset({"download", "cache", "cache_dir"}) | _FRAME_OPTIONS,
-    "digits": frozenset(),
+    "digits": frozenset({"size"}),
     "digits_events": _FRAME_OPTIONS,
 }
 """Each data set's name and the options :func:`get` accepts for it."""
@@ -47,7 +47,7 @@ def get(
     ``nmnist`` and ``digits_events`` the frame options ``time_bins`` (default
     25), ``time_window`` (µs), ``first_saccade_only``, ``denoise_us``, and for
     ``nmnist`` ``cache`` (default True) and ``cache_dir`` (default
-    ``<root>/NMNIST/frames``).
+    ``<root>/NMNIST/frames``); for ``digits`` ``size`` (default 8; 32 for VGG).
     """
     if name not in _OPTIONS:
         raise ValueError(f"unknown data set {name!r}; available: {available()}")
@@ -79,5 +79,5 @@ def get(
             None if cache_dir is None else Path(cache_dir),
         )
     if name == "digits":
-        return Digits(train)
+        return Digits(train, **options)
     return DigitsEvents(train, FrameSpec(**frame_options))

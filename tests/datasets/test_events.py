@@ -110,3 +110,16 @@ def test_digits_events_look_like_nmnist() -> None:
     assert x.shape == (12, 2, 34, 34) and x.sum() > 1000 and y == ds.targets[0]
     first = datasets.get("digits_events", time_bins=3, first_saccade_only=True)[0][0]
     assert first.sum() < x.sum() / 2
+
+
+def test_digits_upsampled_for_vgg() -> None:
+    small, big = datasets.get("digits", train=False), datasets.get("digits", train=False, size=32)
+    x, y = big[0]
+    assert x.shape == (1, 32, 32) and y == small[0][1]
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    # Bilinear upsampling by 4 keeps the mean brightness to within a few percent.
+    assert abs(float(x.mean()) - float(small[0][0].mean())) < 0.05
+    with pytest.raises(ValueError, match=r"size must be an integer >= 8.*got 4"):
+        datasets.get("digits", size=4)
+    with pytest.raises(ValueError, match=r"unknown options \['time_bins'\] for 'digits'"):
+        datasets.get("digits", time_bins=3)

@@ -1,0 +1,269 @@
+"""Reproduce the WVAT paper's rows (Park et al., Tables 1 and 4) on real data (issue 9).
+
+Each experiment trains every method from the same seed on the same data, then
+evaluates all of them with :func:`snnvar.evaluate` on the same simulated chips
+(static HSV, σ of each layer's weight range) at σ = 0 / 5 / 10 %, and writes a
+Markdown table with the paper's numbers beside ours, plus a JSON with every
+chip's accuracy, the seeds, the settings and the wall time of every stage.
+With several ``--seeds`` the table shows mean ± std over training seeds of the
+per-seed mean over chips.
+
+    python benchmarks/paper_tables.py fc_mnist [--data-root ../shared/data] [--epochs N]
+        [--train-samples N] [--test-samples N] [--seeds 0 1 2] [--chips 10]
+        [--methods sgd wvat] [--out benchmarks/results]
+
+Experiments: ``fc_mnist`` (FC 784-400-200-10 ANN on MNIST), ``snn_nmnist`` (a
+spiking FC on the N-MNIST frames), ``cnn2_mnist`` (Spiking-CNN2 on MNIST),
+``vgg5_cifar`` (VGG-5 ANN on CIFAR-10). The defaults are short schedules for a
+2-core CPU, stated in the table; the paper trains for 100 (MNIST) or 200
+(CIFAR-10) epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, Subset
+
+import snnvar
+from snnvar import Variation, datasets, models
+from snnvar.training import SWAConfig, TrainConfig, Trainer, create_method, create_optimizer
+
+SIGMAS = (0.0, 0.05, 0.10)
+
+# Accuracy (%) mean ± std at σ = 0 / 5 / 10 % as printed in the WVAT paper
+# (Table 4: MNIST, N-MNIST; Table 1: CIFAR-10). "sgd" is the paper's baseline:
+# SGD for the ANNs, SLAYER (N-MNIST) and TSSL-BP (Spiking-CNN2) for the SNNs.
+PAPER: dict[str, dict[str, tuple[tuple[float, float] | None, ...]]] = {
+    "fc_mnist": {
+        "sgd": ((98.13, 0.09), (97.86, 0.14), (96.54, 0.23)),
+        "swa": ((98.56, 0.12), (98.31, 0.71), (97.20, 1.54)),
+        "wvat": ((98.47, 0.05), (98.39, 0.04), (97.98, 0.19)),
+    },
+    "snn_nmnist": {
+        "sgd": ((98.64, 0.04), (72.01, 0.13), (38.76, 15.43)),
+        "swa": ((98.61, 0.06), (78.97, 9.08), (39.83, 13.50)),
+        "wvat": ((98.02, 0.05), (97.48, 0.13), (96.29, 0.63)),
+    },
+    "cnn2_mnist": {
+        "sgd": ((99.38, 0.05), (98.81, 0.06), (86.17, 8.55)),
+        "swa": ((99.34, 0.03), (98.23, 0.08), (89.73, 2.69)),
+        "wvat": ((99.39, 0.03), (99.24, 0.08), (95.57, 1.87)),
+    },
+    "vgg5_cifar": {
+        "sgd": (None, (79.08, 0.95), (53.39, 3.92)),
+        "swa": (None, (80.62, 1.51), (57.14, 2.42)),
+        "wvat": (None, (87.05, 0.25), (85.21, 0.19)),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One row group of the paper: data, model, optimiser and methods."""
+
+    dataset: str
+    """A name of :func:`snnvar.datasets.available`."""
+    model: str
+    """A name of :func:`snnvar.models.available`."""
+    spiking: bool
+    """SNN or ANN."""
+    encoder: str
+    """Input encoding (``none`` for ANNs, ``direct`` or ``frames`` for SNNs)."""
+    optimizer: str
+    """Base optimiser (``sgd`` with momentum 0.9, or ``adam``)."""
+    lr: float
+    """Learning rate (cosine-annealed, except for SWA's constant schedule)."""
+    epochs: int
+    """Default epochs: a short schedule for a 2-core CPU."""
+    batch_size: int
+    """Samples per step."""
+    time_steps: int = 1
+    """T for ``direct`` input (frames bring their own)."""
+    weight_decay: float = 0.0
+    """Weight decay of the base optimiser."""
+    model_options: dict[str, Any] = field(default_factory=dict)
+    """Options of the model."""
+    data_options: dict[str, Any] = field(default_factory=dict)
+    """Options of the data set (e.g. ``time_bins``)."""
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Method label -> options of :func:`create_method` (``swa``: SGD + SWA)."""
+
+
+WVAT = {"w_th": 0.5, "alpha": 0.1}  # the paper's defaults (p = 1, γ = 1)
+EXPERIMENTS: dict[str, Experiment] = {
+    "fc_mnist": Experiment(
+        dataset="mnist", model="fc2", spiking=False, encoder="none", optimizer="sgd", lr=0.05,
+        epochs=20, batch_size=128,
+        methods={"sgd": {}, "swa": {}, "wvat": WVAT, "hasgd": {"samples": 4}},
+    ),
+    "snn_nmnist": Experiment(
+        dataset="nmnist", model="fc2", spiking=True, encoder="frames", optimizer="adam", lr=1e-3,
+        epochs=30, batch_size=32, model_options={"hidden": (400, 200)},
+        data_options={"time_bins": 25},
+        methods={
+            "sgd": {}, "swa": {}, "wvat": {"w_th": 0.5, "alpha": 0.05}, "hasgd": {"samples": 4},
+        },
+    ),
+    "cnn2_mnist": Experiment(
+        dataset="mnist", model="spiking_cnn2", spiking=True, encoder="direct", optimizer="adam",
+        lr=5e-4, epochs=5, batch_size=64, time_steps=5,
+        methods={
+            "sgd": {}, "swa": {}, "sam": {"rho": 0.05}, "awp": {}, "adversarial": {},
+            "wvat": WVAT, "hasgd": {"samples": 4},
+        },
+    ),
+    "vgg5_cifar": Experiment(
+        dataset="cifar10", model="vgg5", spiking=False, encoder="none", optimizer="sgd", lr=0.05,
+        epochs=20, batch_size=64, weight_decay=5e-4,
+        methods={"sgd": {}, "swa": {}, "wvat": WVAT, "hasgd": {"samples": 4}},
+    ),
+}  # fmt: skip
+
+
+def first(data: Dataset, n: int | None) -> Dataset:
+    """The first ``n`` samples of ``data`` (all when ``n`` is None)."""
+    return data if n is None or n >= len(data) else Subset(data, range(n))
+
+
+def train_method(
+    exp: Experiment, label: str, train: Dataset, in_shape: tuple, epochs: int, seed: int
+) -> tuple[torch.nn.Module, list[dict]]:
+    """Train one method from the seed's initial weights."""
+    torch.manual_seed(seed)
+    model = models.create(exp.model, spiking=exp.spiking, in_shape=in_shape, **exp.model_options)
+    base = create_optimizer(exp.optimizer, model, exp.lr, weight_decay=exp.weight_decay)
+    name = "sgd" if label == "swa" else label
+    opt = create_method(name, model, base, Variation(sigma=0.10), seed=seed, **exp.methods[label])
+    if label == "swa":  # the paper: SWA from scratch with a constant learning rate
+        sched, swa = None, SWAConfig(start_epoch=max(1, (3 * epochs) // 4))
+    else:
+        sched, swa = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs), None
+    config = TrainConfig(
+        epochs=epochs, batch_size=exp.batch_size, time_steps=exp.time_steps,
+        encoder=exp.encoder, seed=seed, progress=False,
+    )  # fmt: skip
+    history = Trainer(model, opt, config, scheduler=sched, swa=swa).fit(train)
+    return model.eval(), history
+
+
+def cell(values: list[float]) -> str:
+    """``mean ± std`` in % (std over training seeds; no std for one seed)."""
+    if len(values) == 1:
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+def paper_cell(value: tuple[float, float] | None) -> str:
+    return "–" if value is None else f"{value[0]:.2f} ± {value[1]:.2f}"
+
+
+def table(name: str, results: dict[int, snnvar.evaluation.Report], chips: int) -> str:
+    """The Markdown table: ours (mean over chips; ± over seeds) beside the paper's."""
+    seeds = sorted(results)
+    methods = results[seeds[0]].methods
+    head = "| method | " + " | ".join(f"σ = {s:.0%}" for s in SIGMAS)
+    head += " | worst chip at 10 % | chip std at 10 % | paper " + " | paper ".join(
+        f"{s:.0%}" for s in SIGMAS
+    )
+    lines = [head + " |", "|---" * (2 * len(SIGMAS) + 3) + "|"]
+    for m in methods:
+        ours = [cell([results[s].row(m, sig)["accuracy_mean"] for s in seeds]) for sig in SIGMAS]
+        worst = min(results[s].row(m, 0.10)["accuracy_min"] for s in seeds)
+        chip_std = statistics.mean(results[s].row(m, 0.10)["accuracy_std"] for s in seeds)
+        paper = PAPER[name].get(m)
+        ref = [paper_cell(p) for p in paper] if paper else ["–"] * len(SIGMAS)
+        lines.append(
+            f"| {m} | " + " | ".join(ours) + f" | {100 * worst:.2f} | {100 * chip_std:.2f} | "
+            + " | ".join(ref) + " |"
+        )  # fmt: skip
+    return "\n".join(lines) + f"\n\nOurs: mean over {chips} chips per σ; seeds {seeds}.\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", choices=list(EXPERIMENTS))
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--epochs", type=int, help="default: the experiment's short schedule")
+    parser.add_argument("--train-samples", type=int, help="the first N training samples")
+    parser.add_argument("--test-samples", type=int, help="the first N test samples")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--chips", type=int, default=10)
+    parser.add_argument("--methods", nargs="+", help="a subset of the experiment's methods")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+
+    exp = EXPERIMENTS[args.experiment]
+    methods = args.methods or list(exp.methods)
+    unknown = sorted(set(methods) - set(exp.methods))
+    if unknown:
+        parser.error(
+            f"unknown methods {unknown} for {args.experiment}; allowed: {list(exp.methods)}"
+        )
+    epochs = args.epochs or exp.epochs
+    start = time.perf_counter()
+    opts = {"root": args.data_root, "download": False, **exp.data_options}
+    if exp.dataset == "nmnist":
+        opts["cache_dir"] = args.out / "nmnist-frames"
+    train = first(datasets.get(exp.dataset, **opts), args.train_samples)
+    test = first(datasets.get(exp.dataset, train=False, **opts), args.test_samples)
+    x0 = train[0][0]
+    in_shape = tuple(x0.shape[1:] if exp.encoder == "frames" else x0.shape)
+
+    stages: dict[str, float] = {}
+    reports: dict[int, snnvar.evaluation.Report] = {}
+    histories: dict[str, list[dict]] = {}
+    for seed in args.seeds:
+        trained = {}
+        for label in methods:
+            t0 = time.perf_counter()
+            trained[label], histories[f"{label}/{seed}"] = train_method(
+                exp, label, train, in_shape, epochs, seed
+            )
+            stages[f"train_{label}_seed{seed}_s"] = time.perf_counter() - t0
+            print(f"trained {label} (seed {seed}) in {stages[f'train_{label}_seed{seed}_s']:.0f} s")
+        t0 = time.perf_counter()
+        reports[seed] = snnvar.evaluate(
+            trained, test, Variation(sigma=0.0), sigmas=SIGMAS, draws=args.chips, seed=seed,
+            encoder=exp.encoder, time_steps=exp.time_steps, dataset=exp.dataset, spikes=False,
+            progress=False,
+        )  # fmt: skip
+        stages[f"evaluate_seed{seed}_s"] = time.perf_counter() - t0
+
+    wall = time.perf_counter() - start
+    md = table(args.experiment, reports, args.chips)
+    settings = (
+        f"{exp.model} ({'SNN' if exp.spiking else 'ANN'}) on {exp.dataset}: "
+        f"{len(train)} training / {len(test)} test samples, {epochs} epochs, "
+        f"{exp.optimizer} lr {exp.lr}, batch {exp.batch_size}; wall time {wall / 60:.1f} min "
+        f"on {platform.platform()} ({torch.get_num_threads()} threads)"
+    )
+    print(f"{settings}\n\n{md}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.experiment}.md").write_text(f"{settings}\n\n{md}")
+    result = {
+        "experiment": args.experiment,
+        "settings": asdict(exp),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "epochs": epochs,
+        "train_samples": len(train),
+        "test_samples": len(test),
+        "stages_s": stages,
+        "wall_s": wall,
+        "machine": platform.platform(),
+        "histories": histories,
+        "reports": {seed: r.to_dict() for seed, r in reports.items()},
+    }
+    (args.out / f"{args.experiment}.json").write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

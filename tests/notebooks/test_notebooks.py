@@ -1,0 +1,138 @@
+"""The three notebooks run top to bottom (issue 8), on the embedded data and on
+small data in each real data set's on-disk layout, with small settings injected
+after the cell tagged ``parameters`` (papermill's convention)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from snnvar.evaluation.report import Report
+from tests.datasets.fakes import write_cifar10, write_mnist, write_nmnist
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NAMES = ("01_train_spiking_cnn", "02_convert_wvat_vgg16", "03_nmnist_under_variation")
+
+SMALL = {
+    "01_train_spiking_cnn": {
+        "EPOCHS": 1, "TRAIN_SAMPLES": 128, "TEST_SAMPLES": 48, "TIME_STEPS": 3, "CHIPS": 2,
+        "SIGMAS": (0.0, 0.1),
+    },
+    "02_convert_wvat_vgg16": {
+        "WIDTH": 0.125, "TRAIN_SAMPLES": 96, "TEST_SAMPLES": 24, "PRETRAIN_EPOCHS": 1,
+        "WVAT_EPOCHS": 1, "CALIBRATION": 16, "TIMESTEPS": 6, "SWEEP": (3, 6),
+        "FINETUNE_SAMPLES": 16, "CHIPS": 2, "SIGMAS": (0.0, 0.1),
+    },
+    "03_nmnist_under_variation": {
+        "TIME_BINS": 4, "TRAIN_SAMPLES": 64, "TEST_SAMPLES": 24, "HIDDEN": (16, 8), "EPOCHS": 1,
+        "CHIPS": 2, "SIGMAS": (0.0, 0.1),
+    },
+}  # fmt: skip
+"""Per notebook: the overrides that make it run in seconds."""
+
+IMAGES = {"01_train_spiking_cnn": 3, "02_convert_wvat_vgg16": 2, "03_nmnist_under_variation": 4}
+"""Per notebook: the figures it shows."""
+
+EXPECTED_METHODS = {
+    "01_train_spiking_cnn": ["sgd", "wvat"],
+    "02_convert_wvat_vgg16": ["sgd/ann", "wvat/ann", "wvat/converted", "wvat/finetuned"],
+    "03_nmnist_under_variation": ["sgd", "wvat"],
+}
+
+
+def load(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def execute(name: str, cwd: Path, overrides: dict) -> nbformat.NotebookNode:
+    """Run the notebook in ``cwd`` with ``overrides`` injected; raises on any cell error."""
+    nb = load(name)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{name}: expected one cell tagged 'parameters', found {len(tagged)}"
+    source = "\n".join(f"{key} = {value!r}" for key, value in overrides.items())
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(tagged[0] + 1, injected)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
+    client.execute()
+    return nb
+
+
+def report_of(name: str, cwd: Path, overrides: dict) -> Report:
+    nb = execute(name, cwd, overrides)
+    images = sum(
+        "image/png" in out.get("data", {}) for c in nb.cells for out in c.get("outputs", [])
+    )
+    assert images == IMAGES[name], f"{name}: expected {IMAGES[name]} figures, found {images}"
+    out = cwd / "runs" / name
+    return Report.load(out / "report.json")
+
+
+def check(report: Report, name: str, chips: int, dataset: str) -> None:
+    assert report.methods == EXPECTED_METHODS[name]
+    assert report.dataset == dataset
+    for row in report.results:
+        assert 0.0 <= row["accuracy_min"] <= row["accuracy_mean"] <= row["accuracy_max"] <= 1.0
+        assert len(row["accuracies"]) == chips
+    noisy = [r for r in report.results if r["sigma"] > 0]
+    assert noisy and all(len(set(r["seeds"])) == chips for r in noisy)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_on_embedded_data(name: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SNNVAR_DATA", raising=False)
+    report = report_of(name, tmp_path, SMALL[name])
+    dataset = {"03_nmnist_under_variation": "digits_events"}.get(name, "digits")
+    check(report, name, SMALL[name]["CHIPS"], dataset)
+
+
+def write_real_layout(name: str, root: Path) -> str:
+    """Small data in the real layout of the set ``name`` reads from ``SNNVAR_DATA``."""
+    if name == "01_train_spiking_cnn":
+        write_mnist(root / "mnist", n_train=40, n_test=12)
+        return "mnist"
+    if name == "02_convert_wvat_vgg16":
+        write_cifar10(root / "cifar-10-batches-py", {"data_batch_1": 40, "test_batch": 12})
+        return "cifar10"
+    write_nmnist(root, "Train", digits=(0, 1, 2, 3))
+    write_nmnist(root, "Test", digits=(4, 5))
+    return "nmnist"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_on_real_layout(name: str, tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "data"
+    dataset = write_real_layout(name, root)
+    monkeypatch.setenv("SNNVAR_DATA", str(root))
+    overrides = dict(SMALL[name], TRAIN_SAMPLES=None, TEST_SAMPLES=None)
+    if name == "02_convert_wvat_vgg16":
+        overrides["CALIBRATION"] = 8
+    report = report_of(name, tmp_path, overrides)
+    check(report, name, SMALL[name]["CHIPS"], dataset)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_stripped_and_has_a_full_size_switch(name: str) -> None:
+    nb = load(name)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{name}: outputs must be stripped before committing"
+    )
+    switch = [c for c in code if c.source.startswith("FULL = False\nif FULL:")]
+    assert len(switch) == 1, f"{name}: expected one 'FULL = False / if FULL:' cell"
+    params = next(c for c in code if "parameters" in c.metadata.get("tags", []))
+    assert 'os.environ.get("SNNVAR_DATA")' in params.source
+    assert set(SMALL[name]) <= {line.split(" = ")[0] for line in params.source.splitlines()}
+
+
+def test_readme_links_every_notebook() -> None:
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    for name in NAMES:
+        assert f"](notebooks/{name}.ipynb)" in readme, f"README does not link {name}"
+    assert json.loads((NOTEBOOKS / f"{NAMES[0]}.ipynb").read_text())["nbformat"] == 4
