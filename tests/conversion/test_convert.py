@@ -157,14 +157,17 @@ def test_time_major_input_and_finetuning_with_wvat(trained) -> None:
     with pytest.raises(ValueError, match=r"expects \[B, 1, 8, 8\] or time-major"):
         snn(torch.rand(2, 64))
     before = {k: v.clone() for k, v in snn.state_dict().items()}
-    opt = WVAT(snn, torch.optim.SGD(snn.parameters(), lr=1e-3), Variation(0.1), seed=0)
+    converted = _accuracy(snn, x, y)
+    # Adam 1e-4, as documented: SGD 1e-3 already costs 4 points in these 2 steps.
+    opt = WVAT(snn, torch.optim.Adam(snn.parameters(), lr=1e-4), Variation(0.1), seed=0)
     cfg = TrainConfig(epochs=1, batch_size=64, encoder="direct", time_steps=32, progress=False)
     data = torch.utils.data.TensorDataset(x[:128], y[:128])
     history = Trainer(snn, opt, cfg).fit(data)
     assert history[0]["passes"] >= 2
     changed = [k for k, v in snn.state_dict().items() if not torch.equal(v, before[k])]
     assert "layers.layers_0.weight" in changed
-    assert _accuracy(snn, x, y) > 0.9  # fine-tuning at a small rate keeps the accuracy
+    assert converted > 0.9
+    assert abs(_accuracy(snn, x, y) - converted) <= 0.02  # a small step keeps the accuracy
 
 
 def test_bad_config() -> None:
