@@ -119,10 +119,13 @@ EXPERIMENTS: dict[str, Experiment] = {
         },
     ),
     "cnn2_mnist": Experiment(
+        # lr 1e-3 (the paper: 5e-4 for 100 epochs) reaches 98.2 % in one epoch, 5e-4 97.9 %;
+        # the attack takes 3 steps instead of the library's 10 to fit the CPU budget.
         dataset="mnist", model="spiking_cnn2", spiking=True, encoder="direct", optimizer="adam",
-        lr=5e-4, epochs=5, batch_size=64, time_steps=5,
+        lr=1e-3, epochs=5, batch_size=64, time_steps=5,
         methods={
-            "sgd": {}, "swa": {}, "sam": {"rho": 0.05}, "awp": {}, "adversarial": {},
+            "sgd": {}, "swa": {}, "sam": {"rho": 0.05}, "awp": {},
+            "adversarial": {"attack_steps": 3},
             "wvat": WVAT, "hasgd": {"samples": 4},
         },
     ),
@@ -220,8 +223,11 @@ def main() -> None:
     opts = {"root": args.data_root, "download": False, **exp.data_options}
     if exp.dataset == "nmnist":
         opts["cache_dir"] = args.out / "nmnist-frames"
-    train = first(datasets.get(exp.dataset, **opts), args.train_samples)
-    test = first(datasets.get(exp.dataset, train=False, **opts), args.test_samples)
+    try:
+        train = first(datasets.get(exp.dataset, **opts), args.train_samples)
+        test = first(datasets.get(exp.dataset, train=False, **opts), args.test_samples)
+    except (FileNotFoundError, RuntimeError) as err:  # missing or corrupt files, offline
+        parser.error(str(err))
     x0 = train[0][0]
     in_shape = tuple(x0.shape[1:] if exp.encoder == "frames" else x0.shape)
 
