@@ -226,7 +226,7 @@ def main() -> None:
     try:
         train = first(datasets.get(exp.dataset, **opts), args.train_samples)
         test = first(datasets.get(exp.dataset, train=False, **opts), args.test_samples)
-    except (FileNotFoundError, RuntimeError) as err:  # missing or corrupt files, offline
+    except (FileNotFoundError, ValueError) as err:  # missing or corrupt files (as the CLI)
         parser.error(str(err))
     x0 = train[0][0]
     in_shape = tuple(x0.shape[1:] if exp.encoder == "frames" else x0.shape)

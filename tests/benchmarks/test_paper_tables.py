@@ -3,6 +3,7 @@ real on-disk layouts and writes the paper's numbers beside ours."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -91,3 +92,12 @@ def test_missing_data_says_where_to_put_it(tmp_path: Path) -> None:
     done = run("fc_mnist", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path))
     assert done.returncode == 2
     assert str(tmp_path / "nowhere") in done.stderr and "Traceback" not in done.stderr
+
+
+def test_corrupt_data_names_the_file(tmp_path: Path) -> None:
+    write_mnist(tmp_path / "mnist", n_train=8, n_test=4)
+    bad = tmp_path / "mnist" / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(gzip.compress(b"\0\0\x08"))
+    done = run("fc_mnist", "--data-root", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert f"{bad}: bad IDX magic number" in done.stderr and "Traceback" not in done.stderr
