@@ -96,6 +96,9 @@ class Experiment:
     """Options of the data set (e.g. ``time_bins``)."""
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Method label -> options of :func:`create_method` (``swa``: SGD + SWA)."""
+    warmup: dict[str, float] = field(default_factory=dict)
+    """Method label -> fraction of the epochs trained with the plain base optimizer
+    before the method takes over (``TrainConfig.warmup_epochs``; none by default)."""
 
 
 WVAT = {"w_th": 0.5, "alpha": 0.1}  # the paper's defaults (p = 1, γ = 1)
@@ -135,6 +138,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         methods={
             "sgd": {}, "swa": {}, "wvat": WVAT_SMALL_ALPHA, "hasgd": {"samples": 4},
         },
+        warmup={"wvat": 1 / 3},
     ),
 }  # fmt: skip
 
@@ -142,6 +146,11 @@ EXPERIMENTS: dict[str, Experiment] = {
 def first(data: Dataset, n: int | None) -> Dataset:
     """The first ``n`` samples of ``data`` (all when ``n`` is None)."""
     return data if n is None or n >= len(data) else Subset(data, range(n))
+
+
+def warmup_epochs(exp: Experiment, label: str, epochs: int) -> int:
+    """Epochs of plain base-optimizer steps before ``label``'s method takes over."""
+    return int(exp.warmup.get(label, 0.0) * epochs)
 
 
 def train_method(
@@ -160,6 +169,7 @@ def train_method(
     config = TrainConfig(
         epochs=epochs, batch_size=exp.batch_size, time_steps=exp.time_steps,
         encoder=exp.encoder, seed=seed, progress=False,
+        warmup_epochs=warmup_epochs(exp, label, epochs),
     )  # fmt: skip
     history = Trainer(model, opt, config, scheduler=sched, swa=swa).fit(train)
     return model.eval(), history
@@ -209,6 +219,9 @@ def main() -> None:
     parser.add_argument("--chips", type=int, default=10)
     parser.add_argument("--methods", nargs="+", help="a subset of the experiment's methods")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--tag", help="written as EXPERIMENT-TAG.md/.json, so a partial run keeps the full one"
+    )
     args = parser.parse_args()
 
     exp = EXPERIMENTS[args.experiment]
@@ -261,7 +274,8 @@ def main() -> None:
     )
     print(f"{settings}\n\n{md}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.experiment}.md").write_text(f"{settings}\n\n{md}")
+    stem = args.experiment + (f"-{args.tag}" if args.tag else "")
+    (args.out / f"{stem}.md").write_text(f"{settings}\n\n{md}")
     result = {
         "experiment": args.experiment,
         "settings": asdict(exp),
@@ -275,7 +289,7 @@ def main() -> None:
         "histories": histories,
         "reports": {seed: r.to_dict() for seed, r in reports.items()},
     }
-    (args.out / f"{args.experiment}.json").write_text(json.dumps(result, indent=1, default=str))
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--time-steps", type=int, default=25)
     t.add_argument("--encoder", default="rate", help="rate, direct, latency, frames or none")
     t.add_argument("--swa-start", type=int, help="first epoch of weight averaging (SWA)")
+    t.add_argument(
+        "--warmup-epochs", type=int, default=0, help="plain-optimizer epochs before the method (0)"
+    )
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
 
     e = sub.add_parser(
@@ -231,6 +234,7 @@ def _train(args: argparse.Namespace) -> None:
         time_steps=args.time_steps,
         encoder="none" if args.ann else args.encoder,
         swa_start=args.swa_start,
+        warmup_epochs=args.warmup_epochs,
         seed=args.seed,
     )
     _, trainer = train_run(

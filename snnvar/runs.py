@@ -63,6 +63,8 @@ class RunSpec:
     """How inputs become spikes (``none`` for an ANN)."""
     swa_start: int | None = None
     """First epoch of stochastic weight averaging; None: no SWA."""
+    warmup_epochs: int = 0
+    """Epochs of the plain base optimizer before the method takes over."""
     seed: int = 0
     """Seed of initialisation, shuffling, encoding and the method's perturbations."""
 
@@ -77,6 +79,7 @@ class RunSpec:
             raise ValueError(f"unknown method {self.method!r}; allowed: {list(METHODS)}")
         if not 0.0 <= self.sigma <= 1.0:
             raise ValueError(f"sigma must lie in [0, 1], got {self.sigma}")
+        self.train_config()  # epochs, batch size, encoder, warm-up: fail before any output
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -94,6 +97,7 @@ class RunSpec:
             encoder=self.encoder,
             seed=self.seed,
             progress=progress,
+            warmup_epochs=self.warmup_epochs,
         )
 
 

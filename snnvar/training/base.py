@@ -60,14 +60,21 @@ class Method(torch.optim.Optimizer):
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.base.zero_grad(set_to_none=set_to_none)
 
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:  # type: ignore[override]
-        """One training step; ``closure`` is required."""
+    def step(  # type: ignore[override]
+        self, closure: Callable[[], torch.Tensor] | None = None, plain: bool = False
+    ) -> torch.Tensor:
+        """One training step; ``closure`` is required. ``plain``: a step of the wrapped
+        optimizer alone (a warm-up step: no variation, not counted in ``steps``)."""
         if closure is None:
             raise ValueError(
                 f"{type(self).__name__}.step needs a closure that recomputes the loss, calls "
                 "backward() and returns the loss: def closure(): loss = loss_fn(model(x), y); "
                 "loss.backward(); return loss"
             )
+        if plain:
+            loss = self._loss(closure)
+            self.base.step()
+            return loss
         loss = self._step(closure)
         self.steps += 1
         return loss

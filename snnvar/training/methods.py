@@ -1,9 +1,9 @@
 """Variation-aware training methods on the shared engine.
 
 - :class:`NoiseInjection`: the gradient at ``w + Δw`` updates the clean ``w``
-  (Joshi et al., Nat. Commun. 2020; WVAT with ``w_th = 0``).
+  (Joshi et al., Nat. Commun. 2020; WVAT with ``w_th = 0``, as in the paper).
 - :class:`WVAT`: with probability ``p`` a variation ``w_v`` is added; ``u ~ U(0,1)``
-  chooses the hardware-simulated ``Δw`` (``u < w_th``) or the gradient-ascent
+  chooses the hardware-simulated ``Δw`` (``u < 1 − w_th``) or the gradient-ascent
   variation ``α ∇L/‖∇L‖ ‖Δw‖`` per tensor; the clean ``w`` is updated with
   ``∇L(w + w_v)`` (WVAT, Sec. 3.2-3.3).
 - :class:`HASGD`: the mean of the gradients at ``L`` independent draws
@@ -95,7 +95,9 @@ class WVAT(Method):
 
     Args:
         variation: the hardware-simulated variation (HSV), e.g. ``Variation(0.1)``.
-        w_th: probability of HSV among added variations (``1 − w_th``: GAV).
+        w_th: probability of GAV among added variations (``1 − w_th``: HSV), as in
+            the paper (Sec. 4.1): ``w_th = 0`` is HSV only (noise injection),
+            ``w_th = 1`` GAV only.
         p: probability of adding a variation at all in a step.
         alpha: GAV size relative to ``‖Δw‖`` (paper: 0.01-0.1).
 
@@ -126,7 +128,7 @@ class WVAT(Method):
         if add >= self.p:
             self.last_kind = "none"
             loss = self._loss(closure)
-        elif u < self.w_th:
+        elif u < 1.0 - self.w_th:  # HSV with probability 1 − w_th
             self.last_kind = "hsv"
             with self.variation.applied(self.model, seed=seed):
                 loss = self._loss(closure)
@@ -301,7 +303,10 @@ class AdversarialRegularization(Method):
         self,
         closure: Callable[[], torch.Tensor] | None = None,
         inputs: torch.Tensor | None = None,
+        plain: bool = False,
     ) -> torch.Tensor:
+        if plain:
+            return super().step(closure, plain=True)
         if inputs is None:
             raise ValueError(
                 "AdversarialRegularization.step needs the batch inputs: step(closure, inputs=x)"

@@ -50,12 +50,22 @@ class TrainConfig:
     method follow the method's own ``seed``)."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
+    warmup_epochs: int = 0
+    """Epochs of plain base-optimizer steps before a :class:`~snnvar.training.Method`
+    takes over: a warm start inside the same budget (the WVAT paper fine-tunes
+    pre-trained networks; from scratch, variation from the first step can stall
+    a deep network). Ignored for a plain optimizer."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.time_steps < 1:
             raise ValueError(
                 f"epochs, batch_size and time_steps must be >= 1, got {self.epochs}, "
                 f"{self.batch_size}, {self.time_steps}"
+            )
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(
+                f"warmup_epochs must be in [0, epochs - 1] = [0, {self.epochs - 1}] so that "
+                f"the method trains at least one epoch, got {self.warmup_epochs}"
             )
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {self.encoder!r}; allowed: {list(ENCODERS)}")
@@ -150,6 +160,7 @@ class Trainer:
         torch.manual_seed(derive_seed(self.config.seed, epoch, 2))  # dropout
         enc_gen = torch.Generator().manual_seed(derive_seed(self.config.seed, epoch, 1))
         loss_sum = correct = count = 0.0
+        warmup = epoch < self.config.warmup_epochs
         passes_before = self.optimizer.passes if isinstance(self.optimizer, Method) else 0
         batches = tqdm(
             self._loader(data, epoch, shuffle=True),
@@ -168,7 +179,7 @@ class Trainer:
                 box[:] = [logits.detach()]
                 return loss
 
-            loss = self._step(closure, inputs)
+            loss = self._step(closure, inputs, warmup)
             if not math.isfinite(float(loss)):
                 raise FloatingPointError(f"loss became {float(loss)} in epoch {epoch + 1}")
             n = len(y)
@@ -176,15 +187,22 @@ class Trainer:
             correct += float((logits_box[0].argmax(-1) == y).sum())
             count += n
             batches.set_postfix(loss=f"{loss_sum / count:.4f}")
+        row = {"train_loss": loss_sum / count, "train_accuracy": correct / count}
         if isinstance(self.optimizer, Method):
-            passes = self.optimizer.passes - passes_before
+            row["passes"] = self.optimizer.passes - passes_before
+            row["warmup"] = warmup
         else:
-            passes = len(batches)  # plain optimizer: one forward/backward per batch
-        return {"train_loss": loss_sum / count, "train_accuracy": correct / count, "passes": passes}
+            row["passes"] = len(batches)  # plain optimizer: one forward/backward per batch
+        return row
 
-    def _step(self, closure: Callable[[], torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+    def _step(
+        self, closure: Callable[[], torch.Tensor], inputs: torch.Tensor, warmup: bool
+    ) -> torch.Tensor:
+        """One step of the method (in a warm-up epoch: of the optimizer it wraps)."""
         opt = self.optimizer
         if isinstance(opt, Method):
+            if warmup:
+                return opt.step(closure, plain=True)
             return opt.step(closure, inputs=inputs) if opt.needs_inputs else opt.step(closure)
         opt.zero_grad()
         loss = closure()

@@ -87,6 +87,18 @@ def test_toml_config_and_flags_override_it(tmp_path, capsys) -> None:
     assert code == 2 and "unknown key 'modle'" in err
 
 
+def test_warmup_epochs(tmp_path, capsys) -> None:
+    args = ("train", *TINY, "--method", "wvat", "--epochs", "2", "--warmup-epochs", "1")
+    code, _, err = cli(capsys, *args, "--out", tmp_path / "run")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["warmup_epochs"] == 1
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [r["warmup"] for r in metrics] == [True, False]
+    code, _, err = cli(capsys, *args[:-1], "2", "--out", tmp_path / "bad")
+    assert code == 2 and "warmup_epochs must be in [0, epochs - 1] = [0, 1]" in err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_existing_output_is_never_overwritten(tmp_path, capsys) -> None:
     out = tmp_path / "run"
     assert cli(capsys, "train", *TINY, "--out", out)[0] == 0

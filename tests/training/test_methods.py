@@ -92,7 +92,7 @@ def test_gav_direction_and_norm() -> None:
 def test_wvat_gav_step_uses_the_gradient_at_w_plus_gav() -> None:
     model, x, y = _setup(2)
     v = Variation(sigma=0.1)
-    method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=0.0, alpha=0.5)
+    method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=1.0, alpha=0.5)
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
     g0 = _grads_at(model, x, y, {})
     draw = v.sample(model, seed=derive_seed(method.step_seed, 1))
@@ -108,7 +108,7 @@ def test_wvat_gav_step_uses_the_gradient_at_w_plus_gav() -> None:
 def test_wvat_hsv_equals_noise_at_its_seed_and_mix_costs_1_5_passes() -> None:
     model, x, y = _setup(3)
     v = Variation(sigma=0.1)
-    method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=1.0)
+    method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=0.0)
     draw = v.sample(model, seed=derive_seed(method.step_seed, 1))
     expected = _grads_at(model, x, y, dict(draw))
     method.step(_closure(model, x, y))

@@ -18,7 +18,12 @@ def _data() -> tuple[Subset, Subset]:
 
 
 def _trainer(
-    out_dir, epochs: int, method: str = "wvat", lr: float = 0.05, decay: float = 0.7
+    out_dir,
+    epochs: int,
+    method: str = "wvat",
+    lr: float = 0.05,
+    decay: float = 0.7,
+    warmup: int = 0,
 ) -> Trainer:
     torch.manual_seed(0)
     model = models.create("fc2", in_shape=(1, 8, 8), hidden=(32,))
@@ -26,7 +31,9 @@ def _trainer(
     if method == "wvat":
         opt = WVAT(model, opt, Variation(sigma=0.1), seed=3)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=decay)
-    cfg = TrainConfig(epochs=epochs, batch_size=32, time_steps=5, seed=1, progress=False)
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=32, time_steps=5, seed=1, progress=False, warmup_epochs=warmup
+    )
     return Trainer(model, opt, cfg, out_dir=out_dir, scheduler=sched)
 
 
@@ -44,14 +51,14 @@ def test_fit_logs_metrics_and_learns(tmp_path) -> None:
     assert csv_rows[0].startswith("epoch,seed,train_loss") and len(csv_rows) == 7
 
 
-@pytest.mark.parametrize("method", ["wvat", "sgd"])
-def test_resume_reproduces_the_uninterrupted_run(tmp_path, method: str) -> None:
+@pytest.mark.parametrize(("method", "warmup"), [("wvat", 0), ("sgd", 0), ("wvat", 1)])
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, method: str, warmup: int) -> None:
     train, val = _data()
-    full = _trainer(tmp_path / "full", epochs=3, method=method)
+    full = _trainer(tmp_path / "full", epochs=3, method=method, warmup=warmup)
     full.fit(train, val)
-    part = _trainer(tmp_path / "part", epochs=1, method=method)
+    part = _trainer(tmp_path / "part", epochs=2, method=method, warmup=warmup)
     part.fit(train, val)
-    resumed = _trainer(tmp_path / "part", epochs=3, method=method)
+    resumed = _trainer(tmp_path / "part", epochs=3, method=method, warmup=warmup)
     resumed.fit(train, val, resume=True)
     for (k, a), b in zip(
         full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
@@ -60,7 +67,33 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, method: str) -> None:
     assert resumed.history == full.history
 
 
+def test_warmup_epochs_are_plain_optimizer_steps() -> None:
+    """Warm-up epochs of a method are bit for bit the plain optimizer's epochs; the
+    method takes over after them (its step count starts there)."""
+    train, _ = _data()
+    plain = _trainer(None, epochs=3, method="sgd")
+    plain.fit(train)
+    warm = _trainer(None, epochs=3, method="wvat", warmup=2)
+    warm.fit(train)
+    assert [r["warmup"] for r in warm.history] == [True, True, False]
+    for a, b in zip(plain.history[:2], warm.history[:2], strict=True):
+        assert (a["train_loss"], a["train_accuracy"], a["passes"]) == (
+            b["train_loss"],
+            b["train_accuracy"],
+            b["passes"],
+        )
+    assert warm.history[2]["train_loss"] != plain.history[2]["train_loss"]
+    assert warm.optimizer.steps == 3  # 96 samples / batch 32: only the last epoch
+    assert warm.optimizer.passes == 3 + 3 + warm.history[2]["passes"]  # warm-up: one per batch
+    assert warm.history[2]["passes"] == 4  # 3 batches, seeded: two HSV steps and one GAV
+
+
 def test_bad_input(tmp_path) -> None:
+    for bad in (-1, 3):
+        with pytest.raises(
+            ValueError, match=rf"warmup_epochs must be in \[0, epochs - 1\] = \[0, 2\].*got {bad}"
+        ):
+            TrainConfig(epochs=3, warmup_epochs=bad)
     with pytest.raises(ValueError, match=r"unknown encoder 'poisson'"):
         TrainConfig(encoder="poisson")
     with pytest.raises(ValueError, match="must be >= 1"):
