@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets.fakes import write_mnist, write_nmnist
+from tests.datasets.fakes import write_cifar10, write_mnist, write_nmnist
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "paper_tables.py"
 
@@ -75,11 +75,32 @@ def test_snn_nmnist_reads_the_original_layout(tmp_path: Path) -> None:
     assert any((out / "nmnist-frames").iterdir()), "the frame cache was not written"
 
 
+def test_vgg5_wvat_warms_up_and_a_tag_keeps_the_full_run(tmp_path: Path) -> None:
+    write_cifar10(tmp_path / "data" / "cifar-10-batches-py", {"data_batch_1": 12, "test_batch": 6})
+    out = tmp_path / "out"
+    (out / "vgg5_cifar.md").parent.mkdir()
+    (out / "vgg5_cifar.md").write_text("the full run")
+    done = run(
+        "vgg5_cifar", "--data-root", str(tmp_path / "data"), "--epochs", "3", "--chips", "2",
+        "--methods", "wvat", "--tag", "warm", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (out / "vgg5_cifar.md").read_text() == "the full run"
+    result = json.loads((out / "vgg5_cifar-warm.json").read_text())
+    # The first third of the epochs is plain SGD, then WVAT (HSV or two-pass GAV steps).
+    history = result["histories"]["wvat/0"]
+    assert [r["warmup"] for r in history] == [True, False, False]
+    assert history[0]["passes"] == 1 and history[1]["passes"] in (1, 2)
+    assert result["settings"]["warmup"] == {"wvat": 1 / 3}
+    assert "12 training / 6 test samples, 3 epochs" in (out / "vgg5_cifar-warm.md").read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("fc_mnist", "--methods", "sam"), "unknown methods ['sam'] for fc_mnist; allowed:"),
         (("resnet_imagenet",), "invalid choice: 'resnet_imagenet'"),
+        (("fc_mnist", "--tag", "../x"), "--tag must be letters, digits, '_', '.' or '-', got"),
     ],
 )
 def test_bad_arguments_name_what_is_allowed(args: tuple, message: str, tmp_path: Path) -> None:
