@@ -127,6 +127,34 @@ def test_wvat_hsv_equals_noise_at_its_seed_and_mix_costs_1_5_passes() -> None:
     assert none.last_kind == "none" and none.passes == 1
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m, o: NoiseInjection(m, o, Variation(0.1)),
+        lambda m, o: WVAT(m, o, Variation(0.1), w_th=1.0),
+        lambda m, o: HASGD(m, o, Variation(0.1), samples=3),
+        lambda m, o: SAM(m, o),
+        lambda m, o: AWP(m, o),
+        lambda m, o: AdversarialRegularization(m, o, Variation(0.1), attack_steps=2),
+    ],
+)
+def test_plain_step_is_the_base_optimizer_step(make) -> None:
+    """``step(closure, plain=True)`` (a warm-up step) is one pass and exactly the wrapped
+    optimizer's update at the clean weights; it is not counted in ``steps``."""
+    model, x, y = _setup(5)
+    twin = copy.deepcopy(model)
+    method = make(model, torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9))
+    reference = torch.optim.SGD(twin.parameters(), lr=LR, momentum=0.9)
+    for _ in range(2):
+        method.step(_closure(model, x, y), plain=True)
+        reference.zero_grad()
+        _closure(twin, x, y)()
+        reference.step()
+    assert (method.steps, method.passes) == (0, 2)
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_sam_matches_the_reference_on_a_quadratic() -> None:
     a = torch.tensor([[2.0, 0.5], [0.5, 1.0]])
     w = nn.Parameter(torch.tensor([1.0, -2.0]))
