@@ -279,26 +279,23 @@ def _evaluate(args: argparse.Namespace) -> None:
     modes = ["static", "dynamic"] if args.mode == "both" else [args.mode]
     levels = [Variation(sigma=0.0, mode=m, redraw=args.redraw) for m in modes]
     test = datasets.get(specs[0].dataset, root=args.data_root, train=False)
-    # runs with the same input encoding are evaluated together; all on the same chips
-    groups: dict[tuple[str, int], dict[str, Any]] = {}
-    for name, (model, spec) in zip(names, loaded, strict=True):
-        steps = args.time_steps or spec.time_steps
-        groups.setdefault((spec.encoder, steps), {})[name] = model
-    report = None
-    for (encoder, steps), named in groups.items():
-        part = evaluate(
-            named, test, levels, sigmas=args.sigmas, draws=args.draws, seed=args.seed,
-            encoder=encoder, time_steps=steps, batch_size=args.batch_size,
-            dataset=specs[0].dataset, progress=not args.no_progress,
-        )  # fmt: skip
-        report = part if report is None else report.merge(part)
-        if args.landscape:
-            report.landscape += loss_landscape(
-                named, test, seed=args.seed, encoder=encoder, time_steps=steps,
-                batch_size=args.batch_size,
-            )  # fmt: skip
-    assert report is not None
+    # every run with its own input encoding and T, all on the same chips (paired by
+    # device weight: an ANN and its converted SNN share them)
     named_all = {n: m for n, (m, _) in zip(names, loaded, strict=True)}
+    encoders = {n: spec.encoder for n, (_, spec) in zip(names, loaded, strict=True)}
+    steps = {
+        n: args.time_steps or spec.time_steps for n, (_, spec) in zip(names, loaded, strict=True)
+    }
+    report = evaluate(
+        named_all, test, levels, sigmas=args.sigmas, draws=args.draws, seed=args.seed,
+        encoder=encoders, time_steps=steps, batch_size=args.batch_size,
+        dataset=specs[0].dataset, progress=not args.no_progress,
+    )  # fmt: skip
+    if args.landscape:
+        report.landscape = loss_landscape(
+            named_all, test, seed=args.seed, encoder=encoders, time_steps=steps,
+            batch_size=args.batch_size,
+        )  # fmt: skip
     report.config["runs"] = [str(r) for r in args.runs]
     if args.histograms:
         try:

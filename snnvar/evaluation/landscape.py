@@ -1,9 +1,11 @@
 """Loss along random variation directions (the WVAT paper's Fig. 7).
 
 Direction ``d`` is the unit noise ε of chip seed ``derive_seed(seed, d)``; the
-loss is taken at ``w + γ σ s_l ε`` for σ on a grid and γ = +1 and −1, so each
-direction is a line through the clean weights, the same line for every model
-(paired). A flat, low curve is a robust network.
+loss is taken at ``w + γ (σ s_l ε + μ s_l)`` for σ on a grid and γ = +1 and −1,
+so each direction is a line through the clean weights (shifted by the mean
+shift μ, which γ flips with the noise), the same line for every model
+(paired). With clipping or levels every point, σ = 0 included, is taken on the
+programmed weights. A flat, low curve is a robust network.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from ..variation import Variation
-from .montecarlo import _models, chip_seed, prepare, run_pass
+from .montecarlo import _models, _per_model, chip_seed, is_identity, prepare, run_pass
 
 __all__ = ["loss_landscape"]
 
@@ -32,14 +34,17 @@ def loss_landscape(
     gammas: Sequence[float] = (1.0, -1.0),
     directions: int = 5,
     seed: int = 0,
-    encoder: str | None = None,
-    time_steps: int | None = None,
+    encoder: str | Mapping[str, str] | None = None,
+    time_steps: int | Mapping[str, int] | None = None,
     batch_size: int = 256,
 ) -> list[dict[str, Any]]:
     """Rows ``{method, gamma, sigma, direction, seed, loss, accuracy}`` (see module docstring).
 
-    ``variation`` gives the noise model (its ``sigma`` and ``gamma`` are replaced;
-    static mode is used); the default is the WVAT paper's HSV.
+    ``encoder`` and ``time_steps``: one for all models or a dict per model name
+    (None: each model's own, as in :func:`~snnvar.evaluation.evaluate`).
+    ``variation`` gives the noise model (its ``sigma`` and ``gamma`` are replaced, its
+    mean shift is multiplied by γ; static mode is used); the default is the WVAT
+    paper's HSV.
     """
     if directions < 1:
         raise ValueError(f"directions must be >= 1, got {directions}")
@@ -50,20 +55,23 @@ def loss_landscape(
             raise ValueError(f"sigma must lie in [0, 1], got {s}")
     base = replace(variation or Variation(sigma=0.0), mode="static")
     named = _models(model)
-    batches = prepare(data, next(iter(named.values())), encoder, time_steps, batch_size, seed)
+    encoders = _per_model("encoder", encoder, named)
+    steps = _per_model("time_steps", time_steps, named)
     rows: list[dict[str, Any]] = []
     for method, m in named.items():
+        batches = prepare(data, m, encoders[method], steps[method], batch_size, seed)
         clean = run_pass(m, batches, spikes=False)
         for gamma in gammas:
             for sigma in sigmas:
+                point = replace(
+                    base, sigma=float(sigma), gamma=float(gamma), mean=float(gamma) * base.mean
+                )
                 for d in range(directions):
                     s = chip_seed(seed, d)
-                    if sigma == 0.0:
+                    if is_identity(point):
                         result = clean
                     else:
-                        with replace(base, sigma=float(sigma), gamma=float(gamma)).applied(
-                            m, seed=s
-                        ):
+                        with point.applied(m, seed=s):
                             result = run_pass(m, batches, spikes=False)
                     rows.append(
                         {

@@ -8,11 +8,19 @@ from ``(s, batch)``-derived generators, so every chip and every model also
 sees the same input spikes. A variation that is the identity (σ = 0, no mean
 shift, no clipping or quantisation) is evaluated once and counted for all
 chips: it equals the plain accuracy exactly.
+
+Noise streams are keyed by *device weight* (:func:`~snnvar.variation.device_keys`),
+not by module name: an ANN and its converted SNN draw the same ε for the same
+device weight on the same chip. The report records each model's device
+weights and the chip scheme, so :meth:`Report.merge` can refuse reports whose
+chips are not paired. Training methods draw from a separate seed domain, so no
+training draw is a test chip.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +38,16 @@ from ..variation.seeding import derive_seed
 from .report import Report
 from .synops import count_synops
 
-__all__ = ["Batches", "chip_seed", "evaluate", "is_identity", "prepare"]
+__all__ = [
+    "CHIP_SCHEME",
+    "Batches",
+    "chip_seed",
+    "device_weights",
+    "evaluate",
+    "is_identity",
+    "labelled_variations",
+    "prepare",
+]
 
 _INPUT_KEY = 1 << 20
 """Key of the input-encoding seeds (chip seeds use keys 0, 1, 2, ...)."""
@@ -123,6 +140,37 @@ def default_encoder(model: nn.Module, sample: torch.Tensor) -> str:
     return "rate"
 
 
+def _encoding(
+    model: nn.Module, sample: torch.Tensor, encoder: str | None, time_steps: int | None
+) -> tuple[str, int]:
+    """The (encoder, T) a model is evaluated with: as given, else the model's own."""
+    if time_steps is None:
+        own = getattr(model, "time_steps", None)
+        time_steps = own if isinstance(own, int) and not isinstance(own, bool) else 25
+    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
+        raise ValueError(f"time_steps must be an integer >= 1, got {time_steps!r}")
+    if encoder is None:
+        encoder = default_encoder(model, sample)
+    if encoder not in datasets.ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; allowed: {list(datasets.ENCODERS)}")
+    return encoder, time_steps
+
+
+def _encoded(
+    raw: list[tuple[torch.Tensor, torch.Tensor]],
+    encoder: str,
+    time_steps: int,
+    seed: int,
+    cache_mb: float,
+) -> Batches:
+    batches = Batches(raw, encoder, time_steps, seed)
+    steps = time_steps if encoder in ("rate", "direct", "latency") else 1
+    nbytes = sum(x.numel() * 4 * steps for x, _ in raw)
+    if nbytes <= cache_mb * 2**20:
+        batches.cache = [batches.encoded(i) for i in range(len(raw))]
+    return batches
+
+
 def prepare(
     data: Any,
     model: nn.Module,
@@ -134,26 +182,13 @@ def prepare(
 ) -> Batches:
     """Batches of ``data`` encoded for ``model`` (``encoder=None``: :func:`default_encoder`;
     ``time_steps=None``: the model's ``time_steps`` attribute, else 25)."""
-    if time_steps is None:
-        own = getattr(model, "time_steps", None)
-        time_steps = own if isinstance(own, int) and not isinstance(own, bool) else 25
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if time_steps < 1:
-        raise ValueError(f"time_steps must be >= 1, got {time_steps}")
     raw = _as_batches(data, batch_size)
     if not raw:
         raise ValueError("the evaluation data set is empty")
-    if encoder is None:
-        encoder = default_encoder(model, raw[0][0])
-    if encoder not in datasets.ENCODERS:
-        raise ValueError(f"unknown encoder {encoder!r}; allowed: {list(datasets.ENCODERS)}")
-    batches = Batches(raw, encoder, time_steps, seed)
-    steps = time_steps if encoder in ("rate", "direct", "latency") else 1
-    nbytes = sum(x.numel() * 4 * steps for x, _ in raw)
-    if nbytes <= cache_mb * 2**20:
-        batches.cache = [batches.encoded(i) for i in range(len(raw))]
-    return batches
+    encoder, time_steps = _encoding(model, raw[0][0], encoder, time_steps)
+    return _encoded(raw, encoder, time_steps, seed, cache_mb)
 
 
 @dataclass
@@ -175,8 +210,24 @@ def run_pass(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> PassResult:
     """Accuracy (fraction), mean loss (``loss_fn(logits, targets)``, batch-mean;
-    cross-entropy by default), and for SNNs spikes / rates / SynOps per sample."""
+    cross-entropy by default), and for SNNs spikes / rates / SynOps per sample.
+
+    The pass runs in eval mode (BatchNorm uses and keeps its running statistics,
+    dropout is off); the model's mode is restored afterwards."""
+    was_training = model.training
     model.eval()
+    try:
+        return _run_pass(model, batches, spikes, loss_fn)
+    finally:
+        model.train(was_training)
+
+
+def _run_pass(
+    model: nn.Module,
+    batches: Batches,
+    spikes: bool,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+) -> PassResult:
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     record = spikes and bool(neuron_layer_names(model))
     steps = batches.time_steps if batches.encoder in ("rate", "direct", "latency") else None
@@ -221,29 +272,78 @@ def _models(model: nn.Module | Mapping[str, nn.Module]) -> dict[str, nn.Module]:
     raise TypeError(f"model must be an nn.Module or a dict name -> module, got {type(model)}")
 
 
-def variations(
-    variation: Variation | Sequence[Variation] | None, sigmas: Sequence[float] | None
-) -> list[Variation]:
-    """The variation levels of a sweep: each variation at each sigma (or as given)."""
+def labelled_variations(
+    variation: Variation | Sequence[Variation] | Mapping[str, Variation] | None,
+    sigmas: Sequence[float] | None,
+) -> list[tuple[str, Variation]]:
+    """``(label, variation)`` of every level of a sweep: each variation at each sigma
+    (or as given). The label is the mapping's key, else :meth:`Variation.label`; two
+    different variations with one label, or one level given twice, are refused."""
     if variation is None:
-        base: list[Variation] = [Variation(sigma=0.0)]
+        base: list[tuple[str | None, Variation]] = [(None, Variation(sigma=0.0))]
     elif isinstance(variation, Variation):
-        base = [variation]
+        base = [(None, variation)]
+    elif isinstance(variation, Mapping):
+        base = list(variation.items())
+        for k, v in base:
+            if not isinstance(k, str) or not k:
+                raise ValueError(f"variation labels must be non-empty strings, got {k!r}")
+            if not isinstance(v, Variation):
+                raise TypeError(f"variation {k!r} is a {type(v).__name__}, not a Variation")
     else:
-        base = list(variation)
-        if not base or not all(isinstance(v, Variation) for v in base):
-            raise TypeError("variation must be a Variation or a non-empty list of Variations")
+        base = [(None, v) for v in variation]
+        if not all(isinstance(v, Variation) for _, v in base):
+            raise TypeError(
+                "variation must be a Variation, a list of them or a dict label -> Variation"
+            )
+    if not base:
+        raise ValueError("no variation to evaluate")
     if sigmas is None:
         out = base
     else:
         sigmas = [float(s) for s in sigmas]
         if not sigmas:
             raise ValueError("sigmas is empty")
-        out = [replace(v, sigma=s) for v in base for s in sigmas]
-    for v in out:
+        out = [(k, replace(v, sigma=s)) for k, v in base for s in sigmas]
+    for _, v in out:
         if not 0.0 <= v.sigma <= 1.0:
             raise ValueError(f"sigma must lie in [0, 1] for an evaluation, got {v.sigma}")
-    return out
+    labelled = [(v.label() if k is None else k, v) for k, v in out]
+    owner: dict[str, Variation] = {}
+    seen: set[tuple[str, float]] = set()
+    for label, v in labelled:
+        unit = replace(v, sigma=0.0)
+        if owner.setdefault(label, unit) != unit:
+            raise ValueError(
+                f"two different variations carry the label {label!r}: {owner[label]} and "
+                f"{unit}; pass a dict label -> Variation to name them"
+            )
+        if (label, v.sigma) in seen:
+            raise ValueError(f"the variation {label!r} at sigma {v.sigma} is given twice")
+        seen.add((label, v.sigma))
+    return labelled
+
+
+def variations(
+    variation: Variation | Sequence[Variation] | Mapping[str, Variation] | None,
+    sigmas: Sequence[float] | None,
+) -> list[Variation]:
+    """The variation levels of a sweep (see :func:`labelled_variations`)."""
+    return [v for _, v in labelled_variations(variation, sigmas)]
+
+
+def device_weights(model: nn.Module, levels: Sequence[Variation]) -> dict[str, list[int]]:
+    """Device key -> shape of every tensor the levels perturb in ``model``: what
+    pairs its chips with another model's (same key, same noise)."""
+    out: dict[str, list[int]] = {}
+    for v in levels:
+        try:
+            targets = v.targets(model)
+        except ValueError:
+            continue  # selects nothing in this model: it has no chips to pair
+        for t in targets:
+            out.setdefault(t.key, list(t.tensor.shape))
+    return dict(sorted(out.items()))
 
 
 def _mean_dict(ds: list[dict[str, float]]) -> dict[str, float]:
@@ -252,7 +352,14 @@ def _mean_dict(ds: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.fmean(d[k] for d in ds) for k in ds[0]}
 
 
-def _row(method: str, model: nn.Module, v: Variation, results: list[PassResult], seeds: list[int]):
+def _row(
+    method: str,
+    model: nn.Module,
+    label: str,
+    v: Variation,
+    results: list[PassResult],
+    seeds: list[int],
+) -> dict[str, Any]:
     acc = [r.accuracy for r in results]
     spikes = _mean_dict([r.spikes for r in results])
     synops = _mean_dict([r.synops for r in results])
@@ -262,6 +369,7 @@ def _row(method: str, model: nn.Module, v: Variation, results: list[PassResult],
         "sigma": v.sigma,
         "mode": v.mode,
         "redraw": v.redraw if v.mode == "dynamic" else None,
+        "variation_label": label,
         "draws": len(acc),
         "accuracy_mean": statistics.fmean(acc),
         "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
@@ -282,13 +390,13 @@ def _row(method: str, model: nn.Module, v: Variation, results: list[PassResult],
 def evaluate(
     model: nn.Module | Mapping[str, nn.Module],
     data: Any,
-    variation: Variation | Sequence[Variation] | None = None,
+    variation: Variation | Sequence[Variation] | Mapping[str, Variation] | None = None,
     *,
     sigmas: Sequence[float] | None = None,
     draws: int = 20,
     seed: int = 0,
-    encoder: str | None = None,
-    time_steps: int | None = None,
+    encoder: str | Mapping[str, str] | None = None,
+    time_steps: int | Mapping[str, int] | None = None,
     batch_size: int = 256,
     spikes: bool = True,
     dataset: str | None = None,
@@ -302,49 +410,74 @@ def evaluate(
         data: a Dataset, a DataLoader or an ``(inputs, targets)`` pair of tensors.
         variation: a :class:`~snnvar.Variation` (static: one draw per chip; dynamic:
             redrawn per time step or per pass, see ``Variation.redraw``), a list of
-            them (e.g. a static and a dynamic one), or None (clean weights).
+            them (e.g. a static and a dynamic one), a dict ``label -> Variation``
+            (e.g. Gaussian vs a measured distribution, WVAT paper Fig. 13), or None
+            (clean weights). Every row carries its variation's label
+            (:meth:`Variation.label` unless named).
         sigmas: a sweep: every variation at each of these levels, in [0, 1].
         draws: simulated chips per level (>= 1); chip ``k`` is seeded
             :func:`chip_seed(seed, k) <chip_seed>`.
         seed: root of the chips and of the input encoding; recorded in the report.
-        encoder: how inputs reach the model (:data:`snnvar.datasets.ENCODERS`);
-            None picks ``rate`` (SNN, static data), ``frames`` (SNN, event frames)
-            or ``none`` (ANN).
-        time_steps: T of the spike encoders (None: the model's ``time_steps``
-            attribute, as a converted SNN has, else 25).
+        encoder: how inputs reach the models (:data:`snnvar.datasets.ENCODERS`), one
+            for all or a dict per model name; None picks each model's own (a
+            converted SNN's), else ``rate`` (SNN, static data), ``frames`` (SNN, event
+            frames) or ``none`` (ANN).
+        time_steps: T of the spike encoders, one for all or a dict per model name
+            (None: each model's ``time_steps`` attribute, else 25).
         spikes: record spikes, firing rates and synaptic operations per layer (SNNs).
         dataset: the data set's name, for the report.
         cache_mb: keep encoded inputs in memory up to this size (same values either way).
 
+    Chips are paired across models by device weight: a tensor draws its noise
+    from its device key (its name, or the ANN weight a converted SNN's
+    ``weight_map`` names), so models that share device weights see the same
+    chips. Models with the same encoder and T see the same input spikes. Every
+    model is evaluated in eval mode, and left in the mode it was in.
+
     Returns a :class:`~snnvar.evaluation.Report` with one row per (method, variation):
     ``accuracy_mean``, ``accuracy_std`` (sample std over chips), ``accuracy_min``
-    (worst chip), the per-chip ``accuracies`` and ``seeds``, ``loss_mean``, and for
-    SNNs ``spikes`` / ``rates`` / ``synops`` per layer (means over chips, per sample).
-    Accuracies are fractions in [0, 1].
+    (worst chip), the per-chip ``accuracies`` and ``seeds``, ``loss_mean``,
+    ``variation_label``, and for SNNs ``spikes`` / ``rates`` / ``synops`` per layer
+    (means over chips, per sample). Accuracies are fractions in [0, 1]. ``models``
+    records each model's encoder, T and device weights.
     """
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise ValueError(f"draws must be an integer >= 1, got {draws!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     named = _models(model)
-    levels = variations(variation, sigmas)
-    first = next(iter(named.values()))
-    batches = prepare(data, first, encoder, time_steps, batch_size, seed, cache_mb)
+    levels = labelled_variations(variation, sigmas)
+    raw = _as_batches(data, batch_size)
+    if not raw:
+        raise ValueError("the evaluation data set is empty")
+    encoders = _per_model("encoder", encoder, named)
+    steps = _per_model("time_steps", time_steps, named)
+    encoding = {k: _encoding(m, raw[0][0], encoders[k], steps[k]) for k, m in named.items()}
+    shared: dict[tuple[str, int], Batches] = {}
+    for enc, t in encoding.values():
+        if (enc, t) not in shared:
+            shared[(enc, t)] = _encoded(raw, enc, t, seed, cache_mb)
+    batches = {k: shared[encoding[k]] for k in named}
     seeds = [chip_seed(seed, k) for k in range(draws)]
-    total = sum(1 if is_identity(v) else draws for v in levels) * len(named)
+    total = sum(1 if is_identity(v) else draws for _, v in levels) * len(named)
     bar = tqdm(total=total, desc="chips", disable=not progress, leave=False)
     rows = []
-    for v in levels:
+    for label, v in levels:
         for method, m in named.items():
             if is_identity(v):
-                results = [run_pass(m, batches, spikes)] * draws
+                results = [run_pass(m, batches[method], spikes)] * draws
                 bar.update(1)
             else:
                 results = []
                 for s in seeds:
                     with v.applied(m, seed=s):
-                        results.append(run_pass(m, batches, spikes))
+                        results.append(run_pass(m, batches[method], spikes))
                     bar.update(1)
-            rows.append(_row(method, m, v, results, seeds))
+            rows.append(_row(method, m, label, v, results, seeds))
     bar.close()
+    weights = {k: device_weights(m, [v for _, v in levels]) for k, m in named.items()}
+    common = set(encoding.values())
+    (enc0, t0) = next(iter(encoding.values()))
     return Report(
         results=rows,
         seed=seed,
@@ -354,14 +487,32 @@ def evaluate(
                 "model": str(getattr(m, "name", type(m).__name__)),
                 "parameters": sum(p.numel() for p in m.parameters()),
                 "spiking": _spiking(m),
+                "encoder": encoding[k][0],
+                "time_steps": encoding[k][1],
+                "device_weights": weights[k],
             }
             for k, m in named.items()
         },
         config={
             "draws": draws,
-            "encoder": batches.encoder,
-            "time_steps": batches.time_steps,
+            "encoder": enc0 if len(common) == 1 else None,
+            "time_steps": t0 if len(common) == 1 else None,
             "batch_size": batch_size,
-            "samples": batches.samples,
+            "samples": shared[(enc0, t0)].samples,
+            "chips": CHIP_SCHEME,
+            "paired": len({json.dumps(w) for w in weights.values()}) == 1,
         },
     )
+
+
+CHIP_SCHEME = "snnvar-1: chip k = derive_seed(seed, k); stream = blake2b(f'{root}/{device key}')"
+"""How chips are drawn, recorded in reports: reports merge only under the same scheme."""
+
+
+def _per_model(what: str, value: Any, named: dict[str, nn.Module]) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(named))
+        if unknown:
+            raise ValueError(f"{what} given for unknown models {unknown}; models: {list(named)}")
+        return {k: value.get(k) for k in named}
+    return dict.fromkeys(named, value)

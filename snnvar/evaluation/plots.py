@@ -1,6 +1,6 @@
 """PNG plots of a report with matplotlib's object API (no pyplot, no global backend).
 
-- accuracy vs σ per method, a band of ± one std over chips, one panel per mode;
+- accuracy vs σ per method, a band of ± one std over chips, one panel per variation;
 - the loss landscape: mean loss over directions vs σ·γ (γ = −1 to the left);
 - per-layer weight histograms, methods overlaid.
 """
@@ -21,16 +21,16 @@ __all__ = ["plot_accuracy", "plot_histograms", "plot_landscape", "save_all"]
 
 
 def plot_accuracy(report: Report, path: str | Path) -> Path:
-    """Accuracy (%) vs σ (%) with std bands, per method; one panel per mode."""
-    from .report import _mode_label
+    """Accuracy (%) vs σ (%) with std bands, per method; one panel per variation."""
+    from .report import _label
 
-    modes = report.modes
-    fig = _figure(figsize=(5.0 * len(modes), 3.8))
-    axes = fig.subplots(1, len(modes), squeeze=False)[0]
-    for ax, mode in zip(axes, modes, strict=True):
+    labels = report.labels
+    fig = _figure(figsize=(5.0 * len(labels), 3.8))
+    axes = fig.subplots(1, len(labels), squeeze=False)[0]
+    for ax, mode in zip(axes, labels, strict=True):
         for method in report.methods:
             rows = sorted(
-                (r for r in report.results if r["method"] == method and _mode_label(r) == mode),
+                (r for r in report.results if r["method"] == method and _label(r) == mode),
                 key=lambda r: r["sigma"],
             )
             if not rows:

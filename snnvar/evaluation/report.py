@@ -2,10 +2,13 @@
 (laid out like the WVAT paper's tables) and the plots' data.
 
 ``report.json`` holds ``snnvar_version``, ``seed``, ``dataset``, ``model``,
-``models`` (method -> model name, parameters, spiking), ``config`` (draws,
-encoder, time steps, ...), ``results`` (the rows of
-:func:`~snnvar.evaluation.evaluate`) and, when computed, ``landscape`` and
-``histograms``. Accuracies are fractions; the Markdown table shows percent.
+``models`` (method -> model name, parameters, spiking, encoder, time steps,
+device weights), ``config`` (draws, encoder and time steps where shared, the
+chip scheme, whether the models' chips are paired, ...), ``results`` (the rows
+of :func:`~snnvar.evaluation.evaluate`, each with its ``variation_label``) and,
+when computed, ``landscape`` and ``histograms``. Accuracies are fractions; the
+Markdown table shows percent, with a variation column whenever more than one
+variation is present.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ _CSV_KEYS = (
     "sigma",
     "mode",
     "redraw",
+    "variation_label",
     "draws",
     "accuracy_mean",
     "accuracy_std",
@@ -100,34 +104,75 @@ class Report:
     def modes(self) -> list[str]:
         return list(dict.fromkeys(_mode_label(r) for r in self.results))
 
-    def row(self, method: str, sigma: float, mode: str = "static") -> dict[str, Any]:
-        """The row of ``method`` at ``sigma`` in ``mode`` (``"dynamic/step"`` or
-        ``"dynamic/pass"`` to tell dynamic rows apart)."""
-        for r in self.results:
-            if (
-                r["method"] == method
-                and math.isclose(r["sigma"], sigma, abs_tol=1e-12)
-                and mode in (r["mode"], _mode_label(r))
-            ):
-                return r
+    @property
+    def labels(self) -> list[str]:
+        """The variation labels of the rows, in order (:meth:`Variation.label`)."""
+        return list(dict.fromkeys(_label(r) for r in self.results))
+
+    def row(
+        self,
+        method: str,
+        sigma: float,
+        mode: str | None = "static",
+        variation: str | None = None,
+    ) -> dict[str, Any]:
+        """The row of ``method`` at ``sigma``, in ``mode`` (``"static"``, ``"dynamic"``,
+        ``"dynamic/step"``, ``"dynamic/pass"``; None: any) and, where several
+        variations share a mode, of the variation labelled ``variation``. A query
+        that matches more than one row is refused with the labels to choose from."""
+        hits = [
+            r
+            for r in self.results
+            if r["method"] == method
+            and math.isclose(r["sigma"], sigma, abs_tol=1e-12)
+            and (mode is None or mode in (r["mode"], _mode_label(r)))
+            and (variation is None or _label(r) == variation)
+        ]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            raise KeyError(
+                f"{len(hits)} rows for method={method!r}, sigma={sigma}, mode={mode!r}: "
+                f"choose one with variation= among {[_label(r) for r in hits]}"
+            )
         raise KeyError(
-            f"no row for method={method!r}, sigma={sigma}, mode={mode!r}; methods: "
-            f"{self.methods}, sigmas: {sorted({r['sigma'] for r in self.results})}, "
-            f"modes: {self.modes}"
+            f"no row for method={method!r}, sigma={sigma}, mode={mode!r}, "
+            f"variation={variation!r}; methods: {self.methods}, sigmas: "
+            f"{sorted({r['sigma'] for r in self.results})}, modes: {self.modes}, "
+            f"variations: {self.labels}"
         )
 
     def merge(self, other: Report) -> Report:
-        """This report's rows followed by ``other``'s (same seed required: paired chips)."""
-        if other.seed != self.seed:
-            raise ValueError(
-                f"reports of seeds {self.seed} and {other.seed} did not see the same chips"
-            )
+        """This report's rows followed by ``other``'s.
+
+        Only reports whose chips are paired merge: the same seed, the same chip
+        scheme, the same data (samples), distinct method names, and the same device
+        weights (key and shape) for every model of both, e.g. an ANN and its
+        converted SNN. Settings that differ between the two (``draws``, T, ...) are
+        kept per model in ``models[method]``, not lost.
+        """
+        problems = _unpaired(self, other)
+        if problems:
+            raise ValueError("these reports did not see the same chips: " + "; ".join(problems))
+        config: dict[str, Any] = {}
+        models = {k: dict(v) for k, v in self.models.items()}
+        models.update({k: dict(v) for k, v in other.models.items()})
+        for key in dict.fromkeys([*self.config, *other.config]):
+            mine, theirs = self.config.get(key), other.config.get(key)
+            if mine == theirs:
+                config[key] = mine
+                continue
+            for source, value in ((self, mine), (other, theirs)):
+                for k in source.models:
+                    models[k].setdefault(key, value)
+            config[key] = None
+        config["paired"] = True
         return Report(
             results=self.results + other.results,
             seed=self.seed,
             dataset=self.dataset or other.dataset,
-            models={**self.models, **other.models},
-            config={**other.config, **self.config},
+            models=models,
+            config=config,
             landscape=self.landscape + other.landscape,
             histograms={**self.histograms, **other.histograms},
         )
@@ -197,23 +242,23 @@ class Report:
                 f"the report has no rows at sigma {levels}; it has "
                 f"{sorted({r['sigma'] for r in self.results})}"
             )
-        several = len(self.modes) > 1
+        several = len(self.labels) > 1
         head = ["method", *(["variation"] if several else [])]
         head += [f"σ = {100 * s:g} %" for s in present] + [
             f"worst chip, σ = {100 * present[-1]:g} %"
         ]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for mode in self.modes:
+        for label in self.labels:
             for method in self.methods:
                 rows = {
                     s: r
                     for r in self.results
                     for s in present
-                    if r["method"] == method and _mode_label(r) == mode and _same(r["sigma"], s)
+                    if r["method"] == method and _label(r) == label and _same(r["sigma"], s)
                 }
                 if not rows:
                     continue
-                cells = [method, *([mode] if several else [])]
+                cells = [method, *([label] if several else [])]
                 for s in present:
                     r = rows.get(s)
                     cells.append(
@@ -238,7 +283,7 @@ class Report:
         for r in rows:
             syn = r.get("synops_per_sample")
             lines.append(
-                f"| {r['method']} | {_mode_label(r)} | {100 * r['sigma']:g} % | "
+                f"| {r['method']} | {_label(r)} | {100 * r['sigma']:g} % | "
                 f"{r['spikes_per_sample']:.1f} | {'-' if syn is None else f'{syn:.3g}'} |"
             )
         return "\n".join(lines) + "\n"
@@ -266,6 +311,49 @@ class Report:
 
             written += _plots.save_all(self, out)
         return written
+
+
+def _unpaired(a: Report, b: Report) -> list[str]:
+    """Why two reports' chips are not paired (empty: they are)."""
+    problems = []
+    if a.seed != b.seed:
+        problems.append(f"seeds {a.seed} and {b.seed}")
+    for name, r in (("the first", a), ("the second", b)):
+        if r.config.get("paired") is False:
+            problems.append(f"{name} report's own models do not share device weights")
+        lacking = [k for k, m in r.models.items() if "device_weights" not in m]
+        if "chips" not in r.config or lacking or not r.models:
+            problems.append(
+                f"{name} report does not record its chips (chip scheme and each model's "
+                "device weights; written by an older snnvar): evaluate again"
+            )
+    if problems:
+        return problems
+    if a.config["chips"] != b.config["chips"]:
+        problems.append(f"chip schemes {a.config['chips']!r} and {b.config['chips']!r}")
+    if a.config.get("samples") != b.config.get("samples"):
+        problems.append(f"{a.config.get('samples')} and {b.config.get('samples')} test samples")
+    if a.dataset and b.dataset and a.dataset != b.dataset:
+        problems.append(f"data sets {a.dataset!r} and {b.dataset!r}")
+    both = sorted(set(a.models) & set(b.models))
+    if both:
+        problems.append(f"method names {both} in both (rename one)")
+    ref_name, ref = next(iter(a.models.items()))
+    for k, m in {**a.models, **b.models}.items():
+        if m["device_weights"] != ref["device_weights"]:
+            mine, theirs = set(ref["device_weights"]), set(m["device_weights"])
+            diff = sorted(mine ^ theirs) or sorted(
+                n for n in mine if ref["device_weights"][n] != m["device_weights"][n]
+            )
+            problems.append(
+                f"{k!r} and {ref_name!r} hold different device weights (differ in {diff[:4]})"
+            )
+    return problems
+
+
+def _label(row: dict[str, Any]) -> str:
+    """A row's variation label (rows written before labels: the mode)."""
+    return row.get("variation_label") or _mode_label(row)
 
 
 def _same(a: float, b: float) -> bool:

@@ -11,21 +11,74 @@ closure need not. Weights are perturbed only through :mod:`snnvar.variation`
 
 Every step draws its randomness from ``step_seed``, a function of the method's
 ``seed`` and its step count: replicas of a data-parallel job that share the
-seed apply the same perturbation at the same step.
+seed apply the same perturbation at the same step. Variation draws use the
+engine's ``"train"`` seed domain, so no training draw repeats a test chip of
+:func:`snnvar.evaluate`, whatever the seeds.
+
+Side effects, the same for every method:
+
+- BatchNorm (any ``_NormBase`` layer in training mode) updates its running
+  statistics exactly once per step, from the step's *first* pass (the clean
+  pass of SAM, AWP and WVAT's GAV; the perturbed pass of noise injection and
+  WVAT's HSV; the first draw of HA-SGD; the noisy task pass of adversarial
+  regularisation). Later passes normalise with their batch statistics and
+  leave the running ones alone (:func:`frozen_norm_stats`).
+- ``step`` returns the loss of the step's first pass, and the Trainer reports
+  the accuracy of that same pass.
+- ``state_dict`` records the method's hyperparameters; loading a state saved
+  with other hyperparameters is refused with an error naming both values.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 
 from ..variation.seeding import derive_seed
 
-__all__ = ["Method", "derive_seed"]
+__all__ = ["Method", "derive_seed", "frozen_norm_stats", "rng_state", "set_rng_state"]
+
+
+@contextmanager
+def frozen_norm_stats(model: nn.Module) -> Iterator[None]:
+    """Inside the block, normalisation layers in training mode use batch statistics
+    without updating their running statistics (nor ``num_batches_tracked``)."""
+    tracked = [
+        m
+        for m in model.modules()
+        if isinstance(m, _NormBase) and m.training and m.track_running_stats
+    ]
+    try:
+        for m in tracked:
+            m.track_running_stats = False
+        yield
+    finally:
+        for m in tracked:
+            m.track_running_stats = True
+
+
+def rng_state(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+    """The global RNG state that dropout in ``model`` draws from (CPU, and CUDA
+    for a model on a GPU)."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return torch.get_rng_state(), torch.cuda.get_rng_state(index), index
+    return torch.get_rng_state(), None, None
+
+
+def set_rng_state(state: tuple[torch.Tensor, torch.Tensor | None, int | None]) -> None:
+    """Restore a state from :func:`rng_state`: the next pass draws the same dropout masks."""
+    cpu, cuda, index = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, index)
 
 
 class Method(torch.optim.Optimizer):
@@ -54,6 +107,8 @@ class Method(torch.optim.Optimizer):
         self.seed = int(seed)
         self.steps = 0
         self.passes = 0
+        self._step_passes = 0  # passes in the current step
+        self._first_loss: torch.Tensor | None = None
 
     # -- the torch.optim contract -----------------------------------------------------
 
@@ -71,16 +126,24 @@ class Method(torch.optim.Optimizer):
                 "backward() and returns the loss: def closure(): loss = loss_fn(model(x), y); "
                 "loss.backward(); return loss"
             )
+        self._step_passes = 0
+        self._first_loss = None
         if plain:
-            loss = self._loss(closure)
+            self._loss(closure)
             self.base.step()
-            return loss
-        loss = self._step(closure)
-        self.steps += 1
-        return loss
+        else:
+            self._step(closure)
+            self.steps += 1
+        assert self._first_loss is not None
+        return self._first_loss
 
-    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
+        """The method's passes and the base optimizer's step."""
         raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The method's settings, as recorded in its state dict (JSON-serialisable)."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         return {"base": self.base.state_dict(), "method": self._method_state()}
@@ -91,12 +154,31 @@ class Method(torch.optim.Optimizer):
                 f"not a {type(self).__name__} state dict: keys {sorted(state_dict)}, "
                 "expected ['base', 'method']"
             )
-        self.base.load_state_dict(state_dict["base"])
-        self.param_groups = self.base.param_groups
-        self.state = self.base.state
         method = state_dict["method"]
         if method.get("name") != type(self).__name__:
             raise ValueError(f"state dict of {method.get('name')!r} given to {type(self).__name__}")
+        saved = method.get("hyperparameters")
+        if saved is None:
+            warnings.warn(
+                f"the {type(self).__name__} state dict records no hyperparameters (written by "
+                "an older snnvar): they cannot be checked against this method's",
+                stacklevel=2,
+            )
+        else:
+            mine = self.hyperparameters()
+            differ = {k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k)}
+            if differ:
+                pairs = ", ".join(
+                    f"{k}: saved {saved.get(k)!r}, this method {mine.get(k)!r}"
+                    for k in sorted(differ)
+                )
+                raise ValueError(
+                    f"the {type(self).__name__} state dict was saved with other "
+                    f"hyperparameters ({pairs}); build the method with the saved ones"
+                )
+        self.base.load_state_dict(state_dict["base"])
+        self.param_groups = self.base.param_groups
+        self.state = self.base.state
         self.seed, self.steps, self.passes = method["seed"], method["steps"], method["passes"]
 
     def _method_state(self) -> dict[str, Any]:
@@ -105,6 +187,7 @@ class Method(torch.optim.Optimizer):
             "seed": self.seed,
             "steps": self.steps,
             "passes": self.passes,
+            "hyperparameters": self.hyperparameters(),
         }
 
     # -- helpers for the methods ------------------------------------------------------
@@ -116,18 +199,28 @@ class Method(torch.optim.Optimizer):
 
     def _loss(self, closure: Callable[[], torch.Tensor], zero: bool = True) -> torch.Tensor:
         """Zero the gradients (unless ``zero=False``: accumulate), call the closure (one
-        forward/backward pass), check its loss."""
+        forward/backward pass), check its loss. Only the step's first pass updates
+        BatchNorm running statistics; its loss is what ``step`` returns."""
         if zero:
             self.zero_grad()
-        with torch.enable_grad():
+        first = self._step_passes == 0
+        with torch.enable_grad(), nullcontext() if first else frozen_norm_stats(self.model):
             loss = closure()
         self.passes += 1
+        self._step_passes += 1
         if not isinstance(loss, torch.Tensor):
             raise ValueError(
                 f"the closure must return the loss tensor (after calling backward()), "
                 f"got {type(loss).__name__}"
             )
-        return loss.detach()
+        loss = loss.detach()
+        if first:
+            self._first_loss = loss
+        return loss
+
+    def _train_draw(self, variation: Any, seed: int) -> Any:
+        """``variation.applied`` on the model in the training seed domain."""
+        return variation.applied(self.model, seed=seed, domain="train")
 
     def _params(self) -> Iterator[torch.Tensor]:
         for group in self.param_groups:

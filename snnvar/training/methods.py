@@ -18,12 +18,13 @@ Plain SGD is the base optimizer alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..variation import Variation
-from .base import Method, derive_seed, offset
+from .base import Method, derive_seed, frozen_norm_stats, offset, rng_state, set_rng_state
 
 __all__ = [
     "AWP",
@@ -41,6 +42,11 @@ def _check_variation(variation: object) -> Variation:
     if not isinstance(variation, Variation):
         raise TypeError(f"variation must be a snnvar.Variation, got {type(variation).__name__}")
     return variation
+
+
+def _variation_record(variation: Variation) -> dict[str, Any]:
+    """A variation as recorded among a method's hyperparameters."""
+    return {"variation": variation.to_dict(), "variation_label": variation.label()}
 
 
 def _unit(name: str, value: float) -> float:
@@ -71,11 +77,13 @@ class NoiseInjection(Method):
         super().__init__(model, optimizer, seed)
         self.variation = _check_variation(variation)
 
-    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-        with self.variation.applied(self.model, seed=self.step_seed):
-            loss = self._loss(closure)
+    def hyperparameters(self) -> dict[str, Any]:
+        return _variation_record(self.variation)
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
+        with self._train_draw(self.variation, self.step_seed):
+            self._loss(closure)
         self.base.step()
-        return loss
 
 
 def gradient_ascent_variation(
@@ -121,31 +129,38 @@ class WVAT(Method):
         self.alpha = _positive("alpha", alpha, allow_zero=True)
         self.last_kind = "none"
 
-    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            **_variation_record(self.variation),
+            "w_th": self.w_th,
+            "p": self.p,
+            "alpha": self.alpha,
+        }
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
         g = torch.Generator().manual_seed(derive_seed(self.step_seed, 0))
         add, u = float(torch.rand((), generator=g)), float(torch.rand((), generator=g))
         seed = derive_seed(self.step_seed, 1)
         if add >= self.p:
             self.last_kind = "none"
-            loss = self._loss(closure)
+            self._loss(closure)
         elif u < 1.0 - self.w_th:  # HSV with probability 1 − w_th
             self.last_kind = "hsv"
-            with self.variation.applied(self.model, seed=seed):
-                loss = self._loss(closure)
+            with self._train_draw(self.variation, seed):
+                self._loss(closure)
         else:
             self.last_kind = "gav"
-            loss = self._gav(closure, seed)
+            self._gav(closure, seed)
         self.base.step()
-        return loss
 
-    def _gav(self, closure: Callable[[], torch.Tensor], seed: int) -> torch.Tensor:
-        self._loss(closure)  # ∇L at the clean weights
+    def _gav(self, closure: Callable[[], torch.Tensor], seed: int) -> None:
+        self._loss(closure)  # ∇L at the clean weights (the step's first pass)
         targets = [t for t in self.variation.targets(self.model) if t.tensor.grad is not None]
-        draw = self.variation.sample(self.model, seed=seed)
+        draw = self.variation.sample(self.model, seed=seed, domain="train")
         grads = {t.name: t.tensor.grad.detach().clone() for t in targets}
         wv = gradient_ascent_variation(grads, {n: draw[n] for n in grads}, self.alpha)
         with offset({t.tensor: wv[t.name] for t in targets}):
-            return self._loss(closure)
+            self._loss(closure)
 
 
 class HASGD(Method):
@@ -164,23 +179,31 @@ class HASGD(Method):
         if not isinstance(samples, int) or samples < 1:
             raise ValueError(f"samples must be an integer >= 1, got {samples!r}")
         self.samples = samples
+        self.last_mean_loss: torch.Tensor | None = None
+        """The mean loss over the last step's draws (``step`` returns the first draw's)."""
 
-    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**_variation_record(self.variation), "samples": self.samples}
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
         losses = []
         for i in range(self.samples):  # the L closures accumulate into .grad
-            with self.variation.applied(self.model, seed=derive_seed(self.step_seed, i)):
+            with self._train_draw(self.variation, derive_seed(self.step_seed, i)):
                 losses.append(self._loss(closure, zero=i == 0))
         for p in self._params():
             if p.grad is not None:
                 p.grad.div_(self.samples)
+        self.last_mean_loss = torch.stack(losses).mean()
         self.base.step()
-        return torch.stack(losses).mean()
 
 
 class SAM(Method):
     """Sharpness-aware minimisation: the gradient at ``w + ρ g / ‖g‖`` updates ``w``.
 
-    ``adaptive=True`` is ASAM: ``e = ρ w² g / ‖|w| g‖``.
+    ``adaptive=True`` is ASAM (Kwon et al., ICML 2021): ``e = ρ T² g / ‖T g‖``
+    with ``T = |w| + η`` for weights and ``T = 1`` for the other parameters
+    (biases), as in the authors' implementation; the authors use ``ρ`` about
+    ten times SAM's (0.5 on CIFAR).
     """
 
     def __init__(
@@ -189,31 +212,52 @@ class SAM(Method):
         optimizer: torch.optim.Optimizer,
         rho: float = 0.05,
         adaptive: bool = False,
+        eta: float = 0.01,
         seed: int = 0,
     ) -> None:
         super().__init__(model, optimizer, seed)
         self.rho = _positive("rho", rho)
+        if not isinstance(adaptive, bool):
+            raise ValueError(f"adaptive must be True or False, got {adaptive!r}")
         self.adaptive = adaptive
+        self.eta = _positive("eta", eta, allow_zero=True)
 
-    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"rho": self.rho, "adaptive": self.adaptive, "eta": self.eta}
+
+    def _scale(self) -> dict[torch.Tensor, torch.Tensor | float]:
+        """T per parameter (ASAM), 1 for SAM."""
+        if not self.adaptive:
+            return {}
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        return {
+            p: p.detach().abs() + self.eta
+            for p in self._params()
+            if names.get(id(p), "").rpartition(".")[2] == "weight"
+        }
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
         self._loss(closure)
         params = [p for p in self._params() if p.grad is not None]
-        scaled = [(p.abs() * p.grad if self.adaptive else p.grad).detach() for p in params]
+        t = self._scale()
+        scaled = [(t.get(p, 1.0) * p.grad).detach() for p in params]
         norm = torch.linalg.vector_norm(torch.stack([s.norm() for s in scaled]))
         e = {
-            p: (p.detach() ** 2 if self.adaptive else 1.0) * p.grad * (self.rho / (norm + 1e-12))
-            for p in params
+            p: t.get(p, 1.0) * s * (self.rho / (norm + 1e-12))
+            for p, s in zip(params, scaled, strict=True)
         }
         with offset(e):
-            loss = self._loss(closure)
+            self._loss(closure)
         self.base.step()
-        return loss
 
 
 class AWP(Method):
-    """Adversarial weight perturbation, weights only: ``v_l = γ ‖w_l‖ g_l / ‖g_l‖``.
+    """Adversarial weight perturbation, weights only (Wu et al., NeurIPS 2020).
 
-    Applied to tensors of dim >= 2 (Conv/Linear weights), as in Wu et al. (2020).
+    ``steps`` = K ascent steps per layer, ``v_l ← Π(v_l + (γ/K) ‖w_l‖ g_l / ‖g_l‖)``
+    with ``g_l`` the gradient at ``w + v`` and Π the projection onto the ball
+    ``‖v_l‖ ≤ γ ‖w_l‖``; K = 1 is ``v_l = γ ‖w_l‖ g_l / ‖g_l‖``. Applied to tensors
+    of dim >= 2 (Conv/Linear weights). A step costs K + 1 passes.
     """
 
     def __init__(
@@ -221,24 +265,42 @@ class AWP(Method):
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         gamma: float = 0.01,
+        steps: int = 1,
         seed: int = 0,
     ) -> None:
         super().__init__(model, optimizer, seed)
         self.gamma = _positive("gamma", gamma)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        self.ascent_steps = steps
 
-    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"gamma": self.gamma, "steps": self.ascent_steps}
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
         self._loss(closure)
-        v = {}
-        for p in self._params():
-            if p.grad is None or p.dim() < 2:
-                continue
-            gn = p.grad.norm()
-            if gn > 0:
-                v[p] = p.grad * (self.gamma * p.detach().norm() / gn)
+        weights = [p for p in self._params() if p.dim() >= 2]
+        radius = {p: self.gamma * p.detach().norm() for p in weights}
+        v: dict[torch.Tensor, torch.Tensor] = {}
+        k = self.ascent_steps
+        for i in range(k):
+            if i > 0:  # the gradient at w + v
+                with offset(v):
+                    self._loss(closure)
+            for p in weights:
+                if p.grad is None:
+                    continue
+                gn = p.grad.norm()
+                if gn > 0:
+                    moved = p.grad * (radius[p] / k / gn)
+                    v[p] = moved if p not in v else v[p] + moved
+                if k > 1 and p in v:  # K = 1 lies on the sphere by construction
+                    norm = v[p].norm()
+                    if norm > radius[p]:
+                        v[p] = v[p] * (radius[p] / norm)
         with offset(v):
-            loss = self._loss(closure)
+            self._loss(closure)
         self.base.step()
-        return loss
 
 
 BOUNDARY_LOSSES = ("kl", "mse")
@@ -267,7 +329,10 @@ class AdversarialRegularization(Method):
     ``training.adversarial_jax``.
 
     ``step(closure, inputs)`` needs the batch inputs for the attack; the closure
-    computes the task loss as for the other methods. ``last_attack`` holds Δ*.
+    computes the task loss as for the other methods. ``last_attack`` holds Δ*,
+    ``last_regularizer`` the step's d (the step returns the task loss alone).
+    The regulariser's passes share one set of dropout masks and leave BatchNorm's
+    running statistics alone.
     """
 
     needs_inputs = True
@@ -298,6 +363,7 @@ class AdversarialRegularization(Method):
             )
         self.boundary = boundary
         self.last_attack: dict[str, torch.Tensor] = {}
+        self.last_regularizer = torch.zeros(())
 
     def step(  # type: ignore[override]
         self,
@@ -317,44 +383,79 @@ class AdversarialRegularization(Method):
         finally:
             del self._inputs
 
-    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-        with self.variation.applied(self.model, seed=self.step_seed):
-            loss = self._loss(closure)  # task loss under noise; gradients kept
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            **_variation_record(self.variation),
+            "beta": self.beta,
+            "attack_steps": self.attack_steps,
+            "attack_size": self.attack_size,
+            "initial_std": self.initial_std,
+            "boundary": self.boundary,
+        }
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
+        with self._train_draw(self.variation, self.step_seed):
+            self._loss(closure)  # task loss under noise; gradients kept; the first pass
+        self.last_regularizer = torch.zeros(())
         if self.beta == 0.0:
             self.base.step()
-            return loss
+            return
         x = self._inputs
         params = dict(self.model.named_parameters())
         names = [t.name for t in self.variation.targets(self.model) if t.name in params]
-        delta = self.attack(x, names, derive_seed(self.step_seed, 1))
-        with torch.enable_grad():
-            clean = self.model(x)
-            moved = torch.func.functional_call(
-                self.model, {n: params[n] + delta[n] for n in names}, (x,), strict=False
-            )
-            reg = _boundary(self.boundary, clean, moved)
-            (self.beta * reg).backward()  # adds to the task gradients
+        # The regulariser compares f(w, x) with f(w*, x) as functions of the weights:
+        # every one of its passes (target, attack steps, clean, attacked) sees the same
+        # dropout masks, and none of them updates BatchNorm's running statistics.
+        masks = rng_state(self.model)
+        with frozen_norm_stats(self.model):
+            delta = self.attack(x, names, derive_seed(self.step_seed, 1), masks)
+            with torch.enable_grad():
+                set_rng_state(masks)
+                clean = self.model(x)
+                set_rng_state(masks)
+                moved = torch.func.functional_call(
+                    self.model, {n: params[n] + delta[n] for n in names}, (x,), strict=False
+                )
+                reg = _boundary(self.boundary, clean, moved)
+                (self.beta * reg).backward()  # adds to the task gradients
         self.passes += 1
+        self.last_regularizer = reg.detach()
         self.base.step()
-        return loss + self.beta * reg.detach()
 
-    def attack(self, x: torch.Tensor, names: list[str], seed: int) -> dict[str, torch.Tensor]:
-        """Δ* of the projected signed-gradient attack on the parameters ``names``."""
+    def attack(
+        self,
+        x: torch.Tensor,
+        names: list[str],
+        seed: int,
+        masks: tuple[torch.Tensor, torch.Tensor | None, int | None] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Δ* of the projected signed-gradient attack on the parameters ``names``.
+
+        ``masks``: an :func:`~snnvar.training.base.rng_state` that every pass of
+        the attack starts from (the same dropout masks); None: the current one.
+        """
         params = dict(self.model.named_parameters())
+        if masks is None:
+            masks = rng_state(self.model)
         w = {n: params[n].detach() for n in names}
         g = torch.Generator().manual_seed(seed)
-        delta = {
-            n: w[n].abs()
-            * self.initial_std
-            * torch.randn(w[n].shape, generator=g, dtype=w[n].dtype).to(w[n].device)
+        radius = {n: self.attack_size * w[n].abs() for n in names}
+        delta = {  # the random start, projected onto the ball like every step
+            n: _project(
+                w[n].abs()
+                * self.initial_std
+                * torch.randn(w[n].shape, generator=g, dtype=w[n].dtype).to(w[n].device),
+                radius[n],
+            )
             for n in names
         }
-        radius = {n: self.attack_size * w[n].abs() for n in names}
         with torch.no_grad():
+            set_rng_state(masks)
             target = self.model(x)
         for _ in range(self.attack_steps):
             leaves = {n: d.clone().requires_grad_() for n, d in delta.items()}
             with torch.enable_grad():
+                set_rng_state(masks)
                 out = torch.func.functional_call(
                     self.model, {n: w[n] + leaves[n] for n in names}, (x,), strict=False
                 )
@@ -364,7 +465,11 @@ class AdversarialRegularization(Method):
             self.passes += 1
             for (n, d), gr in zip(delta.items(), grads, strict=True):
                 if gr is not None:
-                    step = d + radius[n] / self.attack_steps * gr.sign()
-                    delta[n] = torch.maximum(torch.minimum(step, radius[n]), -radius[n])
+                    delta[n] = _project(d + radius[n] / self.attack_steps * gr.sign(), radius[n])
         self.last_attack = delta
         return delta
+
+
+def _project(delta: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """``delta`` clipped element-wise to ``[-radius, radius]``."""
+    return torch.maximum(torch.minimum(delta, radius), -radius)

@@ -176,7 +176,8 @@ class Trainer:
                 logits = self.model(inputs)
                 loss = self.loss_fn(logits, y)
                 loss.backward()
-                box[:] = [logits.detach()]
+                if not box:  # the step's first pass, whose loss the method returns
+                    box.append(logits.detach())
                 return loss
 
             loss = self._step(closure, inputs, warmup)
@@ -187,6 +188,8 @@ class Trainer:
             correct += float((logits_box[0].argmax(-1) == y).sum())
             count += n
             batches.set_postfix(loss=f"{loss_sum / count:.4f}")
+        # Loss and accuracy of each step's first pass (the clean pass of SAM, AWP and
+        # WVAT's GAV; the perturbed one of noise injection and HSV; HA-SGD's first draw).
         row = {"train_loss": loss_sum / count, "train_accuracy": correct / count}
         if isinstance(self.optimizer, Method):
             row["passes"] = self.optimizer.passes - passes_before

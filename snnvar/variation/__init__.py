@@ -8,7 +8,7 @@
 ...     y = model(torch.ones(1, 4))
 """
 
-from .config import MODES, REDRAWS, Variation
+from .config import BIAS_REFERENCES, MODES, REDRAWS, Variation
 from .constraints import device_window, program
 from .distributions import (
     DISTRIBUTIONS,
@@ -19,14 +19,17 @@ from .distributions import (
     Weibull,
     resolve_distribution,
 )
-from .engine import Draw, per_read, perturbation
+from .engine import Draw, per_read, perturbation, read_value
 from .presets import PRESETS, buchel_mismatch, hasgd_programming, preset, wvat_hsv
 from .reference import REFERENCES, TensorStats, scale, tensor_stats
-from .selection import DEFAULT_MODULES, Target, select_targets
+from .seeding import DOMAINS
+from .selection import DEFAULT_MODULES, Target, device_keys, select_targets
 
 __all__ = [
+    "BIAS_REFERENCES",
     "DEFAULT_MODULES",
     "DISTRIBUTIONS",
+    "DOMAINS",
     "MODES",
     "PRESETS",
     "REDRAWS",
@@ -41,12 +44,14 @@ __all__ = [
     "Variation",
     "Weibull",
     "buchel_mismatch",
+    "device_keys",
     "device_window",
     "hasgd_programming",
     "per_read",
     "perturbation",
     "preset",
     "program",
+    "read_value",
     "resolve_distribution",
     "scale",
     "select_targets",

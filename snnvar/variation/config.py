@@ -14,13 +14,16 @@ from .distributions import UnitDistribution, resolve_distribution
 from .reference import REFERENCES
 from .selection import Target, select_targets
 
-__all__ = ["MODES", "REDRAWS", "Variation"]
+__all__ = ["BIAS_REFERENCES", "MODES", "REDRAWS", "Variation"]
 
 MODES: tuple[str, ...] = ("static", "dynamic")
 """Allowed values of ``Variation.mode``."""
 
 REDRAWS: tuple[str, ...] = ("step", "pass")
 """Allowed values of ``Variation.redraw``."""
+
+BIAS_REFERENCES: tuple[str, ...] = ("layer", "own")
+"""Allowed values of ``Variation.bias_reference``."""
 
 
 def _finite(name: str, value: object) -> float:
@@ -84,6 +87,13 @@ class Variation:
     the window (multi-level cells, >= 2); None: analog, no quantisation."""
     include_bias: bool = False
     """Also perturb the biases of the selected layers."""
+    bias_reference: str = "layer"
+    """With ``include_bias``: ``"layer"`` scales a bias (and, with clip or levels,
+    windows it) by its layer weight's reference statistics, as a crossbar that
+    holds [W b] in one array (HA-SGD poster, Fig. 5, with s = 1), so a zero bias
+    varies too; ``"own"`` uses the bias's own statistics (under ``"max"`` this is
+    [W b/s] with s matched to the bias's range). ``"weight"`` and ``"absolute"``
+    references are element-wise or 1 either way."""
     modules: tuple[type[nn.Module] | str, ...] | None = None
     """Module types (or class names) whose weights are selected; None: Linear,
     Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
@@ -130,6 +140,10 @@ class Variation:
             isinstance(self.levels, bool) or not isinstance(self.levels, int) or self.levels < 2
         ):
             raise ValueError(f"levels must be an integer >= 2 or None, got {self.levels!r}")
+        if self.bias_reference not in BIAS_REFERENCES:
+            raise ValueError(
+                f"unknown bias_reference {self.bias_reference!r}; allowed: {list(BIAS_REFERENCES)}"
+            )
         if self.modules is not None:
             object.__setattr__(self, "modules", tuple(self.modules))
         for name in ("include", "exclude", "parameters"):
@@ -146,6 +160,7 @@ class Variation:
             include=self.include,
             exclude=self.exclude,
             parameters=self.parameters,
+            bias_reference=self.bias_reference,
         )
 
     def sample(
@@ -154,15 +169,18 @@ class Variation:
         *,
         seed: int | None = None,
         generator: torch.Generator | None = None,
+        domain: str = "chip",
     ):
         """Draw one simulated chip: a :class:`Draw` mapping parameter name -> delta.
 
         The model is left untouched. ``seed`` (or a ``torch.Generator``) is
-        required; ``draw.seed`` reproduces the draw.
+        required; ``draw.seed`` and ``draw.domain`` reproduce the draw.
+        ``domain``: ``"chip"`` (test chips, as :func:`snnvar.evaluate` draws
+        them) or ``"train"`` (the training methods' noise, an independent stream).
         """
         from .engine import sample
 
-        return sample(self, model, seed=seed, generator=generator)
+        return sample(self, model, seed=seed, generator=generator, domain=domain)
 
     def applied(
         self,
@@ -170,6 +188,7 @@ class Variation:
         *,
         seed: int | None = None,
         generator: torch.Generator | None = None,
+        domain: str = "chip",
     ) -> AbstractContextManager[Any]:
         """``with variation.applied(model, seed=0) as draw:`` perturbs ``model``.
 
@@ -177,12 +196,44 @@ class Variation:
         every call of a perturbed module. On exit (also on an exception) every
         tensor is restored bit for bit; in-place changes made inside the block
         (e.g. an optimizer step) are discarded with the perturbed values.
+        ``domain`` as for :meth:`sample`.
         """
         from .engine import applied
 
-        return applied(self, model, seed=seed, generator=generator)
+        return applied(self, model, seed=seed, generator=generator, domain=domain)
 
     # -- records ----------------------------------------------------------------------
+
+    def label(self) -> str:
+        """What tells this variation apart in a report, σ aside: the distribution,
+        the reference and the mode, then every other setting that differs from
+        its default (e.g. ``"gaussian, range, static"``,
+        ``"uniform, max, dynamic/pass, mean=0.05, levels=16"``)."""
+        dist = resolve_distribution(self.distribution).label
+        mode = f"dynamic/{self.redraw}" if self.mode == "dynamic" else self.mode
+        parts = [dist, self.relative_to, mode]
+        if self.gamma != 1.0:
+            parts.append(f"gamma={self.gamma:g}")
+        if self.mean != 0.0:
+            parts.append(f"mean={self.mean:g}")
+        if self.clip:
+            parts.append("clip")
+        if self.window is not None:
+            parts.append(f"window=[{self.window[0]:g}, {self.window[1]:g}]")
+        if self.window_stds != 3.0:
+            parts.append(f"window_stds={self.window_stds:g}")
+        if self.levels is not None:
+            parts.append(f"levels={self.levels}")
+        if self.include_bias:
+            parts.append("bias" if self.bias_reference == "layer" else "bias/own")
+        if self.modules is not None:
+            kinds = [m if isinstance(m, str) else m.__name__ for m in self.modules]
+            parts.append(f"modules={'+'.join(kinds)}")
+        for name in ("include", "exclude", "parameters"):
+            patterns = getattr(self, name)
+            if patterns:
+                parts.append(f"{name}={'+'.join(patterns)}")
+        return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description, for reports and checkpoints."""

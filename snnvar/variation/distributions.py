@@ -11,6 +11,7 @@ Draws use a ``torch.Generator`` and happen on that generator's device.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -33,6 +34,11 @@ class UnitDistribution(ABC):
     """A zero-mean, unit-variance distribution that fills tensors from a generator."""
 
     name: str
+
+    @property
+    def label(self) -> str:
+        """A short name that tells this distribution apart in reports."""
+        return self.name
 
     @abstractmethod
     def fill_(self, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -83,6 +89,10 @@ class Weibull(UnitDistribution):
     """Weibull shape k (> 0). Below about 3.6 the distribution is right-skewed."""
 
     name = "weibull"
+
+    @property
+    def label(self) -> str:
+        return self.name if self.shape == 1.5 else f"weibull(k={self.shape:g})"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.shape) and self.shape > 0):
@@ -214,6 +224,14 @@ class Empirical(UnitDistribution):
         kind = "samples" if self.weights is None else "histogram"
         n = len(self.values) if self.weights is None else len(self.weights)
         return f"Empirical({kind}, n={n})"
+
+    @property
+    def label(self) -> str:
+        """``empirical(samples n=N #digest)``: the digest tells two data sets apart."""
+        kind = "samples" if self.weights is None else "histogram"
+        n = len(self.values) if self.weights is None else len(self.weights)
+        digest = hashlib.blake2b(repr((self.values, self.weights)).encode(), digest_size=3)
+        return f"empirical({kind} n={n} #{digest.hexdigest()})"
 
 
 DISTRIBUTIONS: dict[str, UnitDistribution] = {

@@ -6,13 +6,18 @@ For each selected tensor ``w`` of layer ``l`` (DESIGN.md):
     Δw       = γ · σ · s_l · ε  +  μ · s_l             ε from a unit distribution
     w_read   = w_device + Δw
 
-A draw's delta is ``w_read − w``. ``static`` mode writes ``w + delta`` into the
+A draw's delta is ``w_read − w``. ``static`` mode writes ``w_read`` into the
 model once per draw (one simulated chip; the weights' storage is swapped, so
 restoring puts the original storage back, bit for bit). ``dynamic`` mode
 redraws at every call of a perturbed module (``redraw="step"``) or once per
 forward pass of the model (``redraw="pass"``), read noise, without touching the
-stored weights: the module sees ``w + delta`` as a tensor computed from the
-parameter, so gradients flow to the clean weight.
+stored weights: the module sees ``w_read`` as a tensor computed from the
+parameter, so gradients flow to the clean weight. With clipping or levels,
+``w_read`` is computed from ``w_device`` itself (at σ = 0 it lies exactly on
+the device's levels) and its gradient passes straight through the quantiser.
+
+Each tensor's random stream is keyed by its device key and a seed domain
+(:mod:`.seeding`): ``"chip"`` for test chips, ``"train"`` for training noise.
 """
 
 from __future__ import annotations
@@ -28,13 +33,13 @@ from torch import nn
 from .constraints import device_window, program
 from .distributions import UnitDistribution, resolve_distribution
 from .reference import TensorStats, scale, tensor_stats, work_dtype
-from .seeding import root_seed, stream
+from .seeding import check_domain, root_seed, stream
 from .selection import Target
 
 if TYPE_CHECKING:
     from .config import Variation
 
-__all__ = ["Draw", "applied", "per_read", "perturbation", "sample"]
+__all__ = ["Draw", "applied", "per_read", "perturbation", "read_value", "sample"]
 
 _CLEAN = "_snnvar_clean"
 """Attribute set on a tensor while a variation is applied to it: its clean value."""
@@ -49,7 +54,8 @@ PARALLEL_MIN_NUMEL = 1 << 20
 class Draw(Mapping[str, torch.Tensor]):
     """One realisation of a :class:`~snnvar.Variation` on a model: name -> delta.
 
-    ``seed`` reproduces it (``variation.sample(model, seed=draw.seed)``). Each
+    ``seed`` and ``domain`` reproduce it
+    (``variation.sample(model, seed=draw.seed, domain=draw.domain)``). Each
     tensor has its own random stream, so a delta that was not kept (inside
     :meth:`~snnvar.Variation.applied`, static mode) is recomputed bit for bit
     the first time it is read. In dynamic mode the mapping holds the deltas of
@@ -63,9 +69,11 @@ class Draw(Mapping[str, torch.Tensor]):
         names: list[str],
         deltas: dict[str, torch.Tensor] | None = None,
         recompute: Callable[[str], torch.Tensor] | None = None,
+        domain: str = "chip",
     ):
         self.variation = variation
         self.seed = seed
+        self.domain = domain
         self.reads = 0
         self._names = names
         self._deltas = {} if deltas is None else deltas
@@ -91,7 +99,8 @@ class Draw(Mapping[str, torch.Tensor]):
 
     def __repr__(self) -> str:
         return (
-            f"Draw(seed={self.seed}, mode={self.mode!r}, tensors={len(self)}, reads={self.reads})"
+            f"Draw(seed={self.seed}, domain={self.domain!r}, mode={self.mode!r}, "
+            f"tensors={len(self)}, reads={self.reads})"
         )
 
 
@@ -113,18 +122,19 @@ def _needs_stats(v: Variation) -> bool:
     return v.relative_to in ("range", "max") or v.clip or v.levels is not None
 
 
-def perturbation(
+def _constrained(v: Variation) -> bool:
+    return v.clip or v.levels is not None
+
+
+def _noise(
     w: torch.Tensor,
     v: Variation,
     distribution: UnitDistribution,
     generator: torch.Generator,
-    stats: TensorStats | None = None,
+    stats: TensorStats | None,
 ) -> torch.Tensor:
-    """The delta of one clean tensor ``w`` (same shape, dtype and device as ``w``)."""
-    w = w.detach()
+    """``γ σ s ε + μ s`` for the clean tensor ``w``, in its working dtype."""
     dtype = work_dtype(w.dtype)
-    if stats is None and _needs_stats(v):
-        stats = tensor_stats(w)
     delta = distribution.sample(w.shape, generator, dtype=dtype).to(w.device)
     s = scale(w, stats, v.relative_to)
     factor = v.gamma * v.sigma
@@ -138,12 +148,59 @@ def perturbation(
         if v.mean != 0.0:
             delta.add_(v.mean)
         delta.mul_(s)
-    if v.clip or v.levels is not None:
-        assert stats is not None
-        w_work = w.to(dtype)
-        lo, hi = device_window(stats, v.window, v.window_stds)
-        delta.add_(program(w_work, lo, hi, v.clip, v.levels) - w_work)
+    return delta
+
+
+def _programmed(w: torch.Tensor, v: Variation, stats: TensorStats | None) -> torch.Tensor:
+    """``quantise(clip(w))`` in the working dtype (only when ``v`` constrains)."""
+    assert stats is not None
+    lo, hi = device_window(stats, v.window, v.window_stds)
+    return program(w.to(work_dtype(w.dtype)), lo, hi, v.clip, v.levels)
+
+
+def perturbation(
+    w: torch.Tensor,
+    v: Variation,
+    distribution: UnitDistribution,
+    generator: torch.Generator,
+    stats: TensorStats | None = None,
+) -> torch.Tensor:
+    """The delta of one clean tensor ``w`` (same shape, dtype and device as ``w``).
+
+    ``stats``: the reference statistics (default: those of ``w``; a bias scaled
+    by its layer passes the layer weight's).
+    """
+    w = w.detach()
+    if stats is None and _needs_stats(v):
+        stats = tensor_stats(w)
+    delta = _noise(w, v, distribution, generator, stats)
+    if _constrained(v):
+        w_work = w.to(delta.dtype)
+        delta.add_(_programmed(w, v, stats) - w_work)
     return delta.to(w.dtype)
+
+
+def read_value(
+    w: torch.Tensor,
+    v: Variation,
+    distribution: UnitDistribution,
+    generator: torch.Generator,
+    stats: TensorStats | None = None,
+) -> torch.Tensor:
+    """The weight a read of the device returns: ``quantise(clip(w)) + Δw``.
+
+    The same draw as :func:`perturbation` (``w + delta`` up to rounding). With
+    clipping or levels it is computed from the programmed weight itself, so at
+    σ = 0 (no mean shift) it lies exactly on the device's levels; otherwise it is
+    ``w + delta`` exactly.
+    """
+    w = w.detach()
+    if stats is None and _needs_stats(v):
+        stats = tensor_stats(w)
+    noise = _noise(w, v, distribution, generator, stats)
+    if _constrained(v):
+        return noise.add_(_programmed(w, v, stats)).to(w.dtype)
+    return noise.to(w.dtype).add_(w)
 
 
 def _map(fn: Callable[[Target], torch.Tensor], targets: list[Target]) -> list[torch.Tensor]:
@@ -159,11 +216,27 @@ def _map(fn: Callable[[Target], torch.Tensor], targets: list[Target]) -> list[to
     return [fn(t) for t in targets]
 
 
-def _delta_of(v: Variation, root: int, device: torch.device) -> Callable[[Target], torch.Tensor]:
+def _reference_stats(v: Variation, t: Target, tensor: torch.Tensor) -> TensorStats | None:
+    """The reference statistics of a target's clean ``tensor`` (None if not needed):
+    its own, or its layer weight's (:attr:`Target.reference`)."""
+    if not _needs_stats(v):
+        return None
+    if t.reference is not None:
+        tensor = getattr(t.module, t.reference)
+    return tensor_stats(_clean(tensor))
+
+
+def _delta_of(
+    v: Variation, root: int, device: torch.device, domain: str, read: bool = False
+) -> Callable[[Target], torch.Tensor]:
+    """Per target: its delta (or, ``read``: the read value), drawn from its stream."""
     distribution = resolve_distribution(v.distribution)
+    fn = read_value if read else perturbation
 
     def delta(t: Target) -> torch.Tensor:
-        return perturbation(_clean(t.tensor), v, distribution, stream(root, t.name, device))
+        w = _clean(t.tensor)
+        gen = stream(root, t.key, device, domain)
+        return fn(w, v, distribution, gen, _reference_stats(v, t, w))
 
     return delta
 
@@ -173,13 +246,15 @@ def sample(
     model: nn.Module,
     seed: int | None = None,
     generator: torch.Generator | None = None,
+    domain: str = "chip",
 ) -> Draw:
     """Draw the deltas of one simulated chip without touching ``model``."""
+    check_domain(domain)
     targets = v.targets(model)
     root, device = root_seed(seed, generator)
-    deltas = _map(_delta_of(v, root, device), targets)
+    deltas = _map(_delta_of(v, root, device, domain), targets)
     names = [t.name for t in targets]
-    return Draw(v, root, names, dict(zip(names, deltas, strict=True)))
+    return Draw(v, root, names, dict(zip(names, deltas, strict=True)), domain=domain)
 
 
 def _refuse_nested(targets: list[Target]) -> None:
@@ -197,31 +272,31 @@ def applied(
     model: nn.Module,
     seed: int | None = None,
     generator: torch.Generator | None = None,
+    domain: str = "chip",
 ) -> Iterator[Draw]:
     """Perturb ``model`` inside the block; restore it bit for bit on exit."""
+    check_domain(domain)
     targets = v.targets(model)
     _refuse_nested(targets)
     root, device = root_seed(seed, generator)
     if v.mode == "static":
-        with _static(v, targets, root, device) as draw:
+        with _static(v, targets, root, device, domain) as draw:
             yield draw
     else:
-        with _dynamic(v, model, targets, root, device) as draw:
+        with _dynamic(v, model, targets, root, device, domain) as draw:
             yield draw
 
 
 @contextlib.contextmanager
-def _static(v: Variation, targets: list[Target], root: int, device: torch.device) -> Iterator[Draw]:
-    delta = _delta_of(v, root, device)
+def _static(
+    v: Variation, targets: list[Target], root: int, device: torch.device, domain: str
+) -> Iterator[Draw]:
+    delta = _delta_of(v, root, device, domain)
     by_name = {t.name: t for t in targets}
-    draw = Draw(v, root, list(by_name), recompute=lambda name: delta(by_name[name]))
+    draw = Draw(v, root, list(by_name), recompute=lambda name: delta(by_name[name]), domain=domain)
     draw.reads = 1
-
-    def perturbed(t: Target) -> torch.Tensor:
-        # The delta's buffer becomes the perturbed weight: one allocation per tensor.
-        return delta(t).add_(t.tensor.detach())
-
-    values = _map(perturbed, targets)
+    # One allocation per tensor: the noise's buffer becomes the perturbed weight.
+    values = _map(_delta_of(v, root, device, domain, read=True), targets)
     originals: list[tuple[torch.Tensor, torch.Tensor]] = []
     try:
         for t, value in zip(targets, values, strict=True):
@@ -239,49 +314,61 @@ def _static(v: Variation, targets: list[Target], root: int, device: torch.device
 
 @contextlib.contextmanager
 def _dynamic(
-    v: Variation, model: nn.Module, targets: list[Target], root: int, device: torch.device
+    v: Variation,
+    model: nn.Module,
+    targets: list[Target],
+    root: int,
+    device: torch.device,
+    domain: str,
 ) -> Iterator[Draw]:
     distribution = resolve_distribution(v.distribution)
-    draw = Draw(v, root, [t.name for t in targets])
-    generators = {t.name: stream(root, t.name, device) for t in targets}
+    draw = Draw(v, root, [t.name for t in targets], domain=domain)
+    generators = {t.name: stream(root, t.key, device, domain) for t in targets}
     stats_cache: dict[str, tuple[int, TensorStats]] = {}
-    by_module: dict[int, list[tuple[Target, torch.Tensor]]] = {}
-    for t in targets:
-        by_module.setdefault(id(t.module), []).append((t, t.tensor))
+    by_module: dict[int, list[tuple[Target, torch.Tensor, torch.Tensor]]] = {}
+    for t in targets:  # (target, its clean tensor, the tensor of its reference statistics)
+        ref = t.tensor if t.reference is None else getattr(t.module, t.reference)
+        by_module.setdefault(id(t.module), []).append((t, t.tensor, ref))
 
-    def stats_of(name: str, tensor: torch.Tensor) -> TensorStats | None:
+    def stats_of(name: str, ref: torch.Tensor) -> TensorStats | None:
         if not _needs_stats(v):
             return None
         cached = stats_cache.get(name)
-        if cached is None or cached[0] != tensor._version:
-            cached = (tensor._version, tensor_stats(tensor))
+        if cached is None or cached[0] != ref._version:
+            cached = (ref._version, tensor_stats(ref))
             stats_cache[name] = cached
         return cached[1]
 
     per_pass = v.redraw == "pass"
-    current: dict[str, torch.Tensor] = {}  # per pass: this pass's deltas, drawn lazily
+    constrained = _constrained(v)
+    current: dict[str, torch.Tensor] = {}  # per pass: this pass's reads, drawn lazily
 
     def new_pass(_module: nn.Module, _args: object) -> None:
         current.clear()
         draw.reads += 1
 
     def swap_in(module: nn.Module, _args: object) -> None:
-        for t, tensor in by_module[id(module)]:
-            delta = current.get(t.name) if per_pass else None
-            if delta is None:
-                delta = perturbation(
-                    tensor, v, distribution, generators[t.name], stats_of(t.name, tensor)
-                )
+        for t, tensor, ref in by_module[id(module)]:
+            drawn = current.get(t.name) if per_pass else None
+            if drawn is None:  # the read value (constrained) or the delta
+                fn = read_value if constrained else perturbation
+                drawn = fn(tensor, v, distribution, generators[t.name], stats_of(t.name, ref))
                 if per_pass:
-                    current[t.name] = delta
-            draw._deltas[t.name] = delta
+                    current[t.name] = drawn
             store = module._buffers if t.is_buffer else module._parameters
-            store[t.attr] = tensor + delta  # differentiable w.r.t. the clean tensor
+            # Differentiable w.r.t. the clean tensor; a constrained read is exact
+            # (the device's levels), its gradient passes straight through.
+            if constrained:
+                draw._deltas[t.name] = drawn - tensor.detach()
+                store[t.attr] = drawn + (tensor - tensor.detach())
+            else:
+                draw._deltas[t.name] = drawn
+                store[t.attr] = tensor + drawn
         if not per_pass:
             draw.reads += 1
 
     def swap_out(module: nn.Module, _args: object, _output: object) -> None:
-        for t, tensor in by_module[id(module)]:
+        for t, tensor, _ref in by_module[id(module)]:
             store = module._buffers if t.is_buffer else module._parameters
             store[t.attr] = tensor
 
@@ -307,7 +394,7 @@ def _dynamic(
             module = group[0][0].module
             if hasattr(module, _READS):
                 delattr(module, _READS)
-            for t, tensor in group:
+            for t, tensor, _ref in group:
                 store = t.module._buffers if t.is_buffer else t.module._parameters
                 store[t.attr] = tensor
         for tensor in marked:

@@ -9,6 +9,14 @@ A draw is rooted in one integer seed. Each selected tensor gets its own
 - tensors can be drawn in parallel threads with identical results;
 - a seed gives the same chip on CPU and CUDA (draws happen on the generator's
   device, a CPU generator unless a ``torch.Generator`` on another device is given).
+
+Streams are keyed by the tensor's *device key* (its name, or the device weight
+it stands for: a converted SNN's ``weight_map``, see
+:func:`~snnvar.variation.selection.device_key`) and by a *domain*:
+``"chip"`` (simulated chips: :func:`snnvar.evaluate`, ``Variation.sample`` by
+default) or ``"train"`` (the perturbations of the training methods). The two
+domains hash different strings, so no training draw repeats a test chip,
+whatever seeds the user passes.
 """
 
 from __future__ import annotations
@@ -18,10 +26,20 @@ import numbers
 
 import torch
 
-__all__ = ["MAX_SEED", "derive_seed", "root_seed", "stream"]
+__all__ = ["DOMAINS", "MAX_SEED", "derive_seed", "root_seed", "stream"]
 
 MAX_SEED = 2**63 - 1
 """Seeds are integers in [0, MAX_SEED]."""
+
+DOMAINS: tuple[str, ...] = ("chip", "train")
+"""Seed domains: ``"chip"`` for simulated test chips, ``"train"`` for training noise."""
+
+
+def check_domain(domain: str) -> str:
+    """``domain`` if it is one of :data:`DOMAINS`, else a ``ValueError``."""
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown seed domain {domain!r}; allowed: {list(DOMAINS)}")
+    return domain
 
 
 def root_seed(seed: int | None, generator: torch.Generator | None) -> tuple[int, torch.device]:
@@ -50,9 +68,14 @@ def root_seed(seed: int | None, generator: torch.Generator | None) -> tuple[int,
     return int(seed), torch.device("cpu")
 
 
-def stream(root: int, name: str, device: torch.device) -> torch.Generator:
-    """The generator of tensor ``name`` in the draw rooted at ``root``."""
-    digest = hashlib.blake2b(f"{root}/{name}".encode(), digest_size=8).digest()
+def stream(root: int, key: str, device: torch.device, domain: str = "chip") -> torch.Generator:
+    """The generator of the tensor with device key ``key`` in the draw rooted at ``root``.
+
+    Chip streams hash ``"{root}/{key}"`` (a string that starts with a digit),
+    training streams ``"train/{root}/{key}"``: never the same input.
+    """
+    text = f"{root}/{key}" if check_domain(domain) == "chip" else f"{domain}/{root}/{key}"
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return torch.Generator(device=device).manual_seed(int.from_bytes(digest, "big") & MAX_SEED)
 
 

@@ -5,6 +5,15 @@ map onto crossbar conductances. Biases are opt-in; so are neuron parameters
 (thresholds, leaks), named by glob patterns and found among the model's
 parameters *and* buffers (snntorch keeps a fixed ``threshold`` and ``beta`` as
 buffers). Works on any ``nn.Module``: snnvar's, snntorch's, norse's, plain ANNs.
+
+Each selected tensor has a *device key*: the name of the device weight it
+stands for, which keys its random stream. It is the tensor's name, except
+that a module with a ``weight_map`` attribute (``own name -> device weight
+name``, as a :class:`~snnvar.conversion.ConvertedSNN` maps its weights to its
+ANN's) names its tensors' device weights, and the ``module.`` of a
+data-parallel or SWA wrapper is dropped. So an ANN, its converted SNN and the
+same model inside ``DistributedDataParallel`` draw the same noise for the same
+device weight on the same chip.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from fnmatch import fnmatchcase
 import torch
 from torch import nn
 
-__all__ = ["DEFAULT_MODULES", "Target", "select_targets"]
+__all__ = ["DEFAULT_MODULES", "WRAPPERS", "Target", "device_keys", "select_targets"]
 
 DEFAULT_MODULES: tuple[type[nn.Module], ...] = (
     nn.Linear,
@@ -28,6 +37,13 @@ DEFAULT_MODULES: tuple[type[nn.Module], ...] = (
     nn.ConvTranspose3d,
 )
 """Module types whose weights are selected when ``modules`` is not given."""
+
+WRAPPERS: tuple[type[nn.Module], ...] = (
+    nn.DataParallel,
+    nn.parallel.DistributedDataParallel,
+    torch.optim.swa_utils.AveragedModel,
+)
+"""Wrappers that hold the model as ``.module``; that segment is not part of a device key."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +58,16 @@ class Target:
     """Its attribute name on ``module``."""
     is_buffer: bool
     """True for a buffer (e.g. snntorch's fixed threshold), False for a parameter."""
+    key: str = ""
+    """Its device key (see the module docstring); keys its random stream."""
+    reference: str | None = None
+    """Attribute on ``module`` whose clean statistics give this tensor's scale and
+    device window: ``"weight"`` for a bias scaled by its layer
+    (``Variation.bias_reference="layer"``), None for its own statistics."""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
 
     @property
     def tensor(self) -> torch.Tensor:
@@ -65,6 +91,46 @@ def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
     return (model.get_submodule(path) if path else model), attr
 
 
+def device_keys(model: nn.Module, names: list[str]) -> list[str]:
+    """The device key of each tensor name of ``model`` (see the module docstring).
+
+    Raises ``ValueError`` if two names share a key (they would draw the same noise).
+    """
+    maps: list[tuple[str, dict[str, str]]] = []
+    wrappers: list[str] = []
+    for prefix, module in model.named_modules():
+        weight_map = getattr(module, "weight_map", None)
+        if isinstance(weight_map, dict):
+            maps.append((prefix, weight_map))
+        if isinstance(module, WRAPPERS):
+            wrappers.append(prefix)
+    maps.sort(key=lambda item: -len(item[0]))  # the innermost map wins
+    wrappers.sort(key=lambda p: -len(p))
+    keys = []
+    for name in names:
+        key = name
+        for prefix, weight_map in maps:
+            rest = name[len(prefix) + 1 :] if prefix else name
+            if (not prefix or name.startswith(prefix + ".")) and rest in weight_map:
+                key = str(weight_map[rest])
+                break
+        else:
+            for prefix in wrappers:
+                inner = f"{prefix}.module." if prefix else "module."
+                if key.startswith(inner):
+                    key = (f"{prefix}." if prefix else "") + key[len(inner) :]
+        keys.append(key)
+    seen: dict[str, str] = {}
+    for name, key in zip(names, keys, strict=True):
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]!r} and {name!r} stand for the same device weight {key!r} "
+                "(check the model's weight_map): they would draw identical noise"
+            )
+        seen[key] = name
+    return keys
+
+
 def select_targets(
     model: nn.Module,
     *,
@@ -73,6 +139,7 @@ def select_targets(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     parameters: Sequence[str] = (),
+    bias_reference: str = "layer",
 ) -> list[Target]:
     """The tensors of ``model`` that a variation perturbs, in model order.
 
@@ -83,6 +150,8 @@ def select_targets(
     parameter or buffer whose full name matches one of its patterns (e.g.
     ``"*.threshold"``). Every pattern must match something, and so must the
     whole selection: a ``ValueError`` says what was available otherwise.
+    ``bias_reference="layer"`` gives a selected bias its layer weight's reference
+    statistics (:attr:`Target.reference`), ``"own"`` its own.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -99,9 +168,18 @@ def select_targets(
         if not _matches_type(module, kinds):
             continue
         for attr, p in module.named_parameters(recurse=False):
-            wanted = (attr == "weight" and p.dim() >= 2) or (attr == "bias" and include_bias)
+            is_bias = attr == "bias" and include_bias
+            wanted = (attr == "weight" and p.dim() >= 2) or is_bias
             if wanted and id(p) not in chosen:
-                chosen[id(p)] = Target(names[id(p)], module, attr, is_buffer=False)
+                weight = getattr(module, "weight", None)
+                layered = is_bias and bias_reference == "layer" and isinstance(weight, torch.Tensor)
+                chosen[id(p)] = Target(
+                    names[id(p)],
+                    module,
+                    attr,
+                    is_buffer=False,
+                    reference="weight" if layered else None,
+                )
 
     all_named = [(n, t, False) for n, t in model.named_parameters()]
     all_named += [(n, t, True) for n, t in model.named_buffers() if t.is_floating_point()]
@@ -132,6 +210,12 @@ def select_targets(
                 f"exclude pattern {pattern!r} matches none of {[t.name for t in targets]}"
             )
     targets = [t for t in targets if not any(fnmatchcase(t.name, p) for p in exclude)]
+    if targets:
+        keys = device_keys(model, [t.name for t in targets])
+        targets = [
+            Target(t.name, t.module, t.attr, t.is_buffer, key=k, reference=t.reference)
+            for t, k in zip(targets, keys, strict=True)
+        ]
     if not targets:
         kind_names = [k if isinstance(k, str) else k.__name__ for k in kinds]
         raise ValueError(

@@ -56,7 +56,7 @@ def test_noise_injection_gradient_and_update_are_exact() -> None:
     v = Variation(sigma=0.1)
     method = NoiseInjection(model, torch.optim.SGD(model.parameters(), lr=LR), v, seed=7)
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
-    draw = v.sample(model, seed=method.step_seed)
+    draw = v.sample(model, seed=method.step_seed, domain="train")
     expected = _grads_at(model, x, y, dict(draw))
     method.step(_closure(model, x, y))
     for n, p in model.named_parameters():
@@ -69,7 +69,9 @@ def test_hasgd_is_the_mean_of_l_hand_computed_gradients() -> None:
     model, x, y = _setup(1)
     v = Variation(sigma=0.1, mean=0.02)
     method = HASGD(model, torch.optim.SGD(model.parameters(), lr=LR), v, samples=3, seed=3)
-    draws = [v.sample(model, seed=derive_seed(method.step_seed, i)) for i in range(3)]
+    draws = [
+        v.sample(model, seed=derive_seed(method.step_seed, i), domain="train") for i in range(3)
+    ]
     per = [_grads_at(model, x, y, dict(d)) for d in draws]
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
     method.step(_closure(model, x, y))
@@ -95,7 +97,7 @@ def test_wvat_gav_step_uses_the_gradient_at_w_plus_gav() -> None:
     method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=1.0, alpha=0.5)
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
     g0 = _grads_at(model, x, y, {})
-    draw = v.sample(model, seed=derive_seed(method.step_seed, 1))
+    draw = v.sample(model, seed=derive_seed(method.step_seed, 1), domain="train")
     names = list(draw)
     wv = gradient_ascent_variation({n: g0[n] for n in names}, dict(draw), 0.5)
     expected = _grads_at(model, x, y, wv)
@@ -109,7 +111,7 @@ def test_wvat_hsv_equals_noise_at_its_seed_and_mix_costs_1_5_passes() -> None:
     model, x, y = _setup(3)
     v = Variation(sigma=0.1)
     method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=0.0)
-    draw = v.sample(model, seed=derive_seed(method.step_seed, 1))
+    draw = v.sample(model, seed=derive_seed(method.step_seed, 1), domain="train")
     expected = _grads_at(model, x, y, dict(draw))
     method.step(_closure(model, x, y))
     assert method.last_kind == "hsv"
@@ -310,7 +312,7 @@ def test_adversarial_regularizer_gradient_is_exact() -> None:
         attack_size=0.2,
     )
     clean_w = {n: p.detach().clone() for n, p in model.named_parameters()}
-    task = _grads_at(model, x, y, dict(v.sample(model, seed=method.step_seed)))
+    task = _grads_at(model, x, y, dict(v.sample(model, seed=method.step_seed, domain="train")))
     method.step(_closure(model, x, y), inputs=x)
     delta = method.last_attack
     twin = copy.deepcopy(model)

@@ -1,18 +1,28 @@
 """End to end: variation-aware training keeps accuracy on simulated chips.
 
 A spiking FC network (64-128-10, T = 6, direct input) is trained on the
-embedded digits for a fixed budget (30 epochs, Adam 3e-3, seed 0) with SGD,
-noise injection, WVAT and HA-SGD; the training variation is the WVAT paper's
-HSV at σ = 10 % with γ = 1.5. At σ = 10 % (mean over 10 simulated chips, the
-same chips for every method) each variation-aware method must lose at most
-half as much accuracy as SGD. Measured at this seed: drops relative to SGD's
-NI 0.42, WVAT 0.36, HA-SGD 0.32 (SGD loses 9.5 points). WVAT uses
-w_th = 0.2 here (GAV in 20 % of the steps); at the paper's 0.5 it measured 0.45-0.58
-over seeds 0-2 at this budget.
+embedded digits for a fixed budget (30 epochs, Adam 3e-3) with SGD, noise
+injection, WVAT at the paper's defaults (p = 1, w_th = 0.5, α = 0.1 as for the
+paper's SNNs) and HA-SGD, for three training seeds; the training variation is
+the WVAT paper's HSV at σ = 10 % with γ = 1.5. At σ = 10 % (mean over 10
+simulated chips, the same chips for every method and seed) each
+variation-aware method must lose, averaged over the seeds, at most half as
+much accuracy as SGD, and at most 0.6 of it on every seed.
+
+Why three seeds: the drop ratio of one seed varies by about ±0.06 between
+training seeds (SGD loses 8-9 points, measured on 360 test digits and 10
+chips), as large as the margin under the 0.5 bar; one seed alone passes or
+fails by chance (the earlier single-seed test tuned WVAT to w_th = 0.2 for
+that reason). Measured (2026-12-02, ``test_robustness`` settings), drop /
+SGD's drop for seeds 0, 1, 2: noise injection 0.43, 0.41, 0.52; WVAT 0.45,
+0.43, 0.34; HA-SGD 0.41, 0.39, 0.47.
 """
 
 from __future__ import annotations
 
+import statistics
+
+import pytest
 import torch
 
 import snnvar
@@ -20,44 +30,57 @@ from snnvar import Variation, datasets, models
 from snnvar.training import HASGD, WVAT, NoiseInjection, TrainConfig, Trainer
 
 TRAIN_VARIATION = Variation(sigma=0.10, gamma=1.5)
+SEEDS = (0, 1, 2)
+METHODS = ("noise_injection", "wvat", "hasgd")
 
 
-def _train(method: str) -> torch.nn.Module:
-    torch.manual_seed(0)
+def _train(method: str, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
     model = models.create("fc2", in_shape=(1, 8, 8), hidden=(128,))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     if method == "noise_injection":
-        opt = NoiseInjection(model, opt, TRAIN_VARIATION, seed=0)
+        opt = NoiseInjection(model, opt, TRAIN_VARIATION, seed=seed)
     elif method == "wvat":
-        opt = WVAT(model, opt, TRAIN_VARIATION, w_th=0.2, alpha=0.1, seed=0)
+        opt = WVAT(model, opt, TRAIN_VARIATION, w_th=0.5, p=1.0, alpha=0.1, seed=seed)
     elif method == "hasgd":
-        opt = HASGD(model, opt, TRAIN_VARIATION, samples=2, seed=0)
+        opt = HASGD(model, opt, TRAIN_VARIATION, samples=2, seed=seed)
     cfg = TrainConfig(
-        epochs=30, batch_size=64, time_steps=6, encoder="direct", seed=0, progress=False
+        epochs=30, batch_size=64, time_steps=6, encoder="direct", seed=seed, progress=False
     )
     Trainer(model, opt, cfg).fit(datasets.get("digits"))
     return model
 
 
-def test_variation_aware_training_halves_the_accuracy_drop() -> None:
-    trained = {m: _train(m) for m in ("sgd", "noise_injection", "wvat", "hasgd")}
-    report = snnvar.evaluate(
-        trained,
-        datasets.get("digits", train=False),
-        Variation(sigma=0.10),
-        sigmas=(0.0, 0.10),
-        draws=10,
-        seed=0,
-        encoder="direct",
-        time_steps=6,
-        spikes=False,
-    )
-    drop = {
-        m: report.row(m, 0.0)["accuracy_mean"] - report.row(m, 0.10)["accuracy_mean"]
-        for m in trained
-    }
-    assert report.row("sgd", 0.0)["accuracy_mean"] > 0.95
-    assert drop["sgd"] > 0.05, drop  # the variation does hurt the SGD network
-    for method in ("noise_injection", "wvat", "hasgd"):
-        assert report.row(method, 0.0)["accuracy_mean"] > 0.9, method
-        assert drop[method] <= 0.5 * drop["sgd"], (method, drop)
+@pytest.fixture(scope="module")
+def ratios() -> dict[str, list[float]]:
+    """Drop at σ = 10 % relative to SGD's, per method and training seed."""
+    out: dict[str, list[float]] = {m: [] for m in METHODS}
+    for seed in SEEDS:
+        trained = {m: _train(m, seed) for m in ("sgd", *METHODS)}
+        report = snnvar.evaluate(
+            trained,
+            datasets.get("digits", train=False),
+            Variation(sigma=0.10),
+            sigmas=(0.0, 0.10),
+            draws=10,
+            seed=0,
+            encoder="direct",
+            time_steps=6,
+            spikes=False,
+        )
+        drop = {
+            m: report.row(m, 0.0)["accuracy_mean"] - report.row(m, 0.10)["accuracy_mean"]
+            for m in trained
+        }
+        assert report.row("sgd", 0.0)["accuracy_mean"] > 0.95, seed
+        assert drop["sgd"] > 0.05, (seed, drop)  # the variation does hurt the SGD network
+        for m in METHODS:
+            assert report.row(m, 0.0)["accuracy_mean"] > 0.9, (seed, m)
+            out[m].append(drop[m] / drop["sgd"])
+    return out
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_variation_aware_training_halves_the_accuracy_drop(ratios, method) -> None:
+    assert statistics.fmean(ratios[method]) <= 0.5, ratios[method]
+    assert max(ratios[method]) <= 0.6, ratios[method]
