@@ -12,7 +12,7 @@ A draw is rooted in one integer seed. Each selected tensor gets its own
 
 Streams are keyed by the tensor's *device key* (its name, or the device weight
 it stands for: a converted SNN's ``weight_map``, see
-:func:`~snnvar.variation.selection.device_key`) and by a *domain*:
+:func:`~snnvar.variation.selection.device_keys`) and by a *domain*:
 ``"chip"`` (simulated chips: :func:`snnvar.evaluate`, ``Variation.sample`` by
 default) or ``"train"`` (the perturbations of the training methods). The two
 domains hash different strings, so no training draw repeats a test chip,

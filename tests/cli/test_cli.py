@@ -9,9 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from snnvar import datasets
 from snnvar.cli import main
 from snnvar.evaluation import Report
+from snnvar.nn import TimeLoop
+from snnvar.runs import load_run
 
 
 def snnvar(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -61,7 +65,8 @@ def test_train_then_evaluate(tmp_path) -> None:
         "--mode", "both", "--histograms", "--out", out, "--no-progress",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "| sgd | static |" in done.stdout and "| wvat | dynamic/step |" in done.stdout
+    assert "| sgd | gaussian, range, static |" in done.stdout
+    assert "| wvat | gaussian, range, dynamic/step |" in done.stdout
     report = Report.load(out)
     assert report.methods == ["sgd", "wvat"] and report.config["draws"] == 2
     assert len(report.results) == 2 * 2 * 2
@@ -159,8 +164,20 @@ def test_convert_then_evaluate(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     info = json.loads((tmp_path / "snn" / "conversion.json").read_text())
     assert [r["timesteps"] for r in info["accuracy_vs_timesteps"]] == [4, 8, 16]
-    assert list(info["thresholds"]) == ["layers_2"] and info["thresholds"]["layers_2"] > 0
-    assert 0 <= info["ann_accuracy"] <= 1 and "finetuned_accuracy" in info
+    # by hand: the trained ANN on the digits' test split, and the one hidden layer's
+    # threshold, the maximum of W1 x + b1 over the 256 first training images (direct input)
+    ann, _ = load_run(tmp_path / "ann")
+    test = datasets.get("digits", train=False)
+    x = torch.stack([test[i][0] for i in range(len(test))])
+    y = torch.tensor([int(test[i][1]) for i in range(len(test))])
+    train = datasets.get("digits")
+    calib = torch.stack([train[i][0] for i in range(256)])
+    fc1 = next(m for m in ann.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        ann_accuracy = int((ann(x).argmax(-1) == y).sum()) / len(y)
+        theta = float((calib.flatten(1) @ fc1.weight.T + fc1.bias).max())
+    assert info["ann_accuracy"] == ann_accuracy
+    assert info["thresholds"] == {"layers_2": pytest.approx(theta, rel=1e-6)}
     assert "| T | converted SNN accuracy (%) |" in done.stdout
     done = snnvar(
         "evaluate", tmp_path / "ann", tmp_path / "snn", "--draws", "2", "--sigmas", "0,0.1",
@@ -169,9 +186,21 @@ def test_convert_then_evaluate(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     report = Report.load(tmp_path / "eval")
     assert report.methods == ["sgd (ann)", "sgd (snn)"]
+    assert report.row("sgd (ann)", 0.0)["accuracies"] == [ann_accuracy] * 2
     snn_row = report.row("sgd (snn)", 0.0)
     assert snn_row["accuracy_mean"] == pytest.approx(info["finetuned_accuracy"])
-    assert snn_row["spikes"]  # the converted SNN is evaluated at spike level
+    # the fine-tuned SNN at spike level, by hand: T = 16 steps of direct input, the spikes
+    # of its one IF layer per test sample
+    snn, _ = load_run(tmp_path / "snn")
+    counts: list[float] = []
+    loop = next(m for m in snn.modules() if isinstance(m, TimeLoop))
+    hook = loop.register_forward_hook(lambda m, i, out: counts.append(float(out.sum())))
+    with torch.no_grad():
+        snn_accuracy = int((snn(datasets.direct(x, 16)).argmax(-1) == y).sum()) / len(y)
+    hook.remove()
+    assert snn_row["accuracies"] == [snn_accuracy] * 2
+    assert snn_row["spikes"] == {"layers.layers_2": pytest.approx(counts[0] / len(y), rel=1e-6)}
+    assert snn_row["spikes"]["layers.layers_2"] > 0
 
 
 def test_convert_refuses_an_snn_run(tmp_path, capsys) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -12,6 +13,7 @@ from torch import nn
 import snnvar
 from snnvar import Variation, datasets, models
 from snnvar.conversion import ConversionConfig, convert, flatten_layers, fuse_batchnorm
+from snnvar.conversion.convert import Amplitude
 from snnvar.training import WVAT, TrainConfig, Trainer
 
 
@@ -135,13 +137,28 @@ def test_a_variation_perturbs_the_anns_weights_and_restores(trained) -> None:
         assert torch.equal(snn_params[snn_name], fused[ann_name]), snn_name
     state = copy.deepcopy(snn.state_dict())
     x = x[:32]
+    draw = Variation(0.1).sample(snn, seed=0)
+    # by hand: a copy of the SNN holding w + Δ, Δ the chip's draw
+    by_hand = copy.deepcopy(snn)
     with torch.no_grad():
+        for name, p in by_hand.named_parameters():
+            if name in draw:
+                p.add_(draw[name])
         clean = snn(x)
         with Variation(0.1).applied(snn, seed=0):
             noisy = snn(x)
         after = snn(x)
-    assert not torch.equal(clean, noisy)
+        expected = by_hand(x)
+    assert torch.equal(noisy, expected)
+    assert (noisy - clean).abs().max() > 0.1  # the chip moves the logits
     assert torch.equal(clean, after)
+    # HSV: Δ of each layer has std 0.1 * 6 std(w). The sample std of n Gaussian draws has
+    # a standard error of 1 / sqrt(2 n) relative; 5 of them (n = 128 to 9216 here).
+    for name in draw:
+        w = snn_params[name].detach().double()
+        n = w.numel()
+        ratio = float(draw[name].double().std() / (0.1 * 6 * w.std(correction=0)))
+        assert abs(ratio - 1) < 5 / (2 * n) ** 0.5, (name, n, ratio)
     for k, v in snn.state_dict().items():
         assert torch.equal(v, state[k]), k
     thr = Variation(0.05, relative_to="absolute", parameters=("*.threshold",))
@@ -159,15 +176,70 @@ def test_time_major_input_and_finetuning_with_wvat(trained) -> None:
     before = {k: v.clone() for k, v in snn.state_dict().items()}
     converted = _accuracy(snn, x, y)
     # Adam 1e-4, as documented: SGD 1e-3 already costs 4 points in these 2 steps.
-    opt = WVAT(snn, torch.optim.Adam(snn.parameters(), lr=1e-4), Variation(0.1), seed=0)
+    # seed 4: the first of the two steps is a (two-pass) GAV step, the second HSV
+    opt = WVAT(snn, torch.optim.Adam(snn.parameters(), lr=1e-4), Variation(0.1), seed=4)
     cfg = TrainConfig(epochs=1, batch_size=64, encoder="direct", time_steps=32, progress=False)
     data = torch.utils.data.TensorDataset(x[:128], y[:128])
-    history = Trainer(snn, opt, cfg).fit(data)
-    assert history[0]["passes"] >= 2
-    changed = [k for k, v in snn.state_dict().items() if not torch.equal(v, before[k])]
-    assert "layers.layers_0.weight" in changed
+    kinds: list[str] = []  # HSV (one pass) or GAV (two) of each step, as the base steps
+    opt.base.register_step_pre_hook(lambda *_: kinds.append(opt.last_kind))
+    forwards: list[int] = []
+    hook = snn.register_forward_pre_hook(lambda *_: forwards.append(1))
+    try:
+        history = Trainer(snn, opt, cfg).fit(data)
+    finally:
+        hook.remove()
+    assert len(kinds) == 2 and "gav" in kinds  # 128 samples in batches of 64
+    assert history[0]["passes"] == len(forwards) == sum(1 + (k == "gav") for k in kinds)
+    changed = {k for k, v in snn.state_dict().items() if not torch.equal(v, before[k])}
+    # every weight and bias is updated; thresholds and spike amplitudes are not trained
+    assert changed == {k for k, _ in snn.named_parameters()}
+    assert all(k.endswith(("weight", "bias")) for k in changed)
     assert converted > 0.9
-    assert abs(_accuracy(snn, x, y) - converted) <= 0.02  # a small step keeps the accuracy
+    # a small step keeps the accuracy (measured: 94.44 % -> 93.61 %)
+    assert abs(_accuracy(snn, x, y) - converted) <= 0.02
+
+
+def _nearest_rank(values: torch.Tensor, percentile: float) -> float:
+    """The smallest value with at least ``percentile`` % of the values at or below it."""
+    return float(np.percentile(values.double().numpy(), percentile, method="inverted_cdf"))
+
+
+@pytest.mark.parametrize(("percentile", "scale"), [(99.0, 1.0), (100.0, 0.7), (97.0, 1.3)])
+def test_thresholds_are_balanced_layer_by_layer(percentile: float, scale: float) -> None:
+    torch.manual_seed(0)
+    ann = nn.Sequential(
+        nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3)
+    ).eval()
+    # 37 samples x 8 neurons x 5 steps = 1480 currents: the ranks 0.99 * 1480 and
+    # 0.97 * 1480 are not integers, so rounding the rank down instead of up is seen
+    x = torch.rand(37, 6, generator=torch.Generator().manual_seed(1))
+    steps = 5
+    snn = convert(
+        ann, x, timesteps=steps, encoder="direct", percentile=percentile, scale=scale,
+        batch_size=16,
+    )  # fmt: skip
+    assert list(snn.thresholds) == ["1", "3"]
+    theta1, theta2 = snn.thresholds.values()
+    fc1, fc2 = ann[0], ann[2]
+    with torch.no_grad():
+        # layer 1: direct input, so every step carries the current W1 x + b1
+        current1 = x @ fc1.weight.T + fc1.bias
+        expected1 = scale * _nearest_rank(current1.repeat(steps, 1), percentile)
+        assert theta1 == pytest.approx(expected1, rel=1e-6)
+        # layer 2: the spikes of IF neurons (threshold θ1, reset by subtraction, a spike when
+        # the membrane exceeds θ1) reach it with amplitude θ1
+        v, current2 = torch.zeros_like(current1), []
+        for _ in range(steps):
+            v = v + current1
+            s = (v > theta1).float()
+            v = v - theta1 * s
+            current2.append((theta1 * s) @ fc2.weight.T + fc2.bias)
+        expected2 = scale * _nearest_rank(torch.cat(current2), percentile)
+    assert theta2 == pytest.approx(expected2, rel=1e-6)
+    amplitudes = [float(m.value) for m in snn.modules() if isinstance(m, Amplitude)]
+    assert amplitudes == [theta1, theta2]
+    if percentile < 100:  # below the maximum current: a real percentile, not the max
+        assert theta1 < scale * float(current1.max()) - 1e-6
 
 
 def test_bad_config() -> None:

@@ -77,6 +77,21 @@ def test_chip_k_is_the_draw_of_its_seed(snn, data) -> None:
         assert torch.equal(seen[k], expected.detach())  # one batch per chip
 
 
+def _chip_accuracies_by_hand(model, data, v: Variation, seed: int, draws: int, steps: int):
+    """Per-chip accuracy without run_pass: the chip's seed applied by hand, inputs
+    rate-encoded with the same per-batch generators (one batch of 120 samples)."""
+    x, y = next(iter(torch.utils.data.DataLoader(data, batch_size=256)))
+    gen = torch.Generator().manual_seed(derive_seed(seed, 1 << 20, 0))
+    spikes = datasets.rate(x, steps, gen)
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for k in range(draws):
+            with v.applied(model, seed=chip_seed(seed, k)):
+                out.append(int((model(spikes).argmax(-1) == y).sum()) / len(y))
+    return out
+
+
 def test_statistics_and_sweep_rows(snn, data) -> None:
     report = snnvar.evaluate(
         snn,
@@ -91,13 +106,56 @@ def test_statistics_and_sweep_rows(snn, data) -> None:
         ("dynamic", 0.0), ("dynamic", 0.05), ("dynamic", 0.2),
     ]  # fmt: skip
     for r in report.results:
-        acc = r["accuracies"]
-        assert r["accuracy_mean"] == pytest.approx(statistics.fmean(acc))
-        assert r["accuracy_std"] == pytest.approx(statistics.stdev(acc))
-        assert r["accuracy_min"] == min(acc)
-    clean = report.row("fc2", 0.0)["accuracy_mean"]
-    assert clean > 0.7
-    assert report.row("fc2", 0.2)["accuracy_mean"] < clean - 0.05
+        v = Variation(r["sigma"], mode=r["mode"])
+        hand = _chip_accuracies_by_hand(snn, data, v, seed=0, draws=4, steps=4)
+        # every chip's accuracy exactly as recomputed by hand (a fraction of 120 samples)
+        assert r["accuracies"] == hand, (r["mode"], r["sigma"])
+        # the statistics are those of the hand-computed chips (sample std over chips)
+        assert r["accuracy_mean"] == pytest.approx(statistics.fmean(hand), abs=1e-12)
+        assert r["accuracy_std"] == pytest.approx(statistics.stdev(hand), abs=1e-12)
+        assert (r["accuracy_min"], r["accuracy_max"]) == (min(hand), max(hand))
+    # Golden values of this model on these chips (measured: clean 0.833; static σ = 20 %:
+    # mean 0.329, chips 0.29-0.41; dynamic, redrawn per step: mean 0.571). They move if the
+    # noise scale (6 std(w)), the chip seeds or the encoding change.
+    mean = {(r["mode"], r["sigma"]): r["accuracy_mean"] for r in report.results}
+    clean, static, dynamic = mean["static", 0.0], mean["static", 0.2], mean["dynamic", 0.2]
+    assert 0.75 < clean < 0.92
+    assert 0.35 < clean - static < 0.65
+    assert dynamic > static + 0.1  # read noise averages over the 4 steps, a chip's does not
+
+
+def test_batchnorm_runs_in_eval_mode_on_every_chip(data) -> None:
+    """A model left in train mode: chips see the running statistics, which stay as they are."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10)
+    )
+    with torch.no_grad():  # running statistics far from those of the data
+        for _ in range(3):
+            model(torch.randn(64, 1, 8, 8) * 3 + 2)
+    model.train()
+    bn = model[2]
+    before = {k: v.clone() for k, v in bn.state_dict().items()}
+    assert int(before["num_batches_tracked"]) == 3
+    reference = copy.deepcopy(model).eval()
+    v = Variation(0.1)
+    report = snnvar.evaluate({"bn": model}, data, v, sigmas=(0.0, 0.1), draws=3, seed=2)
+    for k, t in bn.state_dict().items():
+        assert torch.equal(t, before[k]), f"{k} changed during the evaluation"
+    x = torch.stack([data[i][0] for i in range(len(data))])
+    y = torch.tensor([int(data[i][1]) for i in range(len(data))])
+    with torch.no_grad():
+        clean = int((reference(x).argmax(-1) == y).sum()) / len(y)
+        chips = []
+        for k in range(3):
+            with v.applied(reference, seed=chip_seed(2, k)):
+                chips.append(int((reference(x).argmax(-1) == y).sum()) / len(y))
+        train_mode = int((copy.deepcopy(reference).train()(x).argmax(-1) == y).sum()) / len(y)
+    assert [r["sigma"] for r in report.results] == [0.0, 0.1]
+    assert report.results[0]["accuracies"] == [clean] * 3  # σ = 0: the one clean pass
+    assert report.results[1]["accuracies"] == chips
+    # the check can tell the modes apart: batch statistics give another accuracy
+    assert train_mode != clean
 
 
 def test_spike_counts_and_synops_per_sample(snn, data) -> None:

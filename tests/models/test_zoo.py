@@ -3,6 +3,7 @@ the variation engine; snnvar vs snntorch on whole models; bad input."""
 
 from __future__ import annotations
 
+import copy
 import sys
 
 import pytest
@@ -83,9 +84,15 @@ def test_eval_is_deterministic_and_variation_applies_and_restores(name: str, kin
         targets = v.targets(model)
         synaptic = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
         assert len(targets) == len(synaptic)
+        draw = v.sample(model, seed=0)
+        by_hand = copy.deepcopy(model)  # holds w + Δ of the chip, written by hand
+        for n, p in by_hand.named_parameters():
+            if n in draw:
+                p.add_(draw[n])
         with v.applied(model, seed=0):
             noisy = model(x)
-        assert not torch.allclose(noisy, clean)
+        assert torch.equal(noisy, by_hand(x))
+        assert (noisy - clean).abs().max() > 1e-3 * clean.abs().max()
         assert_same_state(model, before)
         assert torch.equal(model(x), clean)
 

@@ -73,12 +73,43 @@ def test_dropout_keeps_one_mask_per_sample_for_all_steps() -> None:
 
 def test_dynamic_variation_redraws_every_time_step() -> None:
     net = _net().eval()
-    x = torch.rand(6, 5, 12)
+    x = torch.rand(6, 5, 12, generator=torch.Generator().manual_seed(0))
+    fc1, fc2 = net[1], net[3]
     clean = net(x)
-    with Variation(sigma=0.2, mode="dynamic").applied(net, seed=0) as draw:
-        noisy = net(x)
+    clean_w = {m: m.weight.detach().clone() for m in (fc1, fc2)}
+    # the weight each call of a layer reads (hooks registered first: they run before the
+    # variation swaps the clean weight back)
+    reads: dict[nn.Module, list[torch.Tensor]] = {fc1: [], fc2: []}
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: reads[m].append(m.weight.detach().clone()))
+        for m in (fc1, fc2)
+    ]
+    try:
+        with Variation(sigma=0.2, mode="dynamic").applied(net, seed=0) as draw:
+            noisy = net(x)
+    finally:
+        for h in hooks:
+            h.remove()
     assert draw.reads == 6 * 2  # two layers, six steps: one read per layer per step
-    assert not torch.allclose(noisy, clean)
+    assert [len(r) for r in reads.values()] == [6, 6]
+    with torch.no_grad():  # by hand: step t through the weights read at step t
+        current = torch.stack(
+            [nn.functional.linear(x[t], reads[fc1][t], fc1.bias) for t in range(6)]
+        )
+        spikes = net[2](current)
+        out = torch.stack(
+            [nn.functional.linear(spikes[t], reads[fc2][t], fc2.bias) for t in range(6)]
+        )
+        torch.testing.assert_close(noisy, net[4](out), rtol=0, atol=1e-6)
+    for m, w in clean_w.items():
+        deltas = torch.stack(reads[m]).double() - w.double()
+        # every step's read is a fresh draw: no two steps alike
+        assert len({tuple(d.flatten().tolist()) for d in deltas}) == 6
+        # HSV per read: std 0.2 * 6 std(w); over n = 6 x numel Gaussian draws the sample
+        # std's standard error is 1 / sqrt(2 n) relative, 5 of them allowed
+        n = deltas.numel()
+        ratio = float(deltas.std() / (0.2 * 6 * w.double().std(correction=0)))
+        assert abs(ratio - 1) < 5 / (2 * n) ** 0.5, (n, ratio)
     assert torch.equal(net(x), clean)  # restored, and back to one call per pass
     assert not any(hasattr(m, "_snnvar_dynamic_reads") for m in net.modules())
     with Variation(sigma=0.2, mode="static").applied(net, seed=0) as draw:
@@ -96,10 +127,29 @@ def test_dynamic_threshold_noise_is_redrawn_every_step(backend: str) -> None:
     )
     (target,) = v.targets(loop)  # exactly one tensor: the threshold
     assert target.name.endswith("threshold")
-    with v.applied(loop, seed=1) as draw:
-        noisy = loop(x)
+    cell = loop.cell
+    holder = loop.get_submodule(target.name.rsplit(".", 1)[0])  # the cell or snntorch's Leaky
+    thresholds: list[float] = []  # the threshold each step reads (hook runs before the swap)
+    hook = holder.register_forward_hook(lambda *_: thresholds.append(float(holder.threshold)))
+    try:
+        with v.applied(loop, seed=1) as draw:
+            noisy = loop(x)
+    finally:
+        hook.remove()
     assert draw.reads == 8  # one threshold read per time step
-    assert not torch.equal(noisy, clean)
+    assert len(set(thresholds)) == 8  # a fresh draw at every step
+    # by hand: step a clean cell from rest, setting the step's threshold before each step
+    state, spikes = None, []
+    with torch.no_grad():
+        for t, theta in enumerate(thresholds):
+            holder.threshold.fill_(theta)
+            spk, state = cell(x[t], state)
+            spikes.append(spk)
+        holder.threshold.fill_(1.0)
+    assert torch.equal(noisy, torch.stack(spikes))
+    assert not torch.equal(noisy, clean)  # and the draws do change some spikes
+    # absolute reference: θ_t = 1 + 0.2 ε_t, so |θ_t − 1| < 5 · 0.2 at 5 standard deviations
+    assert all(abs(theta - 1) < 5 * 0.2 for theta in thresholds)
     assert torch.equal(loop(x), clean)
 
 

@@ -44,6 +44,51 @@ EXPECTED_METHODS = {
 }
 
 
+MODELS = {
+    "01_train_spiking_cnn": '{m: (trained[m], "direct", TIME_STEPS) for m in trained}',
+    "02_convert_wvat_vgg16": (
+        '{"sgd/ann": (sgd_ann, "none", 1), "wvat/ann": (ann, "none", 1), '
+        '"wvat/converted": (snn, "direct", TIMESTEPS), "wvat/finetuned": (tuned, "direct", '
+        "TIMESTEPS)}"
+    ),
+    "03_nmnist_under_variation": '{m: (trained[m], "frames", 1) for m in trained}',
+}
+"""Per notebook: method -> (model, encoder, T), an expression in the notebook's names."""
+
+HAND_CHECK = """
+import json as _json
+
+import torch as _torch
+
+from snnvar import Variation as _Variation
+from snnvar import datasets as _datasets
+from snnvar.evaluation import chip_seed as _chip_seed
+
+_x = _torch.stack([test[i][0] for i in range(len(test))])
+_y = _torch.tensor([int(test[i][1]) for i in range(len(test))])
+_hand = {}
+for _method, (_model, _encoder, _steps) in (MODELS).items():
+    _model.eval()
+    _inputs = _datasets.encode(_x, _encoder, _steps)
+    _row = {}
+    with _torch.no_grad():
+        _row["clean"] = int((_model(_inputs).argmax(-1) == _y).sum()) / len(_y)
+        for _mode in MODES:
+            _v = _Variation(max(SIGMAS), mode=_mode)
+            _row[_mode] = []
+            for _k in range(CHIPS):
+                with _v.applied(_model, seed=_chip_seed(SEED, _k)):
+                    _out = _model(_inputs)
+                _row[_mode].append(int((_out.argmax(-1) == _y).sum()) / len(_y))
+    _hand[_method] = _row
+with open("hand_check.json", "w") as _f:
+    _json.dump(_hand, _f)
+"""
+"""Appended to each notebook: every method's accuracy on the clean model and on each chip
+at the largest σ, by hand (the chip's seed applied to the model, the whole test set in one
+batch, as the evaluation's one batch of at most 256 samples), written to hand_check.json."""
+
+
 def load(name: str) -> nbformat.NotebookNode:
     return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
 
@@ -56,6 +101,9 @@ def execute(name: str, cwd: Path, overrides: dict) -> nbformat.NotebookNode:
     source = "\n".join(f"{key} = {value!r}" for key, value in overrides.items())
     injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(tagged[0] + 1, injected)
+    modes = ("static", "dynamic") if name == "03_nmnist_under_variation" else ("static",)
+    check = HAND_CHECK.replace("(MODELS)", MODELS[name]).replace("MODES", repr(modes))
+    nb.cells.append(nbformat.v4.new_code_cell(check, metadata={"tags": ["hand-check"]}))
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
     )
@@ -63,32 +111,42 @@ def execute(name: str, cwd: Path, overrides: dict) -> nbformat.NotebookNode:
     return nb
 
 
-def report_of(name: str, cwd: Path, overrides: dict) -> Report:
+def report_of(name: str, cwd: Path, overrides: dict) -> tuple[Report, dict]:
+    """The saved report and the accuracies computed by hand in the kernel."""
     nb = execute(name, cwd, overrides)
     images = sum(
         "image/png" in out.get("data", {}) for c in nb.cells for out in c.get("outputs", [])
     )
     assert images == IMAGES[name], f"{name}: expected {IMAGES[name]} figures, found {images}"
     out = cwd / "runs" / name
-    return Report.load(out / "report.json")
+    return Report.load(out / "report.json"), json.loads((cwd / "hand_check.json").read_text())
 
 
-def check(report: Report, name: str, chips: int, dataset: str) -> None:
+def check(report: Report, hand: dict, name: str, chips: int, dataset: str) -> None:
     assert report.methods == EXPECTED_METHODS[name]
     assert report.dataset == dataset
     for row in report.results:
-        assert 0.0 <= row["accuracy_min"] <= row["accuracy_mean"] <= row["accuracy_max"] <= 1.0
         assert len(row["accuracies"]) == chips
     noisy = [r for r in report.results if r["sigma"] > 0]
     assert noisy and all(len(set(r["seeds"])) == chips for r in noisy)
+    # every chip's accuracy is the one computed by hand in the notebook's kernel
+    sigma = max(SMALL[name]["SIGMAS"])
+    assert sorted(hand) == sorted(report.methods)
+    for method, by_hand in hand.items():
+        assert report.row(method, 0.0)["accuracies"] == [by_hand["clean"]] * chips, method
+        for mode in ("static", "dynamic"):
+            if mode in by_hand:
+                row = report.row(method, sigma, mode)
+                assert row["accuracies"] == by_hand[mode], (method, mode)
+                assert row["accuracy_mean"] == pytest.approx(sum(by_hand[mode]) / chips)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_on_embedded_data(name: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("SNNVAR_DATA", raising=False)
-    report = report_of(name, tmp_path, SMALL[name])
+    report, hand = report_of(name, tmp_path, SMALL[name])
     dataset = {"03_nmnist_under_variation": "digits_events"}.get(name, "digits")
-    check(report, name, SMALL[name]["CHIPS"], dataset)
+    check(report, hand, name, SMALL[name]["CHIPS"], dataset)
 
 
 def write_real_layout(name: str, root: Path) -> str:
@@ -112,8 +170,8 @@ def test_notebook_on_real_layout(name: str, tmp_path: Path, monkeypatch) -> None
     overrides = dict(SMALL[name], TRAIN_SAMPLES=None, TEST_SAMPLES=None)
     if name == "02_convert_wvat_vgg16":
         overrides["CALIBRATION"] = 8
-    report = report_of(name, tmp_path, overrides)
-    check(report, name, SMALL[name]["CHIPS"], dataset)
+    report, hand = report_of(name, tmp_path, overrides)
+    check(report, hand, name, SMALL[name]["CHIPS"], dataset)
 
 
 @pytest.mark.parametrize("name", NAMES)
