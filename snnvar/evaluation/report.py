@@ -146,9 +146,10 @@ class Report:
         """This report's rows followed by ``other``'s.
 
         Only reports whose chips are paired merge: the same seed, the same chip
-        scheme, the same data (samples), distinct method names, and the same device
-        weights (key and shape) for every model of both, e.g. an ANN and its
-        converted SNN. Settings that differ between the two (``draws``, T, ...) are
+        scheme, the same data (samples), distinct method names, the same batch size
+        where a model is rate-encoded (its input spikes are seeded per batch), and
+        the same device weights (key and shape) for every model of both, e.g. an
+        ANN and its converted SNN. Settings that differ between the two (``draws``, T, ...) are
         kept per model in ``models[method]``, not lost.
         """
         problems = _unpaired(self, other)
@@ -333,6 +334,12 @@ def _unpaired(a: Report, b: Report) -> list[str]:
         problems.append(f"chip schemes {a.config['chips']!r} and {b.config['chips']!r}")
     if a.config.get("samples") != b.config.get("samples"):
         problems.append(f"{a.config.get('samples')} and {b.config.get('samples')} test samples")
+    rate = [k for r in (a, b) for k, m in r.models.items() if m.get("encoder") == "rate"]
+    if rate and a.config.get("batch_size") != b.config.get("batch_size"):
+        problems.append(
+            f"batch sizes {a.config.get('batch_size')} and {b.config.get('batch_size')} with "
+            f"rate-encoded models {rate} (their input spikes are seeded per batch)"
+        )
     if a.dataset and b.dataset and a.dataset != b.dataset:
         problems.append(f"data sets {a.dataset!r} and {b.dataset!r}")
     both = sorted(set(a.models) & set(b.models))

@@ -17,8 +17,9 @@ engine's ``"train"`` seed domain, so no training draw repeats a test chip of
 
 Side effects, the same for every method:
 
-- BatchNorm (any ``_NormBase`` layer in training mode) updates its running
-  statistics exactly once per step, from the step's *first* pass (the clean
+- BatchNorm (any ``_NormBase`` layer in training mode: BatchNorm, SyncBatchNorm,
+  InstanceNorm with running statistics) updates its running statistics exactly
+  once per ``step`` call (a warm-up step included), from the step's *first* pass (the clean
   pass of SAM, AWP and WVAT's GAV; the perturbed pass of noise injection and
   WVAT's HSV; the first draw of HA-SGD; the noisy task pass of adversarial
   regularisation). Later passes normalise with their batch statistics and
@@ -42,43 +43,67 @@ from torch.nn.modules.batchnorm import _NormBase
 
 from ..variation.seeding import derive_seed
 
-__all__ = ["Method", "derive_seed", "frozen_norm_stats", "rng_state", "set_rng_state"]
+__all__ = ["Method", "RngState", "derive_seed", "frozen_norm_stats", "rng_state", "set_rng_state"]
 
 
 @contextmanager
 def frozen_norm_stats(model: nn.Module) -> Iterator[None]:
     """Inside the block, normalisation layers in training mode use batch statistics
-    without updating their running statistics (nor ``num_batches_tracked``)."""
+    without updating their running statistics (nor ``num_batches_tracked``).
+
+    BatchNorm (and SyncBatchNorm) stops tracking; InstanceNorm, which updates the
+    statistics it is handed whatever its flag, also gets momentum 0 (an exact
+    no-op update: ``1 · running + 0 · batch``).
+    """
     tracked = [
         m
         for m in model.modules()
         if isinstance(m, _NormBase) and m.training and m.track_running_stats
     ]
+    saved = [(m, m.momentum) for m in tracked]
     try:
         for m in tracked:
             m.track_running_stats = False
+            m.momentum = 0.0
         yield
     finally:
-        for m in tracked:
+        for m, momentum in saved:
             m.track_running_stats = True
+            m.momentum = momentum
 
 
-def rng_state(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
-    """The global RNG state that dropout in ``model`` draws from (CPU, and CUDA
-    for a model on a GPU)."""
+RngState = tuple[torch.Tensor, torch.device, torch.Tensor | None]
+"""The CPU generator's state, the model's device, and that device's generator state."""
+
+
+def rng_state(model: nn.Module) -> RngState:
+    """The global RNG state that dropout in ``model`` draws from: the CPU's, and the
+    accelerator's for a model on one (CUDA, or any backend with ``get_rng_state``)."""
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    if device.type == "cpu":
+        return torch.get_rng_state(), device, None
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
-        return torch.get_rng_state(), torch.cuda.get_rng_state(index), index
-    return torch.get_rng_state(), None, None
+        return torch.get_rng_state(), torch.device("cuda", index), torch.cuda.get_rng_state(index)
+    backend = getattr(torch, device.type, None)
+    if backend is None or not hasattr(backend, "get_rng_state"):
+        raise NotImplementedError(
+            f"cannot save the random state of device {device}: dropout masks could not be "
+            "shared between passes"
+        )
+    return torch.get_rng_state(), device, backend.get_rng_state()
 
 
-def set_rng_state(state: tuple[torch.Tensor, torch.Tensor | None, int | None]) -> None:
+def set_rng_state(state: RngState) -> None:
     """Restore a state from :func:`rng_state`: the next pass draws the same dropout masks."""
-    cpu, cuda, index = state
+    cpu, device, accelerator = state
     torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state(cuda, index)
+    if accelerator is None:
+        return
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(accelerator, device.index)
+    else:
+        getattr(torch, device.type).set_rng_state(accelerator)
 
 
 class Method(torch.optim.Optimizer):

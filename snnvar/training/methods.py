@@ -24,7 +24,15 @@ import torch
 from torch import nn
 
 from ..variation import Variation
-from .base import Method, derive_seed, frozen_norm_stats, offset, rng_state, set_rng_state
+from .base import (
+    Method,
+    RngState,
+    derive_seed,
+    frozen_norm_stats,
+    offset,
+    rng_state,
+    set_rng_state,
+)
 
 __all__ = [
     "AWP",
@@ -201,9 +209,9 @@ class SAM(Method):
     """Sharpness-aware minimisation: the gradient at ``w + ρ g / ‖g‖`` updates ``w``.
 
     ``adaptive=True`` is ASAM (Kwon et al., ICML 2021): ``e = ρ T² g / ‖T g‖``
-    with ``T = |w| + η`` for weights and ``T = 1`` for the other parameters
-    (biases), as in the authors' implementation; the authors use ``ρ`` about
-    ten times SAM's (0.5 on CIFAR).
+    with ``T = |w| + η`` for parameters whose name contains ``weight`` and
+    ``T = 1`` for the others (biases), as in the authors' implementation; the
+    authors use ``ρ`` about ten times SAM's (0.5 on CIFAR).
     """
 
     def __init__(
@@ -233,7 +241,7 @@ class SAM(Method):
         return {
             p: p.detach().abs() + self.eta
             for p in self._params()
-            if names.get(id(p), "").rpartition(".")[2] == "weight"
+            if "weight" in names.get(id(p), "")
         }
 
     def _step(self, closure: Callable[[], torch.Tensor]) -> None:
@@ -427,13 +435,20 @@ class AdversarialRegularization(Method):
         x: torch.Tensor,
         names: list[str],
         seed: int,
-        masks: tuple[torch.Tensor, torch.Tensor | None, int | None] | None = None,
+        masks: RngState | None = None,
     ) -> dict[str, torch.Tensor]:
         """Δ* of the projected signed-gradient attack on the parameters ``names``.
 
         ``masks``: an :func:`~snnvar.training.base.rng_state` that every pass of
         the attack starts from (the same dropout masks); None: the current one.
+        The attack's passes leave BatchNorm's running statistics alone.
         """
+        with frozen_norm_stats(self.model):
+            return self._attack(x, names, seed, masks)
+
+    def _attack(
+        self, x: torch.Tensor, names: list[str], seed: int, masks: RngState | None
+    ) -> dict[str, torch.Tensor]:
         params = dict(self.model.named_parameters())
         if masks is None:
             masks = rng_state(self.model)

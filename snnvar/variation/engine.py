@@ -6,8 +6,9 @@ For each selected tensor ``w`` of layer ``l`` (DESIGN.md):
     Δw       = γ · σ · s_l · ε  +  μ · s_l             ε from a unit distribution
     w_read   = w_device + Δw
 
-A draw's delta is ``w_read − w``. ``static`` mode writes ``w_read`` into the
-model once per draw (one simulated chip; the weights' storage is swapped, so
+A draw's delta is ``w_read − w`` (to rounding with clip or levels). ``static``
+mode writes ``w_read`` into the model once per draw (one simulated chip; the
+weights' storage is swapped, so
 restoring puts the original storage back, bit for bit). ``dynamic`` mode
 redraws at every call of a perturbed module (``redraw="step"``) or once per
 forward pass of the model (``redraw="pass"``), read noise, without touching the

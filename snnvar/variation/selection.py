@@ -11,7 +11,7 @@ stands for, which keys its random stream. It is the tensor's name, except
 that a module with a ``weight_map`` attribute (``own name -> device weight
 name``, as a :class:`~snnvar.conversion.ConvertedSNN` maps its weights to its
 ANN's) names its tensors' device weights, and the ``module.`` of a
-data-parallel or SWA wrapper is dropped. So an ANN, its converted SNN and the
+data-parallel, SWA or ``torch.compile`` wrapper is dropped. So an ANN, its converted SNN and the
 same model inside ``DistributedDataParallel`` draw the same noise for the same
 device weight on the same chip.
 """
@@ -38,12 +38,23 @@ DEFAULT_MODULES: tuple[type[nn.Module], ...] = (
 )
 """Module types whose weights are selected when ``modules`` is not given."""
 
-WRAPPERS: tuple[type[nn.Module], ...] = (
-    nn.DataParallel,
-    nn.parallel.DistributedDataParallel,
-    torch.optim.swa_utils.AveragedModel,
-)
-"""Wrappers that hold the model as ``.module``; that segment is not part of a device key."""
+WRAPPERS: dict[type[nn.Module], str] = {
+    nn.DataParallel: "module",
+    nn.parallel.DistributedDataParallel: "module",
+    torch.optim.swa_utils.AveragedModel: "module",
+}
+"""Wrappers -> the attribute that holds the wrapped model; that segment is not part
+of a device key (``torch.compile``'s ``_orig_mod`` is handled as well)."""
+
+
+def _inner(module: nn.Module) -> str | None:
+    """The attribute under which a wrapper holds its model (None: not a wrapper)."""
+    for kind, attr in WRAPPERS.items():
+        if isinstance(module, kind):
+            return attr
+    if type(module).__name__ == "OptimizedModule" and hasattr(module, "_orig_mod"):
+        return "_orig_mod"  # torch.compile
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,31 +105,39 @@ def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
 def device_keys(model: nn.Module, names: list[str]) -> list[str]:
     """The device key of each tensor name of ``model`` (see the module docstring).
 
-    Raises ``ValueError`` if two names share a key (they would draw the same noise).
+    A ``weight_map`` entry names the device weight relative to the module that holds
+    the map: a converted SNN nested at ``net.snn`` keys its weights ``net.snn.<ANN
+    name>`` (the ANN name alone when nothing but wrappers lies above it). Raises
+    ``ValueError`` if two names share a key (they would draw the same noise).
     """
     maps: list[tuple[str, dict[str, str]]] = []
-    wrappers: list[str] = []
+    inner: list[tuple[str, str]] = []  # (the wrapped model's path, the wrapper's path)
     for prefix, module in model.named_modules():
         weight_map = getattr(module, "weight_map", None)
         if isinstance(weight_map, dict):
             maps.append((prefix, weight_map))
-        if isinstance(module, WRAPPERS):
-            wrappers.append(prefix)
+        attr = _inner(module)
+        if attr is not None:
+            inner.append((f"{prefix}.{attr}" if prefix else attr, prefix))
     maps.sort(key=lambda item: -len(item[0]))  # the innermost map wins
-    wrappers.sort(key=lambda p: -len(p))
+    inner.sort(key=lambda item: -len(item[0]))  # the innermost wrapper first
+
+    def unwrapped(path: str) -> str:
+        for wrapped, wrapper in inner:
+            if path == wrapped or path.startswith(wrapped + "."):
+                rest = path[len(wrapped) :].lstrip(".")
+                path = ".".join(p for p in (wrapper, rest) if p)
+        return path
+
     keys = []
     for name in names:
-        key = name
+        key = unwrapped(name)
         for prefix, weight_map in maps:
             rest = name[len(prefix) + 1 :] if prefix else name
             if (not prefix or name.startswith(prefix + ".")) and rest in weight_map:
-                key = str(weight_map[rest])
+                owner = unwrapped(prefix)
+                key = f"{owner}.{weight_map[rest]}" if owner else str(weight_map[rest])
                 break
-        else:
-            for prefix in wrappers:
-                inner = f"{prefix}.module." if prefix else "module."
-                if key.startswith(inner):
-                    key = (f"{prefix}." if prefix else "") + key[len(inner) :]
         keys.append(key)
     seen: dict[str, str] = {}
     for name, key in zip(names, keys, strict=True):

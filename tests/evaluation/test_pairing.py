@@ -71,14 +71,35 @@ def test_two_tensors_mapped_to_one_device_weight_are_refused() -> None:
         Variation(0.1).sample(twin, seed=0)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_a_wrapped_model_draws_the_same_chip() -> None:
     from torch.optim.swa_utils import AveragedModel
 
     ann = _ann()
-    wrapped = AveragedModel(ann)
     a = Variation(0.1).sample(ann, seed=3)
-    b = Variation(0.1).sample(wrapped, seed=3)
-    assert torch.equal(b["module.0.weight"], a["0.weight"])
+    for wrapped, prefix in (
+        (AveragedModel(ann), "module."),
+        (nn.DataParallel(AveragedModel(ann)), "module.module."),
+        (torch.compile(ann), "_orig_mod."),
+    ):
+        b = Variation(0.1).sample(wrapped, seed=3)
+        assert torch.equal(b[prefix + "0.weight"], a["0.weight"]), prefix
+
+
+def test_a_weight_map_names_device_weights_below_its_owner() -> None:
+    """Two converted SNNs of one ANN inside one model are two sets of devices: keyed
+    below their owners, they draw different noise (not refused, not shared)."""
+
+    class Pair(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = Renamed(_ann()), Renamed(_ann())
+
+    pair = Pair()
+    keys = [t.key for t in Variation(0.1).targets(pair)]
+    assert keys == ["a.0.weight", "a.2.weight", "b.0.weight", "b.2.weight"]
+    draw = Variation(0.1).sample(pair, seed=0)
+    assert not torch.equal(draw["a.first.weight"], draw["b.first.weight"])
 
 
 def test_ann_and_snn_reports_merge_only_when_paired() -> None:
@@ -105,6 +126,12 @@ def test_ann_and_snn_reports_merge_only_when_paired() -> None:
         a.merge(d)
     with pytest.raises(ValueError, match=r"method names \['ann'\] in both"):
         a.merge(a)
+    rated = snnvar.evaluate({"rated": snn}, (x, y), Variation(0.1), encoder="rate", **common)
+    other_batches = snnvar.evaluate(
+        {"snn3": snn}, (x, y), Variation(0.1), encoder="rate", batch_size=16, **common
+    )
+    with pytest.raises(ValueError, match=r"batch sizes 256 and 16 with rate-encoded"):
+        rated.merge(other_batches)
     old = Report.from_dict({**a.to_dict(), "config": {"draws": 3}})
     with pytest.raises(ValueError, match="does not record its chips"):
         old.merge(b)
