@@ -2,20 +2,21 @@
 
 A spiking FC network (64-128-10, T = 6, direct input) is trained on the
 embedded digits for a fixed budget (30 epochs, Adam 3e-3) with SGD, noise
-injection, WVAT at the paper's defaults (p = 1, w_th = 0.5, α = 0.1 as for the
-paper's SNNs) and HA-SGD, for three training seeds; the training variation is
-the WVAT paper's HSV at σ = 10 % with γ = 1.5. At σ = 10 % (mean over 10
-simulated chips, the same chips for every method and seed) each
-variation-aware method must lose, averaged over the seeds, at most half as
-much accuracy as SGD, and at most 0.6 of it on every seed.
+injection, WVAT at the paper's defaults (p = 1, γ = 1, w_th = 0.5, α = 0.1 as
+for the paper's SNNs) and HA-SGD, for three training seeds; every method
+trains against the test variation itself, the WVAT paper's HSV at σ = 10 %
+(γ = 1). At σ = 10 % (mean over 10 simulated chips, the same chips for every
+method and seed) each variation-aware method must lose, averaged over the
+seeds, at most half as much accuracy as SGD, and at most 0.6 of it on every
+seed.
 
-Why three seeds: the drop ratio of one seed varies by about ±0.06 between
+Why three seeds: the drop ratio of one seed varies by about ±0.04 between
 training seeds (SGD loses 8-9 points, measured on 360 test digits and 10
-chips), as large as the margin under the 0.5 bar; one seed alone passes or
-fails by chance (the earlier single-seed test tuned WVAT to w_th = 0.2 for
-that reason). Measured (2026-12-02, ``test_robustness`` settings), drop /
-SGD's drop for seeds 0, 1, 2: noise injection 0.43, 0.41, 0.52; WVAT 0.45,
-0.43, 0.34; HA-SGD 0.41, 0.39, 0.47.
+chips), as large as the margin under the 0.5 bar, so one seed alone passes or
+fails by chance (the earlier single-seed test tuned WVAT to w_th = 0.2 and
+trained at γ = 1.5 for that reason). Measured (2026-12-02, these settings),
+drop / SGD's drop for seeds 0, 1, 2: noise injection 0.42, 0.51, 0.42 (mean
+0.45); WVAT 0.45, 0.51, 0.48 (0.48); HA-SGD 0.52, 0.49, 0.47 (0.49).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import snnvar
 from snnvar import Variation, datasets, models
 from snnvar.training import HASGD, WVAT, NoiseInjection, TrainConfig, Trainer
 
-TRAIN_VARIATION = Variation(sigma=0.10, gamma=1.5)
+TRAIN_VARIATION = Variation(sigma=0.10)  # the paper's HSV, γ = 1
 SEEDS = (0, 1, 2)
 METHODS = ("noise_injection", "wvat", "hasgd")
 
