@@ -76,6 +76,18 @@ def _method(kind: str, model: nn.Module):
     }[kind]()
 
 
+def _noisy(kind: str, model: nn.Module, base, variation: Variation, seed: int):
+    """A method that draws from ``variation``: noise injection, WVAT's HSV or GAV
+    branch, HA-SGD or adversarial regularisation."""
+    return {
+        "noise": lambda: NoiseInjection(model, base, variation, seed=seed),
+        "hsv": lambda: WVAT(model, base, variation, w_th=0.0, seed=seed),
+        "gav": lambda: WVAT(model, base, variation, w_th=1.0, seed=seed),
+        "hasgd": lambda: HASGD(model, base, variation, samples=2, seed=seed),
+        "adv": lambda: AdversarialRegularization(model, base, variation, attack_steps=1, seed=seed),
+    }[kind]()
+
+
 def _step(method, model, x, y):
     closure = _closure(model, x, y)
     return method.step(closure, inputs=x) if method.needs_inputs else method.step(closure)
@@ -211,13 +223,7 @@ def test_no_training_draw_is_a_test_chip(kind, monkeypatch) -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
     base = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: the weights stay put
-    method = {
-        "noise": lambda: NoiseInjection(model, base, HSV, seed=0),
-        "hsv": lambda: WVAT(model, base, HSV, w_th=0.0, seed=0),
-        "gav": lambda: WVAT(model, base, HSV, w_th=1.0, seed=0),
-        "hasgd": lambda: HASGD(model, base, HSV, samples=2, seed=0),
-        "adv": lambda: AdversarialRegularization(model, base, HSV, attack_steps=1, seed=0),
-    }[kind]()
+    method = _noisy(kind, model, base, HSV, seed=0)
     seen_weights: list[torch.Tensor] = []
     hook = model[0].register_forward_pre_hook(
         lambda m, _: seen_weights.append(m.weight.detach().clone())
@@ -446,13 +452,7 @@ def test_methods_under_a_dynamic_variation(kind) -> None:
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
         base = torch.optim.SGD(model.parameters(), lr=lr)
-        method = {
-            "noise": lambda: NoiseInjection(model, base, read, seed=1),
-            "hsv": lambda: WVAT(model, base, read, w_th=0.0, seed=1),
-            "gav": lambda: WVAT(model, base, read, w_th=1.0, seed=1),
-            "hasgd": lambda: HASGD(model, base, read, samples=2, seed=1),
-            "adv": lambda: AdversarialRegularization(model, base, read, attack_steps=1, seed=1),
-        }[kind]()
+        method = _noisy(kind, model, base, read, seed=1)
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
         x, y = _data()
         _step(method, model, x, y)
