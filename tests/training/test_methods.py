@@ -19,6 +19,7 @@ from snnvar.training import (
     derive_seed,
 )
 from snnvar.training.methods import gradient_ascent_variation
+from tests.training.grads import grads_at
 
 LR = 0.1
 
@@ -39,25 +40,13 @@ def _closure(model, x, y):
     return closure
 
 
-def _grads_at(model, x, y, deltas: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Hand-computed gradient of a copy of ``model`` at ``w + deltas``."""
-    twin = copy.deepcopy(model)
-    with torch.no_grad():
-        for name, p in twin.named_parameters():
-            if name in deltas:
-                p.add_(deltas[name])
-    twin.zero_grad()
-    nn.functional.cross_entropy(twin(x), y).backward()
-    return {n: p.grad.clone() for n, p in twin.named_parameters()}
-
-
 def test_noise_injection_gradient_and_update_are_exact() -> None:
     model, x, y = _setup()
     v = Variation(sigma=0.1)
     method = NoiseInjection(model, torch.optim.SGD(model.parameters(), lr=LR), v, seed=7)
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
     draw = v.sample(model, seed=method.step_seed, domain="train")
-    expected = _grads_at(model, x, y, dict(draw))
+    expected = grads_at(model, x, y, dict(draw))
     method.step(_closure(model, x, y))
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[n], rtol=1e-6, atol=1e-7)
@@ -72,7 +61,7 @@ def test_hasgd_is_the_mean_of_l_hand_computed_gradients() -> None:
     draws = [
         v.sample(model, seed=derive_seed(method.step_seed, i), domain="train") for i in range(3)
     ]
-    per = [_grads_at(model, x, y, dict(d)) for d in draws]
+    per = [grads_at(model, x, y, dict(d)) for d in draws]
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
     method.step(_closure(model, x, y))
     for n, p in model.named_parameters():
@@ -96,11 +85,11 @@ def test_wvat_gav_step_uses_the_gradient_at_w_plus_gav() -> None:
     v = Variation(sigma=0.1)
     method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=1.0, alpha=0.5)
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
-    g0 = _grads_at(model, x, y, {})
+    g0 = grads_at(model, x, y, {})
     draw = v.sample(model, seed=derive_seed(method.step_seed, 1), domain="train")
     names = list(draw)
     wv = gradient_ascent_variation({n: g0[n] for n in names}, dict(draw), 0.5)
-    expected = _grads_at(model, x, y, wv)
+    expected = grads_at(model, x, y, wv)
     method.step(_closure(model, x, y))
     assert method.last_kind == "gav" and method.passes == 2
     for n, p in model.named_parameters():
@@ -112,7 +101,7 @@ def test_wvat_hsv_equals_noise_at_its_seed_and_mix_costs_1_5_passes() -> None:
     v = Variation(sigma=0.1)
     method = WVAT(model, torch.optim.SGD(model.parameters(), lr=LR), v, w_th=0.0)
     draw = v.sample(model, seed=derive_seed(method.step_seed, 1), domain="train")
-    expected = _grads_at(model, x, y, dict(draw))
+    expected = grads_at(model, x, y, dict(draw))
     method.step(_closure(model, x, y))
     assert method.last_kind == "hsv"
     for n, p in model.named_parameters():
@@ -182,9 +171,9 @@ def test_awp_perturbs_weights_relative_to_their_norm() -> None:
     model, x, y = _setup(5)
     method = AWP(model, torch.optim.SGD(model.parameters(), lr=LR), gamma=0.02)
     clean = {n: p.detach().clone() for n, p in model.named_parameters()}
-    g0 = _grads_at(model, x, y, {})
+    g0 = grads_at(model, x, y, {})
     v = {n: g0[n] * (0.02 * clean[n].norm() / g0[n].norm()) for n in clean if clean[n].dim() > 1}
-    expected = _grads_at(model, x, y, v)
+    expected = grads_at(model, x, y, v)
     method.step(_closure(model, x, y))
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.detach(), clean[n] - LR * expected[n], rtol=0, atol=1e-6)
@@ -312,7 +301,7 @@ def test_adversarial_regularizer_gradient_is_exact() -> None:
         attack_size=0.2,
     )
     clean_w = {n: p.detach().clone() for n, p in model.named_parameters()}
-    task = _grads_at(model, x, y, dict(v.sample(model, seed=method.step_seed, domain="train")))
+    task = grads_at(model, x, y, dict(v.sample(model, seed=method.step_seed, domain="train")))
     method.step(_closure(model, x, y), inputs=x)
     delta = method.last_attack
     twin = copy.deepcopy(model)

@@ -23,6 +23,7 @@ from snnvar.training import (
     derive_seed,
 )
 from snnvar.variation import engine
+from tests.training.grads import grads_at
 
 HSV = Variation(sigma=0.1)
 
@@ -380,29 +381,18 @@ def test_awp_k_steps_follow_the_projected_ascent() -> None:
     awp.step(_closure(model, x, y))
     assert awp.passes == k + 1
     # by hand: v ← Π(v + (γ/K)‖w‖ g/‖g‖), g at w + v
-    weights = {n: p for n, p in twin.named_parameters() if p.dim() >= 2}
-    radius = {n: gamma * p.detach().norm() for n, p in weights.items()}
-    v = {n: torch.zeros_like(p) for n, p in weights.items()}
+    weights = {n: p.detach() for n, p in twin.named_parameters() if p.dim() >= 2}
+    radius = {n: gamma * w.norm() for n, w in weights.items()}
+    v = {n: torch.zeros_like(w) for n, w in weights.items()}
     for _ in range(k):
-        twin.zero_grad()
-        with torch.no_grad():
-            for n, p in weights.items():
-                p.add_(v[n])
-        nn.functional.cross_entropy(twin(x), y).backward()
-        with torch.no_grad():
-            for n, p in weights.items():
-                p.sub_(v[n])
-        for n, p in weights.items():
-            v[n] = v[n] + p.grad * (radius[n] / k / p.grad.norm())
+        g = grads_at(twin, x, y, v)
+        for n in weights:
+            v[n] = v[n] + g[n] * (radius[n] / k / g[n].norm())
             if v[n].norm() > radius[n]:
                 v[n] = v[n] * (radius[n] / v[n].norm())
-    twin.zero_grad()
-    with torch.no_grad():
-        for n, p in weights.items():
-            p.add_(v[n])
-    nn.functional.cross_entropy(twin(x), y).backward()
-    for (n, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
-        torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-7, msg=n)
+    expected = grads_at(twin, x, y, v)
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[n], rtol=1e-5, atol=1e-7, msg=n)
 
 
 def test_awp_refuses_bad_steps() -> None:
@@ -420,20 +410,15 @@ def test_asam_perturbation_follows_kwon_et_al() -> None:
     rho, eta = 0.5, 0.01
     asam = SAM(model, torch.optim.SGD(model.parameters(), lr=0.0), rho=rho, adaptive=True, eta=eta)
     asam.step(_closure(model, x, y))
-    nn.functional.cross_entropy(twin(x), y).backward()
+    g = grads_at(twin, x, y, {})
     t = {
         n: (p.detach().abs() + eta if n.endswith("weight") else torch.ones_like(p))
         for n, p in twin.named_parameters()
     }
-    norm = torch.sqrt(sum(((t[n] * p.grad) ** 2).sum() for n, p in twin.named_parameters()))
-    e = {n: rho * t[n] ** 2 * p.grad / norm for n, p in twin.named_parameters()}
-    twin.zero_grad()
-    with torch.no_grad():
-        for n, p in twin.named_parameters():
-            p.add_(e[n])
-    nn.functional.cross_entropy(twin(x), y).backward()
-    for (n, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
-        torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-7, msg=n)
+    norm = torch.sqrt(sum(((t[n] * g[n]) ** 2).sum() for n in g))
+    expected = grads_at(twin, x, y, {n: rho * t[n] ** 2 * g[n] / norm for n in g})
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[n], rtol=1e-5, atol=1e-7, msg=n)
     assert asam.hyperparameters() == {"rho": 0.5, "adaptive": True, "eta": 0.01}
 
 
