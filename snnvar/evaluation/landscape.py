@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from ..variation import Variation
-from .montecarlo import _models, _per_model, chip_seed, is_identity, prepare, run_pass
+from .montecarlo import _models, chip_seed, is_identity, prepare_models, run_pass
 
 __all__ = ["loss_landscape"]
 
@@ -55,11 +55,10 @@ def loss_landscape(
             raise ValueError(f"sigma must lie in [0, 1], got {s}")
     base = replace(variation or Variation(sigma=0.0), mode="static")
     named = _models(model)
-    encoders = _per_model("encoder", encoder, named)
-    steps = _per_model("time_steps", time_steps, named)
+    prepared = prepare_models(data, named, encoder, time_steps, batch_size, seed)
     rows: list[dict[str, Any]] = []
     for method, m in named.items():
-        batches = prepare(data, m, encoders[method], steps[method], batch_size, seed)
+        batches = prepared[method]
         clean = run_pass(m, batches, spikes=False)
         for gamma in gammas:
             for sigma in sigmas:

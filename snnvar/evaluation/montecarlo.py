@@ -47,6 +47,7 @@ __all__ = [
     "is_identity",
     "labelled_variations",
     "prepare",
+    "prepare_models",
 ]
 
 _INPUT_KEY = 1 << 20
@@ -171,6 +172,16 @@ def _encoded(
     return batches
 
 
+def _raw(data: Any, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``data`` as a non-empty list of (inputs, targets) batches."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    raw = _as_batches(data, batch_size)
+    if not raw:
+        raise ValueError("the evaluation data set is empty")
+    return raw
+
+
 def prepare(
     data: Any,
     model: nn.Module,
@@ -182,13 +193,34 @@ def prepare(
 ) -> Batches:
     """Batches of ``data`` encoded for ``model`` (``encoder=None``: :func:`default_encoder`;
     ``time_steps=None``: the model's ``time_steps`` attribute, else 25)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    raw = _as_batches(data, batch_size)
-    if not raw:
-        raise ValueError("the evaluation data set is empty")
+    raw = _raw(data, batch_size)
     encoder, time_steps = _encoding(model, raw[0][0], encoder, time_steps)
     return _encoded(raw, encoder, time_steps, seed, cache_mb)
+
+
+def prepare_models(
+    data: Any,
+    named: dict[str, nn.Module],
+    encoder: str | Mapping[str, str] | None = None,
+    time_steps: int | Mapping[str, int] | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    cache_mb: float = 512.0,
+) -> dict[str, Batches]:
+    """:func:`prepare` for every model of ``named`` (``encoder`` and ``time_steps``: one
+    for all or a dict per name); models with the same encoder and T share one
+    :class:`Batches`, so the data is batched and encoded once per encoding."""
+    raw = _raw(data, batch_size)
+    encoders = _per_model("encoder", encoder, named)
+    steps = _per_model("time_steps", time_steps, named)
+    shared: dict[tuple[str, int], Batches] = {}
+    out = {}
+    for k, m in named.items():
+        enc, t = _encoding(m, raw[0][0], encoders[k], steps[k])
+        if (enc, t) not in shared:
+            shared[(enc, t)] = _encoded(raw, enc, t, seed, cache_mb)
+        out[k] = shared[(enc, t)]
+    return out
 
 
 @dataclass
@@ -443,21 +475,9 @@ def evaluate(
     """
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise ValueError(f"draws must be an integer >= 1, got {draws!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     named = _models(model)
     levels = labelled_variations(variation, sigmas)
-    raw = _as_batches(data, batch_size)
-    if not raw:
-        raise ValueError("the evaluation data set is empty")
-    encoders = _per_model("encoder", encoder, named)
-    steps = _per_model("time_steps", time_steps, named)
-    encoding = {k: _encoding(m, raw[0][0], encoders[k], steps[k]) for k, m in named.items()}
-    shared: dict[tuple[str, int], Batches] = {}
-    for enc, t in encoding.values():
-        if (enc, t) not in shared:
-            shared[(enc, t)] = _encoded(raw, enc, t, seed, cache_mb)
-    batches = {k: shared[encoding[k]] for k in named}
+    batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
     total = sum(1 if is_identity(v) else draws for _, v in levels) * len(named)
     bar = tqdm(total=total, desc="chips", disable=not progress, leave=False)
@@ -476,8 +496,9 @@ def evaluate(
             rows.append(_row(method, m, label, v, results, seeds))
     bar.close()
     weights = {k: device_weights(m, [v for _, v in levels]) for k, m in named.items()}
+    encoding = {k: (b.encoder, b.time_steps) for k, b in batches.items()}
     common = set(encoding.values())
-    (enc0, t0) = next(iter(encoding.values()))
+    first = next(iter(batches.values()))
     return Report(
         results=rows,
         seed=seed,
@@ -495,10 +516,10 @@ def evaluate(
         },
         config={
             "draws": draws,
-            "encoder": enc0 if len(common) == 1 else None,
-            "time_steps": t0 if len(common) == 1 else None,
+            "encoder": first.encoder if len(common) == 1 else None,
+            "time_steps": first.time_steps if len(common) == 1 else None,
             "batch_size": batch_size,
-            "samples": shared[(enc0, t0)].samples,
+            "samples": first.samples,
             "chips": CHIP_SCHEME,
             "paired": len({json.dumps(w) for w in weights.values()}) == 1,
         },

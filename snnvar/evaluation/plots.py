@@ -27,10 +27,10 @@ def plot_accuracy(report: Report, path: str | Path) -> Path:
     labels = report.labels
     fig = _figure(figsize=(5.0 * len(labels), 3.8))
     axes = fig.subplots(1, len(labels), squeeze=False)[0]
-    for ax, mode in zip(axes, labels, strict=True):
+    for ax, label in zip(axes, labels, strict=True):
         for method in report.methods:
             rows = sorted(
-                (r for r in report.results if r["method"] == method and _label(r) == mode),
+                (r for r in report.results if r["method"] == method and _label(r) == label),
                 key=lambda r: r["sigma"],
             )
             if not rows:
@@ -48,7 +48,9 @@ def plot_accuracy(report: Report, path: str | Path) -> Path:
                 linewidth=0,
             )
         draws = report.config.get("draws", "?")
-        ax.set(xlabel="σ (% of layer range)", ylabel="accuracy (%)", title=f"{mode}, {draws} chips")
+        ax.set(
+            xlabel="σ (% of layer range)", ylabel="accuracy (%)", title=f"{label}, {draws} chips"
+        )
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)

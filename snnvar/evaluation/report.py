@@ -149,8 +149,8 @@ class Report:
         scheme, the same data (samples), distinct method names, the same batch size
         where a model is rate-encoded (its input spikes are seeded per batch), and
         the same device weights (key and shape) for every model of both, e.g. an
-        ANN and its converted SNN. Settings that differ between the two (``draws``, T, ...) are
-        kept per model in ``models[method]``, not lost.
+        ANN and its converted SNN. Settings that differ between the two (``draws``,
+        T, ...) are kept per model in ``models[method]``, not lost.
         """
         problems = _unpaired(self, other)
         if problems:
