@@ -415,17 +415,16 @@ class AdversarialRegularization(Method):
         # every one of its passes (target, attack steps, clean, attacked) sees the same
         # dropout masks, and none of them updates BatchNorm's running statistics.
         masks = rng_state(self.model)
-        with frozen_norm_stats(self.model):
-            delta = self.attack(x, names, derive_seed(self.step_seed, 1), masks)
-            with torch.enable_grad():
-                set_rng_state(masks)
-                clean = self.model(x)
-                set_rng_state(masks)
-                moved = torch.func.functional_call(
-                    self.model, {n: params[n] + delta[n] for n in names}, (x,), strict=False
-                )
-                reg = _boundary(self.boundary, clean, moved)
-                (self.beta * reg).backward()  # adds to the task gradients
+        delta = self.attack(x, names, derive_seed(self.step_seed, 1), masks)
+        with frozen_norm_stats(self.model), torch.enable_grad():
+            set_rng_state(masks)
+            clean = self.model(x)
+            set_rng_state(masks)
+            moved = torch.func.functional_call(
+                self.model, {n: params[n] + delta[n] for n in names}, (x,), strict=False
+            )
+            reg = _boundary(self.boundary, clean, moved)
+            (self.beta * reg).backward()  # adds to the task gradients
         self.passes += 1
         self.last_regularizer = reg.detach()
         self.base.step()

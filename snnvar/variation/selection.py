@@ -19,7 +19,7 @@ device weight on the same chip.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
 import torch
@@ -231,10 +231,7 @@ def select_targets(
     targets = [t for t in targets if not any(fnmatchcase(t.name, p) for p in exclude)]
     if targets:
         keys = device_keys(model, [t.name for t in targets])
-        targets = [
-            Target(t.name, t.module, t.attr, t.is_buffer, key=k, reference=t.reference)
-            for t, k in zip(targets, keys, strict=True)
-        ]
+        targets = [replace(t, key=k) for t, k in zip(targets, keys, strict=True)]
     if not targets:
         kind_names = [k if isinstance(k, str) else k.__name__ for k in kinds]
         raise ValueError(
