@@ -217,14 +217,10 @@ def _map(fn: Callable[[Target], torch.Tensor], targets: list[Target]) -> list[to
     return [fn(t) for t in targets]
 
 
-def _reference_stats(v: Variation, t: Target, tensor: torch.Tensor) -> TensorStats | None:
-    """The reference statistics of a target's clean ``tensor`` (None if not needed):
-    its own, or its layer weight's (:attr:`Target.reference`)."""
-    if not _needs_stats(v):
-        return None
-    if t.reference is not None:
-        tensor = getattr(t.module, t.reference)
-    return tensor_stats(_clean(tensor))
+def _reference_stats(v: Variation, t: Target) -> TensorStats | None:
+    """The clean statistics that scale target ``t`` (None if not needed): its own, or
+    its layer weight's (:attr:`Target.reference_tensor`)."""
+    return tensor_stats(_clean(t.reference_tensor)) if _needs_stats(v) else None
 
 
 def _delta_of(
@@ -237,7 +233,7 @@ def _delta_of(
     def delta(t: Target) -> torch.Tensor:
         w = _clean(t.tensor)
         gen = stream(root, t.key, device, domain)
-        return fn(w, v, distribution, gen, _reference_stats(v, t, w))
+        return fn(w, v, distribution, gen, _reference_stats(v, t))
 
     return delta
 
@@ -328,8 +324,7 @@ def _dynamic(
     stats_cache: dict[str, tuple[int, TensorStats]] = {}
     by_module: dict[int, list[tuple[Target, torch.Tensor, torch.Tensor]]] = {}
     for t in targets:  # (target, its clean tensor, the tensor of its reference statistics)
-        ref = t.tensor if t.reference is None else getattr(t.module, t.reference)
-        by_module.setdefault(id(t.module), []).append((t, t.tensor, ref))
+        by_module.setdefault(id(t.module), []).append((t, t.tensor, t.reference_tensor))
 
     def stats_of(name: str, ref: torch.Tensor) -> TensorStats | None:
         if not _needs_stats(v):

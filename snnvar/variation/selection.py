@@ -86,6 +86,12 @@ class Target:
         store = self.module._buffers if self.is_buffer else self.module._parameters
         return store[self.attr]
 
+    @property
+    def reference_tensor(self) -> torch.Tensor:
+        """The tensor whose clean statistics scale this one: itself, or
+        ``module.<reference>`` (a bias scaled by its layer's weight)."""
+        return self.tensor if self.reference is None else getattr(self.module, self.reference)
+
 
 def _matches_type(module: nn.Module, kinds: Sequence[type | str]) -> bool:
     for kind in kinds:
