@@ -10,7 +10,7 @@ simulated chips over the first --test test images. Prints and writes a JSON
 with the accuracies, the seeds and the wall time of every stage.
 
     python benchmarks/conversion_cifar.py [--model vgg5] [--width 0.5] [--epochs 10]
-        [--timesteps 32] [--percentile 100] [--finetune-epochs 1] [--finetune-samples 1000]
+        [--time-steps 32] [--percentile 100] [--finetune-epochs 1] [--finetune-samples 1000]
         [--finetune-lr 1e-4]
         [--chips 10] [--test 500] [--wvat-alpha 0.01] [--json out.json]
 
@@ -27,15 +27,17 @@ import copy
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch.utils.data import Subset
 
 import snnvar
-from snnvar import Variation, datasets, models
+from snnvar import Variation, datasets
 from snnvar.conversion import convert
-from snnvar.training import TrainConfig, Trainer, create_method
+from snnvar.runs import RunSpec, build_trainer
+from snnvar.training import TrainConfig
 
 
 def main() -> None:
@@ -43,7 +45,7 @@ def main() -> None:
     parser.add_argument("--model", default="vgg5")
     parser.add_argument("--width", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--timesteps", type=int, default=32)
+    parser.add_argument("--time-steps", "--timesteps", dest="time_steps", type=int, default=32)
     parser.add_argument("--finetune-epochs", type=int, default=1)
     parser.add_argument(
         "--finetune-samples", type=int, default=1000, help="training images for fine-tuning"
@@ -74,23 +76,24 @@ def main() -> None:
     stages: dict[str, float] = {}
     for method in ("sgd", "wvat"):
         t0 = time.perf_counter()
-        torch.manual_seed(args.seed)
-        ann = models.create(args.model, spiking=False, width=args.width, in_shape=(3, 32, 32))
-        base = torch.optim.SGD(ann.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-        options = {"w_th": 0.5, "alpha": args.wvat_alpha} if method == "wvat" else {}
-        opt = create_method(method, ann, base, variation, seed=args.seed, **options)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
-        cfg = TrainConfig(
-            epochs=args.epochs, batch_size=64, encoder="none", seed=args.seed, progress=False
-        )
-        Trainer(ann, opt, cfg, scheduler=sched).fit(train)
+        spec = RunSpec(
+            model=args.model, model_options={"width": args.width}, spiking=False,
+            dataset="cifar10", method=method,
+            method_options={"w_th": 0.5, "alpha": args.wvat_alpha} if method == "wvat" else {},
+            variation=variation, optimizer="sgd", lr=0.05, weight_decay=5e-4,
+            train=TrainConfig(epochs=args.epochs, batch_size=64, encoder="none", seed=args.seed,
+                              progress=False),
+        )  # fmt: skip
+        trainer = build_trainer(spec, data=train)
+        trainer.fit(train)
+        ann = trainer.model
         stages[f"{method}_ann_train_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         snn = convert(
             ann,
             calib,
-            timesteps=args.timesteps,
+            time_steps=args.time_steps,
             encoder="direct",
             seed=args.seed,
             percentile=args.percentile,
@@ -99,18 +102,13 @@ def main() -> None:
         nets[f"{method}/ann"], nets[f"{method}/converted"] = ann, snn
 
         t0 = time.perf_counter()
-        tuned = copy.deepcopy(snn)  # the converted SNN, fine-tuned from here
-        base = torch.optim.Adam(tuned.parameters(), lr=args.finetune_lr)
-        opt = create_method(method, tuned, base, variation, seed=args.seed, **options)
-        cfg = TrainConfig(
-            epochs=args.finetune_epochs,
-            batch_size=32,
-            encoder="direct",
-            time_steps=args.timesteps,
-            seed=args.seed,
-            progress=False,
-        )
-        Trainer(tuned, opt, cfg).fit(Subset(train, range(min(args.finetune_samples, len(train)))))
+        tuned = copy.deepcopy(snn)  # the converted SNN, fine-tuned from here (Adam, constant lr)
+        tune = replace(
+            spec, optimizer="adam", lr=args.finetune_lr, cosine=False, weight_decay=0.0,
+            train=TrainConfig(epochs=args.finetune_epochs, batch_size=32, encoder="direct",
+                              time_steps=args.time_steps, seed=args.seed, progress=False),
+        )  # fmt: skip
+        build_trainer(tune, tuned).fit(Subset(train, range(min(args.finetune_samples, len(train)))))
         stages[f"{method}_finetune_s"] = time.perf_counter() - t0
         nets[f"{method}/finetuned"] = tuned
 
@@ -125,7 +123,7 @@ def main() -> None:
             test,
             variation,
             encoder="direct",
-            time_steps=args.timesteps,
+            time_steps=args.time_steps,
             spikes=False,
             **common,
         )

@@ -30,7 +30,7 @@ import platform
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,9 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 import snnvar
-from snnvar import Variation, datasets, models
-from snnvar.training import SWAConfig, TrainConfig, Trainer, create_method, create_optimizer
+from snnvar import Variation, datasets
+from snnvar.runs import RunSpec, build_trainer
+from snnvar.training import TrainConfig
 
 SIGMAS = (0.0, 0.05, 0.10)
 
@@ -72,37 +73,42 @@ PAPER: dict[str, dict[str, tuple[tuple[float, float] | None, ...]]] = {
 
 @dataclass(frozen=True)
 class Experiment:
-    """One row group of the paper: data, model, optimiser and methods."""
+    """One row group of the paper: the run every method starts from, and the methods."""
 
-    dataset: str
-    """A name of :func:`snnvar.datasets.available`."""
-    model: str
-    """A name of :func:`snnvar.models.available`."""
-    spiking: bool
-    """SNN or ANN."""
-    encoder: str
-    """Input encoding (``none`` for ANNs, ``direct`` or ``frames`` for SNNs)."""
-    optimizer: str
-    """Base optimiser (``sgd`` with momentum 0.9, or ``adam``)."""
-    lr: float
-    """Learning rate (cosine-annealed, except for SWA's constant schedule)."""
-    epochs: int
-    """Default epochs: a short schedule for a 2-core CPU."""
-    batch_size: int
-    """Samples per step."""
-    time_steps: int = 1
-    """T for ``direct`` input (frames bring their own)."""
-    weight_decay: float = 0.0
-    """Weight decay of the base optimiser."""
-    model_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the model."""
-    data_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the data set (e.g. ``time_bins``)."""
+    base: RunSpec
+    """Data set, model, optimiser, schedule and the default (short, 2-core CPU) epochs;
+    the training variation is the paper's HSV at σ = 10 %."""
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Method label -> options of :func:`create_method` (``swa``: SGD + SWA)."""
+    """Method label -> the method's options (``swa``: SGD + SWA at a constant rate)."""
     warmup: dict[str, float] = field(default_factory=dict)
     """Method label -> fraction of the epochs trained with the plain base optimizer
     before the method takes over (``TrainConfig.warmup_epochs``; none by default)."""
+
+    def spec(self, label: str, epochs: int | None = None, seed: int = 0) -> RunSpec:
+        """The run of method ``label`` (``epochs``: None keeps the default schedule)."""
+        epochs = epochs or self.base.train.epochs
+        loop = replace(
+            self.base.train, epochs=epochs, seed=seed,
+            warmup_epochs=int(self.warmup.get(label, 0.0) * epochs),
+        )  # fmt: skip
+        if label == "swa":  # the paper: SWA from scratch with a constant learning rate
+            return replace(
+                self.base, method="sgd", cosine=False, swa_start=max(1, (3 * epochs) // 4),
+                train=loop,
+            )  # fmt: skip
+        return replace(self.base, method=label, method_options=self.methods[label], train=loop)
+
+
+def _run(dataset: str, model: str, spiking: bool, encoder: str, optimizer: str, lr: float,
+         epochs: int, batch_size: int, time_steps: int = 1, **more: Any) -> RunSpec:  # fmt: skip
+    """The base RunSpec of an experiment (σ = 10 % HSV, cosine schedule)."""
+    return RunSpec(
+        model=model, spiking=spiking, dataset=dataset, optimizer=optimizer, lr=lr,
+        variation=Variation(sigma=0.10),
+        train=TrainConfig(epochs=epochs, batch_size=batch_size, time_steps=time_steps,
+                          encoder=encoder, progress=False),
+        **more,
+    )  # fmt: skip
 
 
 WVAT = {"w_th": 0.5, "alpha": 0.1}  # the paper's defaults (p = 1, γ = 1)
@@ -111,16 +117,14 @@ WVAT = {"w_th": 0.5, "alpha": 0.1}  # the paper's defaults (p = 1, γ = 1)
 WVAT_SMALL_ALPHA = {"w_th": 0.5, "alpha": 0.01}
 EXPERIMENTS: dict[str, Experiment] = {
     "fc_mnist": Experiment(
-        dataset="mnist", model="fc2", spiking=False, encoder="none", optimizer="sgd", lr=0.05,
-        epochs=20, batch_size=128,
+        _run("mnist", "fc2", False, "none", "sgd", 0.05, epochs=20, batch_size=128),
         methods={
             "sgd": {}, "swa": {}, "wvat": WVAT_SMALL_ALPHA, "hasgd": {"samples": 4},
         },
     ),
     "snn_nmnist": Experiment(
-        dataset="nmnist", model="fc2", spiking=True, encoder="frames", optimizer="adam", lr=1e-3,
-        epochs=30, batch_size=32, model_options={"hidden": (400, 200)},
-        data_options={"time_bins": 25},
+        _run("nmnist", "fc2", True, "frames", "adam", 1e-3, epochs=30, batch_size=32,
+             model_options={"hidden": (400, 200)}, dataset_options={"time_bins": 25}),
         methods={
             "sgd": {}, "swa": {}, "wvat": {"w_th": 0.5, "alpha": 0.05}, "hasgd": {"samples": 4},
         },
@@ -128,8 +132,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "cnn2_mnist": Experiment(
         # lr 1e-3 (the paper: 5e-4 for 100 epochs) reaches 98.2 % in one epoch, 5e-4 97.9 %;
         # the attack takes 3 steps instead of the library's 10 to fit the CPU budget.
-        dataset="mnist", model="spiking_cnn2", spiking=True, encoder="direct", optimizer="adam",
-        lr=1e-3, epochs=5, batch_size=64, time_steps=5,
+        _run("mnist", "spiking_cnn2", True, "direct", "adam", 1e-3, epochs=5, batch_size=64,
+             time_steps=5),
         methods={
             "sgd": {}, "swa": {}, "sam": {"rho": 0.05}, "awp": {},
             "adversarial": {"attack_steps": 3},
@@ -139,8 +143,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "vgg5_cifar": Experiment(
         # WVAT from scratch diverged here (loss 4.50 in epoch 1, then chance; HSV alone and
         # GAV alone stall too): it starts after the first third of the epochs of plain SGD.
-        dataset="cifar10", model="vgg5", spiking=False, encoder="none", optimizer="sgd", lr=0.05,
-        epochs=15, batch_size=64, weight_decay=5e-4,
+        _run("cifar10", "vgg5", False, "none", "sgd", 0.05, epochs=15, batch_size=64,
+             weight_decay=5e-4),
         methods={
             "sgd": {}, "swa": {}, "wvat": WVAT_SMALL_ALPHA, "hasgd": {"samples": 4},
         },
@@ -154,31 +158,11 @@ def first(data: Dataset, n: int | None) -> Dataset:
     return data if n is None or n >= len(data) else Subset(data, range(n))
 
 
-def warmup_epochs(exp: Experiment, label: str, epochs: int) -> int:
-    """Epochs of plain base-optimizer steps before ``label``'s method takes over."""
-    return int(exp.warmup.get(label, 0.0) * epochs)
-
-
-def train_method(
-    exp: Experiment, label: str, train: Dataset, in_shape: tuple, epochs: int, seed: int
-) -> tuple[torch.nn.Module, list[dict]]:
-    """Train one method from the seed's initial weights."""
-    torch.manual_seed(seed)
-    model = models.create(exp.model, spiking=exp.spiking, in_shape=in_shape, **exp.model_options)
-    base = create_optimizer(exp.optimizer, model, exp.lr, weight_decay=exp.weight_decay)
-    name = "sgd" if label == "swa" else label
-    opt = create_method(name, model, base, Variation(sigma=0.10), seed=seed, **exp.methods[label])
-    if label == "swa":  # the paper: SWA from scratch with a constant learning rate
-        sched, swa = None, SWAConfig(start_epoch=max(1, (3 * epochs) // 4))
-    else:
-        sched, swa = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs), None
-    config = TrainConfig(
-        epochs=epochs, batch_size=exp.batch_size, time_steps=exp.time_steps,
-        encoder=exp.encoder, seed=seed, progress=False,
-        warmup_epochs=warmup_epochs(exp, label, epochs),
-    )  # fmt: skip
-    history = Trainer(model, opt, config, scheduler=sched, swa=swa).fit(train)
-    return model.eval(), history
+def train_method(spec: RunSpec, train: Dataset) -> tuple[torch.nn.Module, list[dict]]:
+    """Train one method's run from its seed's initial weights."""
+    trainer = build_trainer(spec, data=train)
+    history = trainer.fit(train)
+    return trainer.model.eval(), history
 
 
 def cell(values: list[float]) -> str:
@@ -239,35 +223,35 @@ def main() -> None:
         )
     if args.tag is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", args.tag):
         parser.error(f"--tag must be letters, digits, '_', '.' or '-', got {args.tag!r}")
-    epochs = args.epochs or exp.epochs
+    base = exp.base
+    epochs = args.epochs or base.train.epochs
     start = time.perf_counter()
-    opts = {"root": args.data_root, "download": False, **exp.data_options}
-    if exp.dataset == "nmnist":
+    opts = {"root": args.data_root, "download": False, **base.dataset_options}
+    if base.dataset == "nmnist":
         opts["cache_dir"] = args.out / "nmnist-frames"
     try:
-        train = first(datasets.get(exp.dataset, **opts), args.train_samples)
-        test = first(datasets.get(exp.dataset, train=False, **opts), args.test_samples)
+        train = first(datasets.get(base.dataset, **opts), args.train_samples)
+        test = first(datasets.get(base.dataset, train=False, **opts), args.test_samples)
     except (FileNotFoundError, ValueError) as err:  # missing or corrupt files (as the CLI)
         parser.error(str(err))
-    x0 = train[0][0]
-    in_shape = tuple(x0.shape[1:] if exp.encoder == "frames" else x0.shape)
 
     stages: dict[str, float] = {}
     reports: dict[int, snnvar.evaluation.Report] = {}
     histories: dict[str, list[dict]] = {}
+    specs: dict[str, dict[str, Any]] = {}
     for seed in args.seeds:
         trained = {}
         for label in methods:
             t0 = time.perf_counter()
-            trained[label], histories[f"{label}/{seed}"] = train_method(
-                exp, label, train, in_shape, epochs, seed
-            )
+            spec = exp.spec(label, epochs, seed)
+            specs[f"{label}/{seed}"] = spec.to_dict()
+            trained[label], histories[f"{label}/{seed}"] = train_method(spec, train)
             stages[f"train_{label}_seed{seed}_s"] = time.perf_counter() - t0
             print(f"trained {label} (seed {seed}) in {stages[f'train_{label}_seed{seed}_s']:.0f} s")
         t0 = time.perf_counter()
         reports[seed] = snnvar.evaluate(
             trained, test, Variation(sigma=0.0), sigmas=SIGMAS, draws=args.chips, seed=seed,
-            encoder=exp.encoder, time_steps=exp.time_steps, dataset=exp.dataset, spikes=False,
+            encoder=base.encoder, time_steps=base.time_steps, dataset=base.dataset, spikes=False,
             progress=False,
         )  # fmt: skip
         stages[f"evaluate_seed{seed}_s"] = time.perf_counter() - t0
@@ -275,9 +259,10 @@ def main() -> None:
     wall = time.perf_counter() - start
     md = table(args.experiment, reports, args.chips)
     settings = (
-        f"{exp.model} ({'SNN' if exp.spiking else 'ANN'}) on {exp.dataset}: "
+        f"{base.model} ({'SNN' if base.spiking else 'ANN'}) on {base.dataset}: "
         f"{len(train)} training / {len(test)} test samples, {epochs} epochs, "
-        f"{exp.optimizer} lr {exp.lr}, batch {exp.batch_size}; wall time {wall / 60:.1f} min "
+        f"{base.optimizer} lr {base.lr}, batch {base.train.batch_size}; "
+        f"wall time {wall / 60:.1f} min "
         f"on {platform.platform()} ({torch.get_num_threads()} threads)"
     )
     print(f"{settings}\n\n{md}")
@@ -286,7 +271,8 @@ def main() -> None:
     (args.out / f"{stem}.md").write_text(f"{settings}\n\n{md}")
     result = {
         "experiment": args.experiment,
-        "settings": asdict(exp),
+        "settings": {"methods": exp.methods, "warmup": exp.warmup},
+        "runs": specs,
         "args": {k: str(v) for k, v in vars(args).items()},
         "epochs": epochs,
         "train_samples": len(train),

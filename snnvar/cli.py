@@ -1,17 +1,21 @@
-"""The ``snnvar`` command: ``train``, ``evaluate`` and ``demo``.
+"""The ``snnvar`` command: ``train``, ``evaluate``, ``convert`` and ``demo``.
 
-``snnvar convert`` turns the ANN of a run into an SNN run (threshold
-balancing, optional spike-based fine-tuning). Every option is a flag and may
-also come from a TOML file (``--config
-FILE``; its keys are the flags' names with underscores, flags given on the
-command line win). Results go to a run directory that is never overwritten
-without ``--overwrite``.
+``snnvar train``'s flags are the fields of :class:`~snnvar.runs.RunSpec` and
+:class:`~snnvar.training.TrainConfig` (name, default and help text come from
+the dataclasses). Every option is a flag and may also come from a TOML file
+(``--config FILE``; its keys are the flags' names with underscores, flags
+given on the command line win); the training variation is a ``[variation]``
+table with :class:`~snnvar.Variation`'s field names (measured device data from
+a file too), and ``snnvar evaluate --variation FILE`` tests on chips drawn
+from one or several such tables. Results go to a directory that is never
+overwritten without ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,20 +74,105 @@ def _floats(text: str) -> list[float]:
 # -- parsers ---------------------------------------------------------------------------
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument("--config", type=Path, help="TOML file of option values (flags win)")
     p.add_argument("--out", type=Path, help="output directory (created; see --overwrite)")
     p.add_argument(
         "--overwrite", action="store_true", help="replace the files of an existing --out"
     )
     p.add_argument("--data-root", type=Path, help="data root (default: $SNNVAR_DATA)")
-    p.add_argument("--seed", type=int, default=0, help="root seed (recorded in the outputs)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="root seed (recorded in the outputs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+_OPTION_TABLES = {
+    "model_options": "model",
+    "method_options": "method",
+    "dataset_options": "dataset",
+}
+"""RunSpec's option tables and the prefix of their repeatable ``--X-option KEY=VALUE``."""
 
+
+def _plain(doc: str) -> str:
+    """A docstring's first paragraph as help text: reST roles and literals unwrapped
+    (``:func:`a.b``` -> ``a.b``, ``:class:`~a.B``` -> ``B``)."""
+
+    def target(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return name.rsplit(".", 1)[-1] if name.startswith("~") else name
+
+    doc = re.sub(r":\w+:`([^`<]+?)(?: <[^>]+>)?`", target, doc)
+    return doc.replace("``", "")
+
+
+def _run_flags(t: argparse.ArgumentParser) -> None:
+    """``snnvar train``'s flags, one per setting of RunSpec and TrainConfig; each flag
+    defaults to None (not given), so the dataclass states every default."""
+    from dataclasses import MISSING, fields
+    from typing import get_type_hints
+
+    from .fields import field_docs
+    from .runs import RunSpec
+    from .training import ENCODERS, OPTIMIZERS, TrainConfig
+
+    docs = {k: _plain(v) for cls in (RunSpec, TrainConfig) for k, v in field_docs(cls).items()}
+    owners = RunSpec.settings()
+    hints = {**get_type_hints(RunSpec), **get_type_hints(TrainConfig)}
+    spec_fields = {f.name: f for cls in (RunSpec, TrainConfig) for f in fields(cls)}
+    for name in owners:
+        f = spec_fields[name]
+        default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+        doc = docs.get(name, "")
+        if name in _OPTION_TABLES:
+            t.add_argument(
+                f"--{_OPTION_TABLES[name]}-option", dest=name, action="append",
+                metavar="KEY=VALUE", help=f"{doc} (repeat the flag)",
+            )  # fmt: skip
+        elif name == "spiking":
+            t.add_argument(
+                "--ann", dest="spiking", action="store_const", const=False,
+                help="train the ReLU ANN of the architecture (spiking = false; encoder none)",
+            )  # fmt: skip
+        elif hints[name] is bool:
+            flag = f"--no-{name}" if default else f"--{name}"
+            t.add_argument(
+                flag.replace("_", "-"), dest=name, action="store_const", const=not default,
+                help=f"{'turn off: ' if default else ''}{doc}",
+            )  # fmt: skip
+        else:
+            kind = {"int | None": int}.get(str(hints[name]).replace("typing.", ""), hints[name])
+            choices = {"optimizer": list(OPTIMIZERS), "encoder": list(ENCODERS)}.get(name)
+            t.add_argument(
+                f"--{name.replace('_', '-')}", dest=name, type=kind, choices=choices,
+                help=f"{doc} (default: {default})",
+            )  # fmt: skip
+    from .variation import Variation
+
+    sigma = RunSpec().variation.sigma
+    t.add_argument(
+        "--sigma", type=float, help=f"σ of the training variation (default: {sigma:g}; "
+        "overrides the [variation] table's)",
+    )  # fmt: skip
+    t.add_argument(
+        "--gamma", type=float, help=f"WVAT's range coefficient γ of the training variation "
+        f"(default: {Variation(0.0).gamma:g})",
+    )  # fmt: skip
+    t.add_argument(
+        "--variation", type=Path, dest="variation_file", metavar="FILE",
+        help="TOML file with a [variation] table: the training variation in full "
+        "(distribution, reference, mode, clip, levels, measured data from a file, ...)",
+    )  # fmt: skip
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        __version__ = version("snnvar")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        __version__ = "0.0.0+unknown"
     parser = argparse.ArgumentParser(
         prog="snnvar",
         description="Spiking neural networks under analog-hardware weight variation: "
@@ -95,35 +184,12 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train",
         help="train a model with a method (sgd, wvat, hasgd, ...)",
-        description="Train a model of the zoo with a training method; writes run.json, "
-        "checkpoint.pt (every epoch) and metrics to --out.",
+        description="Train a model of the zoo with a training method; writes run.json "
+        "(every setting, the variation in full), checkpoint.pt (every epoch) and metrics "
+        "to --out.",
     )
-    _common(t)
-    t.add_argument("--model", default="spiking_cnn1", help="model name (see snnvar.models)")
-    t.add_argument(
-        "--model-option", action="append", metavar="KEY=VALUE", help="e.g. hidden=64 (repeat)"
-    )
-    t.add_argument("--ann", action="store_true", help="train the ReLU ANN of the architecture")
-    t.add_argument("--dataset", default="digits", help="data set name (default: digits)")
-    t.add_argument("--method", default="sgd", help="training method (default: sgd)")
-    t.add_argument(
-        "--method-option", action="append", metavar="KEY=VALUE", help="e.g. w_th=0.5 (repeat)"
-    )
-    t.add_argument("--sigma", type=float, default=0.1, help="training variation σ (0.1)")
-    t.add_argument("--gamma", type=float, default=1.0, help="range coefficient γ (1.0)")
-    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--no-cosine", action="store_true", help="constant learning rate")
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--time-steps", type=int, default=25)
-    t.add_argument("--encoder", default="rate", help="rate, direct, latency, frames or none")
-    t.add_argument("--swa-start", type=int, help="first epoch of weight averaging (SWA)")
-    t.add_argument(
-        "--warmup-epochs", type=int, default=0, help="plain-optimizer epochs before the method (0)"
-    )
-    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _common(t, seed=False)
+    _run_flags(t)
 
     e = sub.add_parser(
         "evaluate",
@@ -136,8 +202,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--name", action="append", help="method name per run (default: its method)")
     e.add_argument("--sigmas", type=_floats, default=[0.0, 0.05, 0.1, 0.15], help="0,0.05,0.1,0.15")
     e.add_argument("--draws", type=int, default=20, help="simulated chips per σ (20)")
-    e.add_argument("--mode", default="static", choices=["static", "dynamic", "both"])
-    e.add_argument("--redraw", default="step", choices=["step", "pass"], help="dynamic reads")
+    e.add_argument(
+        "--variation", type=Path, dest="variation_file", metavar="FILE",
+        help="TOML file with a [variation] table, or several [[variation]] tables to compare "
+        "(each swept over --sigmas unless it sets sigma; `name` labels it); default: "
+        "Gaussian, relative to each layer's range, in --mode",
+    )  # fmt: skip
+    e.add_argument(
+        "--mode", choices=["static", "dynamic", "both"], help="of the default variation (static)"
+    )
+    e.add_argument("--redraw", choices=["step", "pass"], help="dynamic reads (default: step)")
     e.add_argument("--time-steps", type=int, help="T (default: the run's)")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--landscape", action="store_true", help="loss along variation directions")
@@ -154,7 +228,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(c)
     c.add_argument("run", type=Path, help="an ANN run directory")
-    c.add_argument("--timesteps", type=int, default=64, help="T of the SNN (64)")
+    c.add_argument(
+        "--time-steps", "--timesteps", dest="time_steps", type=int, default=64,
+        help="T of the SNN (64; --timesteps: deprecated spelling)",
+    )  # fmt: skip
     c.add_argument("--encoder", default="direct", choices=["direct", "rate"])
     c.add_argument("--percentile", type=float, default=100.0, help="threshold percentile")
     c.add_argument("--scale", type=float, default=1.0, help="threshold scaling factor")
@@ -174,13 +251,54 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(d)
     d.add_argument("--quick", action="store_true", help="a smaller budget (under 30 s)")
-    parser.set_defaults(_commands={"train": t, "evaluate": e, "convert": c, "demo": d})
+    parser.set_defaults(
+        _commands={"train": t, "evaluate": e, "convert": c, "demo": d},
+        variation_tables=None, variation_base=None, **dict.fromkeys(_TABLE_DESTS),
+    )  # fmt: skip
     return parser
+
+
+_TABLE_DESTS = tuple(f"{k}_table" for k in _OPTION_TABLES)
+"""Where the TOML tables model_options, method_options, dataset_options land."""
+
+_DEPRECATED_KEYS = {"timesteps": "time_steps"}
+"""Old spellings of TOML keys / flags, accepted with a warning for one release."""
+
+
+def _check_config_value(action: argparse.Action, key: str, value: Any, path: Path) -> Any:
+    """A TOML value for ``action``'s flag, checked as argparse would check the flag's."""
+    where = f"{key} = {value!r} in {path}"
+    if action.nargs == 0:  # store_true / store_const: a boolean
+        if not isinstance(value, bool):
+            raise CLIError(f"{where}: must be true or false")
+        return action.const if value else action.default
+    if action.type in (int, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if action.type is int and not (isinstance(value, int) and not isinstance(value, bool)):
+            ok = False
+        if not ok:
+            kind = "an integer" if action.type is int else "a number"
+            raise CLIError(f"{where}: must be {kind}")
+    elif action.type is Path:
+        if not isinstance(value, str):
+            raise CLIError(f"{where}: must be a path (a string)")
+        return (path.parent / value) if key != "data_root" else Path(value)
+    elif action.type in (_floats, _ints):
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        return action.type(str(value))
+    elif isinstance(value, dict | list) or (action.type is None and not isinstance(value, str)):
+        raise CLIError(f"{where}: must be a string")
+    if action.choices is not None and value not in action.choices:
+        raise CLIError(f"{where}: allowed: {list(action.choices)}")
+    return value
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
+    if any(a == "--timesteps" or a.startswith("--timesteps=") for a in (argv or sys.argv[1:])):
+        print("snnvar: warning: --timesteps is deprecated; use --time-steps", file=sys.stderr)
     if args.config is None:
         return args
     sub = args._commands[args.command]
@@ -190,22 +308,83 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise CLIError(f"config file {args.config} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise CLIError(f"config file {args.config} is not valid TOML: {err}") from None
-    dests = {a.dest for a in sub._actions} - {"help", "config", "_commands"}
-    tables = {"model_options": "model_option", "method_options": "method_option"}
+    actions = {a.dest: a for a in sub._actions if a.dest not in ("help", "config", "_commands")}
+    tables = set(_OPTION_TABLES) if args.command == "train" else set()
+    with_variation = args.command in ("train", "evaluate")
+    allowed = sorted(
+        (set(actions) - {"variation_file"}) | tables | ({"variation"} if with_variation else set())
+    )
     defaults: dict[str, Any] = {}
     for key, value in settings.items():
         key = key.replace("-", "_")
-        if key in tables and isinstance(value, dict):
-            defaults[tables[key]] = [f"{k}={v!r}" for k, v in value.items()]
-        elif key in dests:
-            defaults[key] = Path(value) if key in ("out", "data_root") else value
+        if key in _DEPRECATED_KEYS and _DEPRECATED_KEYS[key] in actions:
+            print(f"snnvar: warning: {key} in {args.config} is deprecated; use "
+                  f"{_DEPRECATED_KEYS[key]}", file=sys.stderr)  # fmt: skip
+            key = _DEPRECATED_KEYS[key]
+        if key in tables:
+            if not isinstance(value, dict):
+                raise CLIError(
+                    f"{key} = {value!r} in {args.config}: must be a table (KEY = VALUE pairs)"
+                )
+            defaults[f"{key}_table"] = value
+        elif key == "variation" and with_variation:
+            if not isinstance(value, dict | list):
+                raise CLIError(
+                    f"variation = {value!r} in {args.config}: must be a [variation] table"
+                    + (" or [[variation]] tables" if args.command == "evaluate" else "")
+                )
+            defaults["variation_tables"] = value
+            defaults["variation_base"] = args.config.parent
+        elif key in actions and key != "variation_file":
+            defaults[key] = _check_config_value(actions[key], key, value, args.config)
         else:
             raise CLIError(
                 f"unknown key {key!r} in {args.config} for `snnvar {args.command}`; "
-                f"allowed: {sorted(dests | set(tables))}"
+                f"allowed: {allowed}"
+            )
+    table = defaults.get("variation_tables")
+    for key in ("sigma", "gamma"):
+        if isinstance(table, dict) and key in table and key in defaults:
+            raise CLIError(
+                f"{key} is given twice in {args.config}: {key} = {defaults[key]!r} and "
+                f"[variation] {key} = {table[key]!r}; keep one (--{key} on the command line "
+                "overrides the table's)"
             )
     sub.set_defaults(**defaults)
     return parser.parse_args(argv)
+
+
+def _variation_tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]] | None, Path]:
+    """The ``[variation]`` / ``[[variation]]`` tables of ``--variation FILE`` or of the
+    ``--config`` file (not both), and the folder their file paths are relative to."""
+    if args.variation_file is not None and args.variation_tables is not None:
+        raise CLIError(
+            f"the variation is given twice: --variation {args.variation_file} and the "
+            f"[variation] table of {args.config}; keep one"
+        )
+    if args.variation_file is not None:
+        path = args.variation_file
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise CLIError(f"variation file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as err:
+            raise CLIError(f"variation file {path} is not valid TOML: {err}") from None
+        extra = sorted(set(data) - {"variation"})
+        if extra or "variation" not in data:
+            raise CLIError(
+                f"variation file {path} must hold a [variation] table or [[variation]] "
+                f"tables" + (f"; unknown keys {extra}" if extra else "")
+            )
+        tables, base = data["variation"], path.parent
+    elif args.variation_tables is not None:
+        tables, base = args.variation_tables, args.variation_base
+    else:
+        return None, Path.cwd()
+    tables = [tables] if isinstance(tables, dict) else list(tables)
+    if not tables or not all(isinstance(t, dict) for t in tables):
+        raise CLIError("the variation must be a [variation] table or [[variation]] tables")
+    return [dict(t) for t in tables], base
 
 
 # -- commands --------------------------------------------------------------------------
@@ -213,30 +392,33 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _train(args: argparse.Namespace) -> None:
     from .runs import RunSpec, train_run
+    from .variation import Variation
 
     if args.out is None:
         raise CLIError("snnvar train needs --out DIR")
-    spec = RunSpec(
-        model=args.model,
-        model_options=_options(args.model_option, "--model-option"),
-        spiking=not args.ann,
-        dataset=args.dataset,
-        method=args.method,
-        method_options=_options(args.method_option, "--method-option"),
-        sigma=args.sigma,
-        gamma=args.gamma,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        cosine=not args.no_cosine,
-        weight_decay=args.weight_decay,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        time_steps=args.time_steps,
-        encoder="none" if args.ann else args.encoder,
-        swa_start=args.swa_start,
-        warmup_epochs=args.warmup_epochs,
-        seed=args.seed,
-    )
+    settings: dict[str, Any] = {}
+    for name in RunSpec.settings():
+        value = getattr(args, name)
+        if name in _OPTION_TABLES:
+            flag = f"--{_OPTION_TABLES[name]}-option"
+            value = {**(getattr(args, f"{name}_table") or {}), **_options(value, flag)}
+            value = value or None
+        if value is not None:
+            settings[name] = value
+    if settings.get("spiking") is False and settings.setdefault("encoder", "none") != "none":
+        raise CLIError(f"--ann trains an ANN: its encoder is none, got {settings['encoder']}")
+    tables, base = _variation_tables(args)
+    if tables is not None and len(tables) != 1:
+        raise CLIError(f"training takes one [variation] table, got {len(tables)}")
+    table = tables[0] if tables else {}
+    for key in ("sigma", "gamma"):
+        if getattr(args, key) is not None:
+            table[key] = getattr(args, key)
+    variation = None
+    if table:
+        table.setdefault("sigma", RunSpec().variation.sigma)
+        variation = Variation.from_dict(table, base_dir=base)
+    spec = RunSpec.from_settings(settings, variation)
     _, trainer = train_run(
         spec,
         args.out,
@@ -247,18 +429,59 @@ def _train(args: argparse.Namespace) -> None:
     )
     last = trainer.history[-1]
     print(
-        f"trained {spec.model} with {spec.method} on {spec.dataset} for {spec.epochs} epochs "
-        f"(seed {spec.seed}): train accuracy {100 * last['train_accuracy']:.2f} %, "
+        f"trained {spec.model} with {spec.method} on {spec.dataset} for {spec.train.epochs} "
+        f"epochs (seed {spec.seed}; variation {spec.variation.label()}, "
+        f"sigma {spec.variation.sigma:g}): train accuracy {100 * last['train_accuracy']:.2f} %, "
         f"test accuracy {100 * last['val_accuracy']:.2f} %"
     )
     print(f"run written to {args.out}")
 
 
+def _test_variations(args: argparse.Namespace) -> dict[str, Any]:
+    """Label -> Variation (σ = 0: swept over ``--sigmas``) that ``snnvar evaluate`` tests."""
+    from .variation import Variation
+
+    tables, base = _variation_tables(args)
+    if tables is None:
+        modes = ["static", "dynamic"] if args.mode == "both" else [args.mode or "static"]
+        units = [Variation(sigma=0.0, mode=m, redraw=args.redraw or "step") for m in modes]
+        return {v.label(): v for v in units}
+    if args.mode is not None or args.redraw is not None:
+        raise CLIError(
+            "--mode and --redraw set the default variation; with a variation file, give "
+            "mode and redraw in its tables"
+        )
+    out: dict[str, Any] = {}
+    for i, table in enumerate(tables, start=1):
+        name = table.pop("name", None)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise CLIError(f"variation table {i}: name must be a non-empty string, got {name!r}")
+        if "sigma" in table:
+            raise CLIError(
+                f"variation table {i} sets sigma = {table['sigma']!r}: an evaluation sweeps "
+                "every table over --sigmas; leave sigma out"
+            )
+        v = Variation.from_dict({**table, "sigma": 0.0}, base_dir=base)
+        label = name or v.label()
+        if label in out:
+            raise CLIError(
+                f"variation tables {list(out).index(label) + 1} and {i} share the label "
+                f'{label!r}; tell them apart with name = "..."'
+            )
+        out[label] = v
+    return out
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from . import datasets
-    from .evaluation import evaluate, loss_landscape, prepare_out_dir, weight_histograms
+    from .evaluation import (
+        evaluate,
+        loss_landscape,
+        prepare_out_dir,
+        weight_histograms,
+        write_report,
+    )
     from .runs import load_run
-    from .variation import Variation
 
     if not args.runs:
         raise CLIError("snnvar evaluate needs at least one run directory")
@@ -276,8 +499,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     names = args.name or [s.method for s in specs]
     if len(set(names)) != len(names):
         names = [f"{n} ({r.name})" for n, r in zip(names, args.runs, strict=True)]
-    modes = ["static", "dynamic"] if args.mode == "both" else [args.mode]
-    levels = [Variation(sigma=0.0, mode=m, redraw=args.redraw) for m in modes]
+    levels = _test_variations(args)
     test = datasets.get(specs[0].dataset, root=args.data_root, train=False)
     # every run with its own input encoding and T, all on the same chips (paired by
     # device weight: an ANN and its converted SNN share them)
@@ -302,7 +524,7 @@ def _evaluate(args: argparse.Namespace) -> None:
             report.histograms = weight_histograms(named_all)
         except ValueError as err:
             print(f"snnvar: no weight histograms: {err}", file=sys.stderr)
-    report.write(out)
+    write_report(report, out)
     print(report.markdown(sigmas=None))
     print(f"report written to {out}")
 
@@ -314,7 +536,7 @@ def _convert(args: argparse.Namespace) -> None:
     if args.out is None:
         raise CLIError("snnvar convert needs --out DIR")
     config = ConversionConfig(
-        timesteps=args.timesteps, encoder=args.encoder, percentile=args.percentile,
+        time_steps=args.time_steps, encoder=args.encoder, percentile=args.percentile,
         scale=args.scale, seed=args.seed,
     )  # fmt: skip
     convert_run(

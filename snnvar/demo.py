@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import datasets
-from .evaluation import evaluate, loss_landscape, prepare_out_dir, weight_histograms
+from .evaluation import evaluate, loss_landscape, prepare_out_dir, weight_histograms, write_report
 from .evaluation.report import Report
 from .runs import RunSpec, train_run
+from .training import TrainConfig
 from .variation import Variation
 
 __all__ = ["FULL", "QUICK", "DemoBudget", "run_demo"]
@@ -64,15 +65,17 @@ def spec_for(method: str, budget: DemoBudget, seed: int) -> RunSpec:
         dataset="digits",
         method=method,
         method_options=METHODS[method],
-        sigma=0.10,
-        gamma=1.0,
+        variation=Variation(sigma=0.10),
         optimizer="adam",
         lr=3e-3,
-        epochs=budget.epochs,
-        batch_size=64,
-        time_steps=budget.time_steps,
-        encoder="direct",
-        seed=seed,
+        train=TrainConfig(
+            epochs=budget.epochs,
+            batch_size=64,
+            time_steps=budget.time_steps,
+            encoder="direct",
+            seed=seed,
+            progress=False,
+        ),
     )
 
 
@@ -116,7 +119,7 @@ def run_demo(
         )
     report.histograms = weight_histograms(trained)
     report.config["demo"] = {"quick": quick, "budget": budget.__dict__}
-    report.write(out)
+    write_report(report, out)
     print(f"\naccuracy on {budget.draws} simulated chips per σ (static HSV, mean ± std, %):\n")
     print(report.markdown(sigmas=SIGMAS))
     print(f"written to {out} in {time.perf_counter() - start:.0f} s")

@@ -1,8 +1,13 @@
-"""A training run as a directory: ``run.json`` (what was trained, how, with which
-seed), the Trainer's ``checkpoint.pt`` and ``metrics.csv`` / ``metrics.json``.
+"""A training run: :class:`RunSpec` says everything that defines it,
+:func:`build_trainer` turns it into a ready :class:`~snnvar.training.Trainer`,
+and a run directory holds ``run.json`` (the spec, the whole Variation
+included), the Trainer's ``checkpoint.pt`` and ``metrics.csv`` / ``metrics.json``.
 
-:func:`train_run` creates one from a :class:`RunSpec`; :func:`load_run`
-rebuilds the trained model from it (for ``snnvar evaluate`` and for users).
+:func:`train_run` is the directory I/O around :func:`build_trainer`;
+:func:`load_run` rebuilds the trained model from a directory (for ``snnvar
+evaluate`` and for users). The command line, ``snnvar convert``'s fine-tuning,
+the benchmarks and the notebooks all build their trainers with
+:func:`build_trainer`.
 """
 
 from __future__ import annotations
@@ -14,14 +19,37 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from . import datasets, models
 from .evaluation.report import prepare_out_dir
-from .training import METHODS, SWAConfig, TrainConfig, Trainer, create_method, create_optimizer
+from .fields import check_types
+from .training import (
+    METHODS,
+    OPTIMIZERS,
+    SWAConfig,
+    TrainConfig,
+    Trainer,
+    create_method,
+    create_optimizer,
+)
 from .variation import Variation
 
-__all__ = ["RunSpec", "load_run", "model_for", "train_run"]
+__all__ = [
+    "RUN_FORMAT",
+    "RunSpec",
+    "build_trainer",
+    "convert_run",
+    "load_run",
+    "model_for",
+    "train_run",
+]
+
+RUN_FORMAT = 2
+"""Layout of ``run.json``: 2 nests the ``variation`` and ``train`` settings (1, the
+flat layout of earlier releases with ``sigma`` and ``gamma`` only, still loads)."""
+
+_LEGACY_VARIATION = ("sigma", "gamma")
 
 
 @dataclass(frozen=True)
@@ -37,14 +65,16 @@ class RunSpec:
     """SNN (True) or the ReLU ANN of the same architecture."""
     dataset: str = "digits"
     """A name of :func:`snnvar.datasets.available`."""
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    """Options of the data set (e.g. ``{"time_bins": 25}`` for N-MNIST frames)."""
     method: str = "sgd"
     """A name of :data:`snnvar.training.METHODS`."""
     method_options: dict[str, Any] = field(default_factory=dict)
     """The method's hyperparameters (e.g. ``{"w_th": 0.5}``, ``{"samples": 4}``)."""
-    sigma: float = 0.1
-    """σ of the training variation (WVAT's HSV, relative to each layer's range)."""
-    gamma: float = 1.0
-    """WVAT's range coefficient γ of the training variation."""
+    variation: Variation = field(default_factory=lambda: Variation(sigma=0.1))
+    """The training variation of the methods that take one (WVAT's HSV, noise
+    injection, HA-SGD, adversarial regularisation): any :class:`~snnvar.Variation`,
+    measured distributions included; σ = 10 % of each layer's range by default."""
     optimizer: str = "adam"
     """Base optimizer: ``adam`` or ``sgd`` (with momentum 0.9)."""
     lr: float = 1e-3
@@ -53,22 +83,23 @@ class RunSpec:
     """Cosine learning-rate schedule over the run."""
     weight_decay: float = 0.0
     """Weight decay of the base optimizer."""
-    epochs: int = 10
-    """Epochs to train."""
-    batch_size: int = 128
-    """Samples per step."""
-    time_steps: int = 25
-    """T of the spike encoder."""
-    encoder: str = "rate"
-    """How inputs become spikes (``none`` for an ANN)."""
     swa_start: int | None = None
     """First epoch of stochastic weight averaging; None: no SWA."""
-    warmup_epochs: int = 0
-    """Epochs of the plain base optimizer before the method takes over."""
-    seed: int = 0
-    """Seed of initialisation, shuffling, encoding and the method's perturbations."""
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
+    """The training loop: epochs, batch size, encoder, T, warm-up epochs and the seed
+    (of initialisation, shuffling, encoding and the method's perturbations)."""
 
     def __post_init__(self) -> None:
+        check_types(self)
+        for name in ("model_options", "dataset_options", "method_options"):
+            # as run.json holds them (tuples become lists), so a spec equals its record
+            try:
+                value = json.loads(json.dumps(getattr(self, name), allow_nan=False))
+            except (TypeError, ValueError) as err:
+                raise ValueError(
+                    f"{name} must hold JSON values (run.json records them): {err}"
+                ) from None
+            object.__setattr__(self, name, value)
         if self.model not in models.available():
             raise ValueError(f"unknown model {self.model!r}; available: {models.available()}")
         if self.dataset not in datasets.available():
@@ -77,33 +108,121 @@ class RunSpec:
             )
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; allowed: {list(METHODS)}")
-        if not 0.0 <= self.sigma <= 1.0:
-            raise ValueError(f"sigma must lie in [0, 1], got {self.sigma}")
-        self.train_config()  # epochs, batch size, encoder, warm-up: fail before any output
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {list(OPTIMIZERS)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not 0.0 <= self.variation.sigma <= 1.0:
+            raise ValueError(f"variation sigma must lie in [0, 1], got {self.variation.sigma}")
+        if self.swa_start is not None and not 1 <= self.swa_start <= self.train.epochs:
+            raise ValueError(
+                f"swa_start must be in [1, epochs] = [1, {self.train.epochs}], got {self.swa_start}"
+            )
+
+    # -- shortcuts --------------------------------------------------------------------
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (``train.seed``)."""
+        return self.train.seed
+
+    @property
+    def encoder(self) -> str:
+        """How inputs become spikes (``train.encoder``)."""
+        return self.train.encoder
+
+    @property
+    def time_steps(self) -> int:
+        """T of the spike encoder (``train.time_steps``)."""
+        return self.train.time_steps
+
+    # -- records ----------------------------------------------------------------------
+
+    @classmethod
+    def settings(cls) -> dict[str, type]:
+        """The flat names a command line or a TOML file sets: every field but
+        ``variation`` and ``train``, and every field of TrainConfig but ``progress``,
+        each mapped to the dataclass that holds it."""
+        own = {f.name: cls for f in fields(cls) if f.name not in ("variation", "train")}
+        loop = {f.name: TrainConfig for f in fields(TrainConfig) if f.name != "progress"}
+        return {**own, **loop}
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], variation: Variation | None = None) -> RunSpec:
+        """A spec from flat settings (names of :meth:`settings`; the others keep their
+        defaults) and a Variation (None: the default)."""
+        owners = cls.settings()
+        unknown = sorted(set(settings) - set(owners))
+        if unknown:
+            raise ValueError(f"unknown run settings {unknown}; allowed: {sorted(owners)}")
+        loop = {k: v for k, v in settings.items() if owners[k] is TrainConfig}
+        own = {k: v for k, v in settings.items() if owners[k] is cls}
+        extra = {} if variation is None else {"variation": variation}
+        return cls(**own, **extra, train=TrainConfig(progress=False, **loop))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``run.json``: every setting, the Variation in full (``Variation.to_dict``)."""
+        out: dict[str, Any] = {"format": RUN_FORMAT}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "variation":
+                value = value.to_dict()
+            elif f.name == "train":
+                value = {k: v for k, v in asdict(value).items() if k != "progress"}
+            out[f.name] = value
+        return json.loads(json.dumps(out))  # tuples as lists, as read back
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        """The spec of a ``run.json`` (:meth:`to_dict`, or the flat layout of format 1)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a run spec must be a JSON object, got {type(data).__name__}")
+        data = dict(data)
+        form = data.pop("format", 1)
+        if form not in (1, RUN_FORMAT):
+            raise ValueError(
+                f"run.json format {form!r} is not known to this snnvar (it reads 1 and "
+                f"{RUN_FORMAT}); upgrade snnvar"
+            )
+        if form == 1:  # flat: sigma and gamma of a Gaussian HSV, the loop settings inline
+            legacy = {k: data.pop(k) for k in _LEGACY_VARIATION if k in data}
+            variation = Variation(**legacy) if legacy else None
+            return cls.from_settings(data, variation)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown run settings {unknown}; allowed: {sorted(known)}")
+        if "variation" in data:
+            data["variation"] = Variation.from_dict(data["variation"])
+        if "train" in data:
+            train = data["train"]
+            if not isinstance(train, dict):
+                raise ValueError(f"train must be a table of settings, got {train!r}")
+            allowed = {f.name for f in fields(TrainConfig)} - {"progress"}
+            bad = sorted(set(train) - allowed)
+            if bad:
+                raise ValueError(f"unknown train settings {bad}; allowed: {sorted(allowed)}")
+            data["train"] = TrainConfig(progress=False, **train)
         return cls(**data)
 
-    def train_config(self, progress: bool = False) -> TrainConfig:
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            time_steps=self.time_steps,
-            encoder=self.encoder,
-            seed=self.seed,
-            progress=progress,
-            warmup_epochs=self.warmup_epochs,
-        )
+    def differences(self, saved: RunSpec) -> list[str]:
+        """``"key: saved X, given Y"`` for every setting in which this spec differs
+        from ``saved`` (what ``--resume`` reports)."""
+        given, old = self.to_dict(), saved.to_dict()
+        pairs = []
+        for key in given:
+            if key in ("variation", "train"):
+                pairs += [(f"{key}.{k}", old[key].get(k), v) for k, v in given[key].items()]
+            else:
+                pairs.append((key, old[key], given[key]))
+        return [f"{k}: saved {a!r}, given {b!r}" for k, a, b in pairs if a != b]
 
 
 def _shape_and_classes(data: Dataset, encoder: str) -> tuple[tuple[int, ...], int]:
     x, _ = data[0]
     shape = tuple(x.shape[1:] if encoder == "frames" else x.shape)
+    while isinstance(data, Subset):  # the classes of the data set a subset is taken from
+        data = data.dataset
     classes = getattr(data, "classes", None)
     return shape, len(classes) if classes else 10
 
@@ -119,6 +238,40 @@ def model_for(spec: RunSpec, data: Dataset | None = None) -> nn.Module:
     return models.create(spec.model, spiking=spec.spiking, **options)
 
 
+def build_trainer(
+    spec: RunSpec,
+    model: nn.Module | None = None,
+    data: Dataset | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    progress: bool | None = None,
+) -> Trainer:
+    """The Trainer of ``spec``: seed -> model -> base optimizer -> method (with
+    ``spec.variation``) -> cosine schedule -> SWA -> loop settings, in one place.
+
+    ``model``: train this one (e.g. a converted SNN to fine-tune); None builds
+    :func:`model_for(spec, data) <model_for>` (``data`` gives the input shape and
+    the classes). Nothing is read or written here; ``out_dir`` is where the
+    Trainer will write its checkpoints and metrics. ``progress`` overrides
+    ``spec.train.progress``. The model is ``trainer.model``.
+    """
+    if model is None:
+        model = model_for(spec, data)
+    base = create_optimizer(spec.optimizer, model, spec.lr, weight_decay=spec.weight_decay)
+    method = create_method(
+        spec.method, model, base, spec.variation, seed=spec.seed, **spec.method_options
+    )
+    epochs = spec.train.epochs
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(method, epochs) if spec.cosine else None
+    swa = None if spec.swa_start is None else SWAConfig(start_epoch=spec.swa_start)
+    config = spec.train if progress is None else replace(spec.train, progress=progress)
+    return Trainer(model, method, config, out_dir=out_dir, scheduler=schedule, swa=swa)
+
+
+def _dataset(spec: RunSpec, root: str | Path | None, train: bool) -> Dataset:
+    return datasets.get(spec.dataset, root=root, train=train, **spec.dataset_options)
+
+
 def train_run(
     spec: RunSpec,
     out_dir: str | Path,
@@ -128,37 +281,35 @@ def train_run(
     progress: bool = False,
     validate: bool = True,
 ) -> tuple[nn.Module, Trainer]:
-    """Train ``spec`` into ``out_dir`` (a new directory unless ``overwrite`` or ``resume``)."""
+    """Train ``spec`` into ``out_dir`` (a new directory unless ``overwrite`` or ``resume``).
+
+    The data sets are loaded first, so a missing data set leaves no directory
+    behind; ``run.json`` is written before the first epoch.
+    """
     out = Path(out_dir)
     if resume:
-        saved = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else None
-        if saved is None:
+        if not (out / "run.json").is_file():
             raise FileNotFoundError(f"no run to resume at {out} (run.json is missing)")
-        if RunSpec.from_dict(saved) != spec:
-            raise ValueError(f"the run at {out} was made with other settings: {saved}")
-    else:
+        saved = RunSpec.from_dict(json.loads((out / "run.json").read_text()))
+        differ = spec.differences(saved)
+        if differ:
+            raise ValueError(
+                f"the run at {out} was made with other settings ({'; '.join(differ)}); "
+                "resume it with the saved ones"
+            )
+    train = _dataset(spec, root, True)
+    test = _dataset(spec, root, False) if validate else None
+    if not resume:
         prepare_out_dir(out, overwrite)
-    train = datasets.get(spec.dataset, root=root, train=True)
-    test = datasets.get(spec.dataset, root=root, train=False) if validate else None
-    model = model_for(spec, train)
-    base = create_optimizer(spec.optimizer, model, spec.lr, weight_decay=spec.weight_decay)
-    variation = Variation(sigma=spec.sigma, gamma=spec.gamma)
-    opt = create_method(spec.method, model, base, variation, seed=spec.seed, **spec.method_options)
-    sched = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=spec.epochs) if spec.cosine else None
-    )
-    swa = None if spec.swa_start is None else SWAConfig(start_epoch=spec.swa_start)
-    (out / "run.json").write_text(json.dumps(asdict(spec), indent=1))
-    trainer = Trainer(
-        model, opt, spec.train_config(progress), out_dir=out, scheduler=sched, swa=swa
-    )
+    trainer = build_trainer(spec, data=train, out_dir=out, progress=progress)
+    (out / "run.json").write_text(json.dumps(spec.to_dict(), indent=1))
     trainer.fit(train, test, resume=resume)
-    return model, trainer
+    return trainer.model, trainer
 
 
 def calibration_inputs(spec: RunSpec, samples: int, root: str | Path | None = None) -> torch.Tensor:
     """The first ``samples`` training inputs of ``spec``'s data set (for threshold balancing)."""
-    train = datasets.get(spec.dataset, root=root, train=True)
+    train = _dataset(spec, root, True)
     n = min(samples, len(train))
     if n < 1:
         raise ValueError(f"calibration needs at least 1 sample, got {samples}")
@@ -171,7 +322,10 @@ def _load_converted(run: Path, root: str | Path | None) -> tuple[nn.Module, RunS
     info = json.loads((run / "conversion.json").read_text())
     ann, spec = load_run(run / info["source"] if not Path(info["source"]).is_absolute()
                          else info["source"], root)  # fmt: skip
-    config = ConversionConfig(**info["config"])
+    saved = dict(info["config"])
+    if "timesteps" in saved:  # conversion.json of earlier releases
+        saved["time_steps"] = saved.pop("timesteps")
+    config = ConversionConfig(**saved)
     snn = convert(ann, calibration_inputs(spec, info["calibration"], root), config=config)
     state = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
     try:
@@ -180,8 +334,8 @@ def _load_converted(run: Path, root: str | Path | None) -> tuple[nn.Module, RunS
         raise ValueError(
             f"the checkpoint in {run} does not fit the converted model: {err}"
         ) from None
-    spec = replace(spec, encoder=config.encoder, time_steps=config.timesteps, spiking=True)
-    return snn.eval(), spec
+    loop = replace(spec.train, encoder=config.encoder, time_steps=config.time_steps)
+    return snn.eval(), replace(spec, train=loop, spiking=True)
 
 
 def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Module, RunSpec]:
@@ -201,7 +355,7 @@ def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Mo
         spec = RunSpec.from_dict(json.loads(spec_path.read_text()))
     except json.JSONDecodeError as err:
         raise ValueError(f"{spec_path} is not valid JSON: {err}") from None
-    model = model_for(spec, datasets.get(spec.dataset, root=root, train=False))
+    model = model_for(spec, _dataset(spec, root, False))
     try:
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
     except Exception as err:
@@ -234,20 +388,22 @@ def convert_run(
 
     Writes ``conversion.json`` (source, config, calibration samples, per-layer
     thresholds, ANN accuracy, SNN accuracy for each T of ``sweep`` and of
-    ``config.timesteps``, after fine-tuning too), ``conversion.md`` and
+    ``config.time_steps``, after fine-tuning too), ``conversion.md`` and
     ``checkpoint.pt``; with ``finetune_epochs`` the SNN is fine-tuned with spikes
-    and ``method`` (default: the ANN's) through the Trainer. ``snnvar evaluate``
-    and :func:`load_run` read the result like any run.
+    and ``method`` (default: the ANN's, with its options and training variation)
+    by :func:`build_trainer` (Adam at ``lr``, constant rate); the fine-tuning
+    spec is recorded in full. ``snnvar evaluate`` and :func:`load_run` read the
+    result like any run.
     """
     from .conversion import convert
     from .evaluation import evaluate
 
-    out = prepare_out_dir(out_dir, overwrite)
     ann, spec = load_run(source, root)
     if spec.spiking:
         raise ValueError(f"{source} is an SNN run; convert an ANN (`snnvar train --ann`)")
     calib = calibration_inputs(spec, calibration, root)
-    test = datasets.get(spec.dataset, root=root, train=False)
+    test = _dataset(spec, root, False)
+    out = prepare_out_dir(out_dir, overwrite)
 
     def accuracy(model: nn.Module, encoder: str, steps: int | None) -> float:
         r = evaluate(model, test, draws=1, encoder=encoder, time_steps=steps, spikes=False)
@@ -259,30 +415,37 @@ def convert_run(
         "calibration": len(calib),
         "seed": config.seed,
         "ann_accuracy": accuracy(ann, "none", None),
-        "accuracy_vs_timesteps": [],
+        "accuracy_vs_time_steps": [],
     }
-    for steps in sorted(set(sweep) | {config.timesteps}):
-        converted = convert(ann, calib, config=replace(config, timesteps=steps))
+    for steps in sorted(set(sweep) | {config.time_steps}):
+        converted = convert(ann, calib, config=replace(config, time_steps=steps))
         acc = accuracy(converted, config.encoder, steps)
-        info["accuracy_vs_timesteps"].append({"timesteps": steps, "accuracy": acc})
-        if steps == config.timesteps:
+        info["accuracy_vs_time_steps"].append({"time_steps": steps, "accuracy": acc})
+        if steps == config.time_steps:
             snn = converted  # the run's SNN: converted once, not again
     info["thresholds"] = snn.thresholds
     info["method"] = "converted"
     if finetune_epochs > 0:
         name = method or spec.method
-        base = create_optimizer("adam", snn, lr)
-        variation = Variation(sigma=spec.sigma, gamma=spec.gamma)
-        opt = create_method(name, snn, base, variation, seed=spec.seed, **(
-            spec.method_options if name == spec.method else {}))  # fmt: skip
-        cfg = TrainConfig(
-            epochs=finetune_epochs, batch_size=batch_size, time_steps=config.timesteps,
-            encoder=config.encoder, seed=spec.seed, progress=progress,
+        tune = replace(
+            spec,
+            method=name,
+            method_options=spec.method_options if name == spec.method else {},
+            optimizer="adam",
+            lr=lr,
+            cosine=False,
+            weight_decay=0.0,
+            swa_start=None,
+            train=TrainConfig(
+                epochs=finetune_epochs, batch_size=batch_size, time_steps=config.time_steps,
+                encoder=config.encoder, seed=spec.seed, progress=False,
+            ),
         )  # fmt: skip
-        Trainer(snn, opt, cfg, out_dir=out).fit(datasets.get(spec.dataset, root=root))
+        build_trainer(tune, snn, out_dir=out, progress=progress).fit(_dataset(spec, root, True))
         info["method"] = f"{name}+finetune"
-        info["finetune"] = {"epochs": finetune_epochs, "method": name, "lr": lr}
-        info["finetuned_accuracy"] = accuracy(snn, config.encoder, config.timesteps)
+        info["finetune"] = {"epochs": finetune_epochs, "method": name, "lr": lr,
+                            "spec": tune.to_dict()}  # fmt: skip
+        info["finetuned_accuracy"] = accuracy(snn, config.encoder, config.time_steps)
     else:
         torch.save({"model": snn.state_dict()}, out / "checkpoint.pt")
     (out / "conversion.json").write_text(json.dumps(info, indent=1))
@@ -292,8 +455,8 @@ def convert_run(
         "| T | converted SNN accuracy (%) |",
         "|---|---|",
         *(
-            f"| {r['timesteps']} | {100 * r['accuracy']:.2f} |"
-            for r in info["accuracy_vs_timesteps"]
+            f"| {r['time_steps']} | {100 * r['accuracy']:.2f} |"
+            for r in info["accuracy_vs_time_steps"]
         ),
         "",
         "| layer | threshold |",

@@ -28,10 +28,11 @@ weights (``weight_map`` names them), and the thresholds, buffers named
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -54,7 +55,7 @@ ENCODERS = ("rate", "direct")
 class ConversionConfig:
     """How an ANN is converted."""
 
-    timesteps: int = 100
+    time_steps: int = 100
     """T: time steps per sample (Rathi et al.: 100 for VGG-16 on CIFAR-10)."""
     encoder: str = "rate"
     """Input encoding: ``"rate"`` (Bernoulli spikes, inputs in [0, 1]) or ``"direct"``
@@ -73,8 +74,10 @@ class ConversionConfig:
     """Seed of the rate encoding during calibration and of the SNN's own encoder."""
 
     def __post_init__(self) -> None:
-        if self.timesteps < 1:
-            raise ValueError(f"timesteps must be >= 1, got {self.timesteps}")
+        if isinstance(self.time_steps, bool) or not isinstance(self.time_steps, int):
+            raise ValueError(f"time_steps must be an integer, got {self.time_steps!r}")
+        if self.time_steps < 1:
+            raise ValueError(f"time_steps must be >= 1, got {self.time_steps}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {self.encoder!r}; allowed: {list(ENCODERS)}")
         if not 0.0 < self.percentile <= 100.0:
@@ -83,6 +86,35 @@ class ConversionConfig:
             raise ValueError(f"scale must be > 0, got {self.scale}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+_dataclass_init = ConversionConfig.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init(self: ConversionConfig, *args: Any, timesteps: int | None = None, **kwargs: Any) -> None:
+    if timesteps is not None:  # the spelling of earlier releases, kept for one release
+        warnings.warn(
+            "ConversionConfig(timesteps=...) is deprecated; use time_steps=",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if "time_steps" in kwargs:
+            raise ValueError("give time_steps or its deprecated spelling timesteps, not both")
+        kwargs["time_steps"] = timesteps
+    _dataclass_init(self, *args, **kwargs)
+
+
+def _timesteps(self: ConversionConfig) -> int:
+    """Deprecated spelling of ``time_steps``."""
+    warnings.warn(
+        "ConversionConfig.timesteps is deprecated; use time_steps", DeprecationWarning, stacklevel=2
+    )
+    return self.time_steps
+
+
+ConversionConfig.__init__ = _init  # type: ignore[method-assign]
+ConversionConfig.timesteps = property(_timesteps)  # type: ignore[attr-defined]
 
 
 class Amplitude(nn.Module):
@@ -129,7 +161,7 @@ class ConvertedSNN(nn.Module):
         self.num_classes = num_classes
         self.config = config
         self.encoder = config.encoder
-        self.time_steps = config.timesteps
+        self.time_steps = config.time_steps
         self.weight_map = weight_map
         self.generator = torch.Generator().manual_seed(config.seed)
 
@@ -205,8 +237,10 @@ def _surrogate_for(name: str, theta: float):
 def convert(
     ann: nn.Module,
     calibration: Any,
-    timesteps: int | None = None,
+    time_steps: int | None = None,
     config: ConversionConfig | None = None,
+    *,
+    timesteps: int | None = None,
     **options: Any,
 ) -> ConvertedSNN:
     """Convert ``ann`` into a spiking network (see the module docstring).
@@ -216,18 +250,23 @@ def convert(
             (``models.create(name, spiking=False)``) of supported layers.
         calibration: a tensor ``[N, ...]`` of ANN inputs or a DataLoader of them
             (``(x, y)`` batches are fine) used to balance the thresholds.
-        timesteps: T (shortcut for ``config.timesteps``).
+        time_steps: T (shortcut for ``config.time_steps``; ``timesteps``: its
+            deprecated spelling).
         config: a :class:`ConversionConfig`; ``options`` override its fields.
     """
     cfg = config or ConversionConfig()
     if timesteps is not None:
-        options["timesteps"] = timesteps
+        warnings.warn("convert(timesteps=...) is deprecated; use time_steps=", DeprecationWarning,
+                      stacklevel=3)  # fmt: skip
+        time_steps = timesteps if time_steps is None else time_steps
+    if time_steps is not None:
+        options["time_steps"] = time_steps
     if options:
         fields = set(ConversionConfig.__dataclass_fields__)
         unknown = sorted(set(options) - fields)
         if unknown:
             raise ValueError(f"unknown conversion options {unknown}; allowed: {sorted(fields)}")
-        cfg = ConversionConfig(**{**cfg.__dict__, **options})
+        cfg = replace(cfg, **options)
     was_training = ann.training
     ann.eval()
     try:
@@ -264,9 +303,9 @@ def convert(
     # threshold balancing: layer by layer, earlier layers already spiking
     gen = torch.Generator().manual_seed(cfg.seed)
     encode = (
-        (lambda x: datasets.rate(x, cfg.timesteps, generator=gen))
+        (lambda x: datasets.rate(x, cfg.time_steps, generator=gen))
         if cfg.encoder == "rate"
-        else (lambda x: datasets.direct(x, cfg.timesteps))
+        else (lambda x: datasets.direct(x, cfg.time_steps))
     )
     acts = [encode(x.float()) for x in inputs]
     pending: list[nn.Module] = []

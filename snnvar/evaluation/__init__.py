@@ -1,19 +1,27 @@
 """Evaluation under variation: many simulated chips per level, paired across
 models; spikes, firing rates and synaptic operations per layer; loss
 landscapes and weight histograms (the WVAT paper's Figs. 7 and 8); reports as
-JSON, CSV, Markdown and PNG plots."""
+JSON, CSV, Markdown (:class:`Report`, rows :class:`Row`) and PNG plots
+(:func:`save_report` writes both).
 
+``Batches`` and ``prepare`` live in :mod:`snnvar.datasets` (model-ready data) and
+are re-exported here."""
+
+from ..datasets.batches import Batches, prepare
 from .histograms import weight_histograms
 from .landscape import loss_landscape
-from .montecarlo import Batches, chip_seed, evaluate, is_identity, prepare, run_pass, variations
+from .montecarlo import PassResult, chip_seed, evaluate, is_identity, run_pass, variations
+from .output import save_report, write_report
 from .plots import plot_accuracy, plot_histograms, plot_landscape
-from .report import REQUIRED_ROW_KEYS, Report, prepare_out_dir
+from .report import REQUIRED_ROW_KEYS, Report, Row, prepare_out_dir
 from .synops import SynOpsRecord, count_synops, fanout
 
 __all__ = [
     "REQUIRED_ROW_KEYS",
     "Batches",
+    "PassResult",
     "Report",
+    "Row",
     "SynOpsRecord",
     "chip_seed",
     "count_synops",
@@ -27,6 +35,8 @@ __all__ = [
     "prepare",
     "prepare_out_dir",
     "run_pass",
+    "save_report",
     "variations",
     "weight_histograms",
+    "write_report",
 ]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..variation import Variation
-from .montecarlo import _models
+from .montecarlo import named_models
 
 __all__ = ["weight_histograms"]
 
@@ -31,7 +31,7 @@ def weight_histograms(
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
-    named = _models(model)
+    named = named_models(model)
     selector = variation or Variation(sigma=0.0)
     tensors = {
         method: {t.name: t.tensor.detach().float().cpu().flatten() for t in selector.targets(m)}

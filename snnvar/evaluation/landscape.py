@@ -16,8 +16,9 @@ from typing import Any
 
 from torch import nn
 
+from ..datasets.batches import prepare_models
 from ..variation import Variation
-from .montecarlo import _models, chip_seed, is_identity, prepare_models, run_pass
+from .montecarlo import chip_seed, is_identity, named_models, run_pass
 
 __all__ = ["loss_landscape"]
 
@@ -54,7 +55,7 @@ def loss_landscape(
         if not 0.0 <= s <= 1.0:
             raise ValueError(f"sigma must lie in [0, 1], got {s}")
     base = replace(variation or Variation(sigma=0.0), mode="static")
-    named = _models(model)
+    named = named_models(model)
     prepared = prepare_models(data, named, encoder, time_steps, batch_size, seed)
     rows: list[dict[str, Any]] = []
     for method, m in named.items():

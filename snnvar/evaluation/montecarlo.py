@@ -4,10 +4,10 @@ Chip ``k`` of a run with seed ``s`` is the draw seeded ``derive_seed(s, k)``:
 the same for every model, every variation level and every mode, so two models
 (two training methods) are compared on identical chips, and one chip's unit
 noise ε is only rescaled as σ grows. Input spikes are encoded once per batch
-from ``(s, batch)``-derived generators, so every chip and every model also
-sees the same input spikes. A variation that is the identity (σ = 0, no mean
-shift, no clipping or quantisation) is evaluated once and counted for all
-chips: it equals the plain accuracy exactly.
+from ``(s, batch)``-derived generators (:func:`snnvar.datasets.encoding_seed`),
+so every chip and every model also sees the same input spikes. A variation
+that is the identity (σ = 0, no mean shift, no clipping or quantisation) is
+evaluated once and counted for all chips: it equals the plain accuracy exactly.
 
 Noise streams are keyed by *device weight* (:func:`~snnvar.variation.device_keys`),
 not by module name: an ANN and its converted SNN draw the same ε for the same
@@ -22,36 +22,33 @@ from __future__ import annotations
 import contextlib
 import json
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .. import datasets
-from ..nn.recording import neuron_layer_names, record_spikes
+from ..datasets.batches import Batches, prepare_models
+from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..variation import Variation
 from ..variation.seeding import derive_seed
-from .report import Report
+from .report import Report, Row
 from .synops import count_synops
 
 __all__ = [
     "CHIP_SCHEME",
-    "Batches",
+    "PassResult",
     "chip_seed",
     "device_weights",
     "evaluate",
     "is_identity",
     "labelled_variations",
-    "prepare",
-    "prepare_models",
+    "named_models",
+    "run_pass",
+    "variations",
 ]
-
-_INPUT_KEY = 1 << 20
-"""Key of the input-encoding seeds (chip seeds use keys 0, 1, 2, ...)."""
 
 
 def chip_seed(seed: int, chip: int) -> int:
@@ -62,165 +59,6 @@ def chip_seed(seed: int, chip: int) -> int:
 def is_identity(v: Variation) -> bool:
     """Whether ``v`` leaves every weight exactly as it is."""
     return v.sigma == 0.0 and v.mean == 0.0 and not v.clip and v.levels is None
-
-
-@dataclass
-class Batches:
-    """Model-ready batches: raw data, encoder, and a cache of encoded inputs."""
-
-    raw: list[tuple[torch.Tensor, torch.Tensor]]
-    """(inputs, targets) per batch, as the data yields them."""
-    encoder: str
-    """One of :data:`snnvar.datasets.ENCODERS`."""
-    time_steps: int
-    """T of the spike encoders."""
-    seed: int
-    """Root of the per-batch encoding generators."""
-    cache: list[torch.Tensor] | None = None
-    """Encoded inputs, when they fit the cache budget."""
-    samples: int = field(init=False)
-    """Samples over all batches."""
-
-    def __post_init__(self) -> None:
-        self.samples = sum(len(y) for _, y in self.raw)
-        if self.samples == 0:
-            raise ValueError("the evaluation data set is empty")
-
-    def encoded(self, i: int) -> torch.Tensor:
-        if self.cache is not None:
-            return self.cache[i]
-        gen = torch.Generator().manual_seed(derive_seed(self.seed, _INPUT_KEY, i))
-        return datasets.encode(self.raw[i][0], self.encoder, self.time_steps, gen)
-
-    def __iter__(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        for i, (_, y) in enumerate(self.raw):
-            yield self.encoded(i), y
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-
-def _as_batches(data: Any, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    if isinstance(data, tuple) and len(data) == 2 and all(torch.is_tensor(t) for t in data):
-        x, y = data
-        if len(x) != len(y):
-            raise ValueError(f"inputs and targets differ in length: {len(x)} vs {len(y)}")
-        return list(zip(x.split(batch_size), y.split(batch_size), strict=True))
-    if isinstance(data, DataLoader):
-        loader = data
-    elif isinstance(data, Dataset):
-        loader = DataLoader(data, batch_size=batch_size, shuffle=False)
-    else:
-        raise TypeError(
-            f"data must be a Dataset, a DataLoader or an (inputs, targets) tuple of tensors, "
-            f"got {type(data).__name__}"
-        )
-    out = []
-    for batch in loader:
-        if not isinstance(batch, list | tuple) or len(batch) < 2:
-            raise ValueError("each batch must be (inputs, targets)")
-        out.append((batch[0], batch[1]))
-    return out
-
-
-def _spiking(model: nn.Module) -> bool:
-    return bool(getattr(model, "spiking", False)) or bool(neuron_layer_names(model))
-
-
-def default_encoder(model: nn.Module, sample: torch.Tensor) -> str:
-    """The model's own ``encoder`` (a converted SNN's), else ``frames`` for event data
-    into an SNN, ``rate`` for static data into an SNN, ``none`` for an ANN."""
-    own = getattr(model, "encoder", None)
-    if isinstance(own, str) and own in datasets.ENCODERS:
-        return own
-    if not _spiking(model):
-        return "none"
-    in_shape = getattr(model, "in_shape", None)
-    if in_shape is not None and sample.dim() == len(in_shape) + 2:
-        return "frames"
-    return "rate"
-
-
-def _encoding(
-    model: nn.Module, sample: torch.Tensor, encoder: str | None, time_steps: int | None
-) -> tuple[str, int]:
-    """The (encoder, T) a model is evaluated with: as given, else the model's own."""
-    if time_steps is None:
-        own = getattr(model, "time_steps", None)
-        time_steps = own if isinstance(own, int) and not isinstance(own, bool) else 25
-    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
-        raise ValueError(f"time_steps must be an integer >= 1, got {time_steps!r}")
-    if encoder is None:
-        encoder = default_encoder(model, sample)
-    if encoder not in datasets.ENCODERS:
-        raise ValueError(f"unknown encoder {encoder!r}; allowed: {list(datasets.ENCODERS)}")
-    return encoder, time_steps
-
-
-def _encoded(
-    raw: list[tuple[torch.Tensor, torch.Tensor]],
-    encoder: str,
-    time_steps: int,
-    seed: int,
-    cache_mb: float,
-) -> Batches:
-    batches = Batches(raw, encoder, time_steps, seed)
-    steps = time_steps if encoder in ("rate", "direct", "latency") else 1
-    nbytes = sum(x.numel() * 4 * steps for x, _ in raw)
-    if nbytes <= cache_mb * 2**20:
-        batches.cache = [batches.encoded(i) for i in range(len(raw))]
-    return batches
-
-
-def _raw(data: Any, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``data`` as a non-empty list of (inputs, targets) batches."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    raw = _as_batches(data, batch_size)
-    if not raw:
-        raise ValueError("the evaluation data set is empty")
-    return raw
-
-
-def prepare(
-    data: Any,
-    model: nn.Module,
-    encoder: str | None = None,
-    time_steps: int | None = None,
-    batch_size: int = 256,
-    seed: int = 0,
-    cache_mb: float = 512.0,
-) -> Batches:
-    """Batches of ``data`` encoded for ``model`` (``encoder=None``: :func:`default_encoder`;
-    ``time_steps=None``: the model's ``time_steps`` attribute, else 25)."""
-    raw = _raw(data, batch_size)
-    encoder, time_steps = _encoding(model, raw[0][0], encoder, time_steps)
-    return _encoded(raw, encoder, time_steps, seed, cache_mb)
-
-
-def prepare_models(
-    data: Any,
-    named: dict[str, nn.Module],
-    encoder: str | Mapping[str, str] | None = None,
-    time_steps: int | Mapping[str, int] | None = None,
-    batch_size: int = 256,
-    seed: int = 0,
-    cache_mb: float = 512.0,
-) -> dict[str, Batches]:
-    """:func:`prepare` for every model of ``named`` (``encoder`` and ``time_steps``: one
-    for all or a dict per name); models with the same encoder and T share one
-    :class:`Batches`, so the data is batched and encoded once per encoding."""
-    raw = _raw(data, batch_size)
-    encoders = _per_model("encoder", encoder, named)
-    steps = _per_model("time_steps", time_steps, named)
-    shared: dict[tuple[str, int], Batches] = {}
-    out = {}
-    for k, m in named.items():
-        enc, t = _encoding(m, raw[0][0], encoders[k], steps[k])
-        if (enc, t) not in shared:
-            shared[(enc, t)] = _encoded(raw, enc, t, seed, cache_mb)
-        out[k] = shared[(enc, t)]
-    return out
 
 
 @dataclass
@@ -291,7 +129,9 @@ def _run_pass(
     )
 
 
-def _models(model: nn.Module | Mapping[str, nn.Module]) -> dict[str, nn.Module]:
+def named_models(model: nn.Module | Mapping[str, nn.Module]) -> dict[str, nn.Module]:
+    """``method name -> model``: a dict as given (names as strings), one model under its
+    ``name`` attribute (else its class name); anything else is refused."""
     if isinstance(model, nn.Module):
         return {str(getattr(model, "name", type(model).__name__)): model}
     if isinstance(model, Mapping):
@@ -391,32 +231,32 @@ def _row(
     v: Variation,
     results: list[PassResult],
     seeds: list[int],
-) -> dict[str, Any]:
+) -> Row:
     acc = [r.accuracy for r in results]
     spikes = _mean_dict([r.spikes for r in results])
     synops = _mean_dict([r.synops for r in results])
-    return {
-        "method": method,
-        "model": str(getattr(model, "name", type(model).__name__)),
-        "sigma": v.sigma,
-        "mode": v.mode,
-        "redraw": v.redraw if v.mode == "dynamic" else None,
-        "variation_label": label,
-        "draws": len(acc),
-        "accuracy_mean": statistics.fmean(acc),
-        "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-        "accuracy_min": min(acc),
-        "accuracy_max": max(acc),
-        "loss_mean": statistics.fmean(r.loss for r in results),
-        "spikes_per_sample": sum(spikes.values()) if spikes else None,
-        "spikes": spikes,
-        "rates": _mean_dict([r.rates for r in results]),
-        "synops_per_sample": sum(synops.values()) if synops else None,
-        "synops": synops,
-        "accuracies": acc,
-        "seeds": seeds,
-        "variation": v.to_dict(),
-    }
+    return Row(
+        method=method,
+        model=str(getattr(model, "name", type(model).__name__)),
+        sigma=v.sigma,
+        mode=v.mode,
+        redraw=v.redraw if v.mode == "dynamic" else None,
+        variation_label=label,
+        draws=len(acc),
+        accuracy_mean=statistics.fmean(acc),
+        accuracy_std=statistics.stdev(acc) if len(acc) > 1 else 0.0,
+        accuracy_min=min(acc),
+        accuracy_max=max(acc),
+        loss_mean=statistics.fmean(r.loss for r in results),
+        spikes_per_sample=sum(spikes.values()) if spikes else None,
+        spikes=spikes,
+        rates=_mean_dict([r.rates for r in results]),
+        synops_per_sample=sum(synops.values()) if synops else None,
+        synops=synops,
+        accuracies=acc,
+        seeds=seeds,
+        variation=v.to_dict(),
+    )
 
 
 def evaluate(
@@ -466,16 +306,16 @@ def evaluate(
     chips. Models with the same encoder and T see the same input spikes. Every
     model is evaluated in eval mode, and left in the mode it was in.
 
-    Returns a :class:`~snnvar.evaluation.Report` with one row per (method, variation):
-    ``accuracy_mean``, ``accuracy_std`` (sample std over chips), ``accuracy_min``
-    (worst chip), the per-chip ``accuracies`` and ``seeds``, ``loss_mean``,
-    ``variation_label``, and for SNNs ``spikes`` / ``rates`` / ``synops`` per layer
-    (means over chips, per sample). Accuracies are fractions in [0, 1]. ``models``
-    records each model's encoder, T and device weights.
+    Returns a :class:`~snnvar.evaluation.Report` with one :class:`~snnvar.evaluation.Row`
+    per (method, variation): ``accuracy_mean``, ``accuracy_std`` (sample std over
+    chips), ``accuracy_min`` (worst chip), the per-chip ``accuracies`` and
+    ``seeds``, ``loss_mean``, ``variation_label``, and for SNNs ``spikes`` /
+    ``rates`` / ``synops`` per layer (means over chips, per sample). Accuracies are
+    fractions in [0, 1]. ``models`` records each model's encoder, T and device weights.
     """
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise ValueError(f"draws must be an integer >= 1, got {draws!r}")
-    named = _models(model)
+    named = named_models(model)
     levels = labelled_variations(variation, sigmas)
     batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
@@ -507,7 +347,7 @@ def evaluate(
             k: {
                 "model": str(getattr(m, "name", type(m).__name__)),
                 "parameters": sum(p.numel() for p in m.parameters()),
-                "spiking": _spiking(m),
+                "spiking": is_spiking(m),
                 "encoder": encoding[k][0],
                 "time_steps": encoding[k][1],
                 "device_weights": weights[k],
@@ -528,12 +368,3 @@ def evaluate(
 
 CHIP_SCHEME = "snnvar-1: chip k = derive_seed(seed, k); stream = blake2b(f'{root}/{device key}')"
 """How chips are drawn, recorded in reports: reports merge only under the same scheme."""
-
-
-def _per_model(what: str, value: Any, named: dict[str, nn.Module]) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        unknown = sorted(set(value) - set(named))
-        if unknown:
-            raise ValueError(f"{what} given for unknown models {unknown}; models: {list(named)}")
-        return {k: value.get(k) for k in named}
-    return dict.fromkeys(named, value)

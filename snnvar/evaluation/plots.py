@@ -1,5 +1,7 @@
 """PNG plots of a report with matplotlib's object API (no pyplot, no global backend).
 
+Plots read reports (:mod:`snnvar.evaluation.report`); reports know nothing of plots.
+
 - accuracy vs σ per method, a band of ± one std over chips, one panel per variation;
 - the loss landscape: mean loss over directions vs σ·γ (γ = −1 to the left);
 - per-layer weight histograms, methods overlaid.
@@ -22,22 +24,20 @@ __all__ = ["plot_accuracy", "plot_histograms", "plot_landscape", "save_all"]
 
 def plot_accuracy(report: Report, path: str | Path) -> Path:
     """Accuracy (%) vs σ (%) with std bands, per method; one panel per variation."""
-    from .report import _label
-
     labels = report.labels
     fig = _figure(figsize=(5.0 * len(labels), 3.8))
     axes = fig.subplots(1, len(labels), squeeze=False)[0]
     for ax, label in zip(axes, labels, strict=True):
         for method in report.methods:
             rows = sorted(
-                (r for r in report.results if r["method"] == method and _label(r) == label),
-                key=lambda r: r["sigma"],
+                (r for r in report.results if r.method == method and r.label == label),
+                key=lambda r: r.sigma,
             )
             if not rows:
                 continue
-            x = [100 * r["sigma"] for r in rows]
-            m = [100 * r["accuracy_mean"] for r in rows]
-            s = [100 * r["accuracy_std"] for r in rows]
+            x = [100 * r.sigma for r in rows]
+            m = [100 * r.accuracy_mean for r in rows]
+            s = [100 * r.accuracy_std for r in rows]
             (line,) = ax.plot(x, m, marker="o", label=method)
             ax.fill_between(
                 x,

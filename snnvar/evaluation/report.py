@@ -1,14 +1,18 @@
 """The evaluation report: JSON (the record), CSV (one row per level), Markdown
-(laid out like the WVAT paper's tables) and the plots' data.
+(laid out like the WVAT paper's tables) and the plots' data. The plots
+themselves are drawn by :mod:`snnvar.evaluation.plots` (which reads reports;
+this module never imports it), and :func:`snnvar.evaluation.save_report` writes
+the files and the plots together.
 
 ``report.json`` holds ``snnvar_version``, ``seed``, ``dataset``, ``model``,
 ``models`` (method -> model name, parameters, spiking, encoder, time steps,
 device weights), ``config`` (draws, encoder and time steps where shared, the
 chip scheme, whether the models' chips are paired, ...), ``results`` (the rows
-of :func:`~snnvar.evaluation.evaluate`, each with its ``variation_label``) and,
-when computed, ``landscape`` and ``histograms``. Accuracies are fractions; the
-Markdown table shows percent, with a variation column whenever more than one
-variation is present.
+of :func:`~snnvar.evaluation.evaluate`, each with its ``variation_label``: the
+fields of :class:`Row`) and, when computed, ``landscape`` and ``histograms``.
+The JSON is strict: a number that is not finite (a diverged loss) is written
+as ``null``. Accuracies are fractions; the Markdown table shows percent, with a
+variation column whenever more than one variation is present.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ import csv
 import io
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REQUIRED_ROW_KEYS", "Report", "prepare_out_dir"]
+__all__ = ["REQUIRED_ROW_KEYS", "Report", "Row", "prepare_out_dir"]
 
 REQUIRED_ROW_KEYS = (
     "method",
@@ -33,7 +39,7 @@ REQUIRED_ROW_KEYS = (
     "accuracy_min",
     "spikes",
 )
-"""Keys every row of ``results`` has."""
+"""Keys every row of ``results`` has (the fields of :class:`Row` without a default)."""
 
 _CSV_KEYS = (
     "method",
@@ -54,9 +60,124 @@ _CSV_KEYS = (
 
 
 def _version() -> str:
-    from .. import __version__
+    # Read from the distribution, as ``snnvar.__version__`` is: importing the package
+    # root here would make a cycle (snnvar -> evaluation -> report -> snnvar).
+    try:
+        return version("snnvar")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+unknown"
 
-    return __version__
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by None (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One row of a report: a method's accuracy over the chips of one variation level.
+
+    Accuracies are fractions in [0, 1]; spikes, rates and SynOps are means over
+    chips, per sample. Fields a report written by an older snnvar lacks are None.
+
+    ``row["accuracy_mean"]`` and ``row.get("redraw", default)`` read a field by
+    name, as the plain-dict rows of earlier versions did; they are kept for
+    compatibility (``get`` treats None as missing). Prefer the attributes.
+    """
+
+    method: str
+    """The method's name: the key of the model in the dict given to ``evaluate``."""
+    model: str | None = None
+    """The model's name (its ``name`` attribute, else its class name)."""
+    sigma: float
+    """σ of the variation level (relative to the variation's reference)."""
+    mode: str
+    """``"static"`` (one draw per chip) or ``"dynamic"`` (read noise)."""
+    redraw: str | None = None
+    """When a dynamic variation redraws (``"step"`` or ``"pass"``); None for static."""
+    variation_label: str | None = None
+    """The variation's label (:meth:`Variation.label`, or the key it was given under)."""
+    draws: int
+    """Simulated chips the statistics are over."""
+    accuracy_mean: float
+    """Mean accuracy over the chips."""
+    accuracy_std: float
+    """Sample standard deviation of the accuracy over the chips (0 for one chip)."""
+    accuracy_min: float
+    """Accuracy of the worst chip."""
+    accuracy_max: float | None = None
+    """Accuracy of the best chip."""
+    loss_mean: float | None = None
+    """Mean loss over the chips (cross-entropy, per sample; ``null`` in JSON if not finite)."""
+    spikes_per_sample: float | None = None
+    """Spikes per sample over all neuron layers; None for an ANN."""
+    spikes: dict[str, float | None]
+    """Spikes per sample per neuron layer (empty for an ANN)."""
+    rates: dict[str, float] | None = None
+    """Firing rate (spikes per neuron per time step) per neuron layer."""
+    synops_per_sample: float | None = None
+    """Synaptic operations per sample over all layers; None for an ANN."""
+    synops: dict[str, float] | None = None
+    """Synaptic operations per sample per Linear / convolution layer."""
+    accuracies: list[float] | None = None
+    """Each chip's accuracy, in chip order."""
+    seeds: list[int] | None = None
+    """Each chip's seed (:func:`~snnvar.evaluation.chip_seed`), in chip order."""
+    variation: dict[str, Any] | None = None
+    """The variation of this level (:meth:`Variation.to_dict`)."""
+
+    @property
+    def mode_label(self) -> str:
+        """The mode, with a dynamic variation's redraw: ``"dynamic/step"``, ..."""
+        if self.mode == "dynamic" and self.redraw:
+            return f"dynamic/{self.redraw}"
+        return self.mode
+
+    @property
+    def label(self) -> str:
+        """The row's variation label (rows written before labels: :attr:`mode_label`)."""
+        return self.variation_label or self.mode_label
+
+    # -- mapping-style access (kept for compatibility with dict rows) -------------------
+
+    def __getitem__(self, key: str) -> Any:
+        """The field ``key`` (``KeyError`` for a name that is no field)."""
+        if key not in _ROW_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key``, or ``default`` where it is None or no field."""
+        value = getattr(self, key) if key in _ROW_FIELDS else None
+        return default if value is None else value
+
+    # -- JSON ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field by name, numbers that are not finite as None (strict JSON)."""
+        return {k: _finite(getattr(self, k)) for k in _ROW_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], name: str = "report row") -> Row:
+        """A row from :meth:`to_dict` or from a ``report.json`` row; keys it lacks
+        (of :data:`REQUIRED_ROW_KEYS`) or does not know are refused, naming them
+        (``name``: what the messages call the row)."""
+        lacking = [k for k in REQUIRED_ROW_KEYS if k not in data]
+        if lacking:
+            raise ValueError(f"{name} lacks {lacking}")
+        unknown = [k for k in data if k not in _ROW_FIELDS]
+        if unknown:
+            raise ValueError(f"{name} has unknown keys {unknown}; known: {list(_ROW_FIELDS)}")
+        return cls(**data)
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(Row))
 
 
 def prepare_out_dir(path: str | Path, overwrite: bool = False) -> Path:
@@ -77,8 +198,8 @@ def prepare_out_dir(path: str | Path, overwrite: bool = False) -> Path:
 class Report:
     """What an evaluation found (see the module docstring for the layout)."""
 
-    results: list[dict[str, Any]]
-    """One row per (method, variation level)."""
+    results: list[Row]
+    """One row per (method, variation level); dicts given here become :class:`Row`."""
     seed: int
     """Root seed of the chips and the input encoding."""
     dataset: str | None = None
@@ -94,20 +215,26 @@ class Report:
     snnvar_version: str = field(default_factory=_version)
     """The snnvar that wrote it."""
 
+    def __post_init__(self) -> None:
+        self.results = [
+            r if isinstance(r, Row) else Row.from_dict(r, name=f"report row {i}")
+            for i, r in enumerate(self.results)
+        ]
+
     # -- access -----------------------------------------------------------------------
 
     @property
     def methods(self) -> list[str]:
-        return list(dict.fromkeys(r["method"] for r in self.results))
+        return list(dict.fromkeys(r.method for r in self.results))
 
     @property
     def modes(self) -> list[str]:
-        return list(dict.fromkeys(_mode_label(r) for r in self.results))
+        return list(dict.fromkeys(r.mode_label for r in self.results))
 
     @property
     def labels(self) -> list[str]:
         """The variation labels of the rows, in order (:meth:`Variation.label`)."""
-        return list(dict.fromkeys(_label(r) for r in self.results))
+        return list(dict.fromkeys(r.label for r in self.results))
 
     def row(
         self,
@@ -115,7 +242,7 @@ class Report:
         sigma: float,
         mode: str | None = "static",
         variation: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Row:
         """The row of ``method`` at ``sigma``, in ``mode`` (``"static"``, ``"dynamic"``,
         ``"dynamic/step"``, ``"dynamic/pass"``; None: any) and, where several
         variations share a mode, of the variation labelled ``variation``. A query
@@ -123,22 +250,22 @@ class Report:
         hits = [
             r
             for r in self.results
-            if r["method"] == method
-            and math.isclose(r["sigma"], sigma, abs_tol=1e-12)
-            and (mode is None or mode in (r["mode"], _mode_label(r)))
-            and (variation is None or _label(r) == variation)
+            if r.method == method
+            and math.isclose(r.sigma, sigma, abs_tol=1e-12)
+            and (mode is None or mode in (r.mode, r.mode_label))
+            and (variation is None or r.label == variation)
         ]
         if len(hits) == 1:
             return hits[0]
         if hits:
             raise KeyError(
                 f"{len(hits)} rows for method={method!r}, sigma={sigma}, mode={mode!r}: "
-                f"choose one with variation= among {[_label(r) for r in hits]}"
+                f"choose one with variation= among {[r.label for r in hits]}"
             )
         raise KeyError(
             f"no row for method={method!r}, sigma={sigma}, mode={mode!r}, "
             f"variation={variation!r}; methods: {self.methods}, sigmas: "
-            f"{sorted({r['sigma'] for r in self.results})}, modes: {self.modes}, "
+            f"{sorted({r.sigma for r in self.results})}, modes: {self.modes}, "
             f"variations: {self.labels}"
         )
 
@@ -181,7 +308,9 @@ class Report:
     # -- JSON ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        """The ``report.json`` content (strict JSON: numbers that are not finite as None)."""
+        out = {k: _finite(v) for k, v in asdict(self).items() if k != "results"}
+        out["results"] = [r.to_dict() for r in self.results]
         names = sorted({m["model"] for m in self.models.values()})
         out["model"] = names[0] if len(names) == 1 else names
         return out
@@ -191,15 +320,11 @@ class Report:
         missing = [k for k in ("results", "seed", "snnvar_version") if k not in data]
         if missing:
             raise ValueError(f"not an snnvar report: missing {missing}")
-        for i, row in enumerate(data["results"]):
-            lacking = [k for k in REQUIRED_ROW_KEYS if k not in row]
-            if lacking:
-                raise ValueError(f"report row {i} lacks {lacking}")
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in known})  # rows: Row.from_dict
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, allow_nan=True)
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Report:
@@ -219,29 +344,29 @@ class Report:
 
     def csv(self) -> str:
         """One line per row; spikes and SynOps per layer as ``spikes:<layer>`` columns."""
-        layers = list(dict.fromkeys(k for r in self.results for k in r.get("spikes") or {}))
-        syn = list(dict.fromkeys(k for r in self.results for k in r.get("synops") or {}))
+        layers = list(dict.fromkeys(k for r in self.results for k in r.spikes))
+        syn = list(dict.fromkeys(k for r in self.results for k in r.synops or {}))
         header = [*_CSV_KEYS, *(f"spikes:{k}" for k in layers), *(f"synops:{k}" for k in syn)]
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(header)
         for r in self.results:
             writer.writerow(
-                [r.get(k) for k in _CSV_KEYS]
-                + [(r.get("spikes") or {}).get(k) for k in layers]
-                + [(r.get("synops") or {}).get(k) for k in syn]
+                [getattr(r, k) for k in _CSV_KEYS]
+                + [r.spikes.get(k) for k in layers]
+                + [(r.synops or {}).get(k) for k in syn]
             )
         return buf.getvalue()
 
     def markdown(self, sigmas: tuple[float, ...] | None = (0.0, 0.05, 0.10)) -> str:
         """The paper's layout: one line per method (and mode), accuracy mean ± std in %
         at each σ; then the worst chip at the largest σ. ``sigmas=None``: all levels."""
-        levels = sorted({r["sigma"] for r in self.results}) if sigmas is None else list(sigmas)
-        present = [s for s in levels if any(_same(r["sigma"], s) for r in self.results)]
+        levels = sorted({r.sigma for r in self.results}) if sigmas is None else list(sigmas)
+        present = [s for s in levels if any(_same(r.sigma, s) for r in self.results)]
         if not present:
             raise ValueError(
                 f"the report has no rows at sigma {levels}; it has "
-                f"{sorted({r['sigma'] for r in self.results})}"
+                f"{sorted({r.sigma for r in self.results})}"
             )
         several = len(self.labels) > 1
         head = ["method", *(["variation"] if several else [])]
@@ -255,7 +380,7 @@ class Report:
                     s: r
                     for r in self.results
                     for s in present
-                    if r["method"] == method and _label(r) == label and _same(r["sigma"], s)
+                    if r.method == method and r.label == label and _same(r.sigma, s)
                 }
                 if not rows:
                     continue
@@ -265,16 +390,16 @@ class Report:
                     cells.append(
                         "-"
                         if r is None
-                        else f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}"
+                        else f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}"
                     )
                 last = rows.get(present[-1])
-                cells.append("-" if last is None else f"{100 * last['accuracy_min']:.2f}")
+                cells.append("-" if last is None else f"{100 * last.accuracy_min:.2f}")
                 lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
     def spike_table(self) -> str:
         """Spikes and synaptic operations per sample per method and σ (SNN rows only)."""
-        rows = [r for r in self.results if r.get("spikes")]
+        rows = [r for r in self.results if r.spikes]
         if not rows:
             return ""
         lines = [
@@ -282,35 +407,33 @@ class Report:
             "|---|---|---|---|---|",
         ]
         for r in rows:
-            syn = r.get("synops_per_sample")
+            spk, syn = r.spikes_per_sample, r.synops_per_sample
             lines.append(
-                f"| {r['method']} | {_label(r)} | {100 * r['sigma']:g} % | "
-                f"{r['spikes_per_sample']:.1f} | {'-' if syn is None else f'{syn:.3g}'} |"
+                f"| {r.method} | {r.label} | {100 * r.sigma:g} % | "
+                f"{'-' if spk is None else f'{spk:.1f}'} | {'-' if syn is None else f'{syn:.3g}'} |"
             )
         return "\n".join(lines) + "\n"
 
     # -- files --------------------------------------------------------------------------
 
-    def save(self, out_dir: str | Path, overwrite: bool = False, plots: bool = True) -> Path:
-        """Write report.json, results.csv, results.md and (``plots``) the PNGs to ``out_dir``.
+    def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:
+        """Write report.json, results.csv and results.md to ``out_dir`` (the plots too:
+        :func:`snnvar.evaluation.save_report`).
 
         A directory that already holds files needs ``overwrite=True``.
         """
         out = prepare_out_dir(out_dir, overwrite)
-        self.write(out, plots)
+        self.write(out)
         return out
 
-    def write(self, out: Path, plots: bool = True) -> list[Path]:
-        """Write the files into an existing directory (no overwrite check); their paths."""
+    def write(self, out: Path) -> list[Path]:
+        """Write report.json, results.csv and results.md into an existing directory (no
+        overwrite check; the plots too: :func:`snnvar.evaluation.write_report`); their paths."""
         written = [out / "report.json", out / "results.csv", out / "results.md"]
         written[0].write_text(self.to_json())
         written[1].write_text(self.csv())
         md = self.markdown(sigmas=None) + "\n" + self.spike_table()
         written[2].write_text(md)
-        if plots:
-            from . import plots as _plots
-
-            written += _plots.save_all(self, out)
         return written
 
 
@@ -358,16 +481,5 @@ def _unpaired(a: Report, b: Report) -> list[str]:
     return problems
 
 
-def _label(row: dict[str, Any]) -> str:
-    """A row's variation label (rows written before labels: the mode)."""
-    return row.get("variation_label") or _mode_label(row)
-
-
 def _same(a: float, b: float) -> bool:
     return math.isclose(a, b, abs_tol=1e-12)
-
-
-def _mode_label(row: dict[str, Any]) -> str:
-    if row["mode"] == "dynamic" and row.get("redraw"):
-        return f"dynamic/{row['redraw']}"
-    return row["mode"]

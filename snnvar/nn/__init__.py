@@ -22,7 +22,7 @@ from .functional import (
     lif_step,
 )
 from .neurons import IF, LIF, TimeLoop, check_neuron, check_time_major
-from .recording import LayerSpikes, SpikeRecord, neuron_layer_names, record_spikes
+from .recording import LayerSpikes, SpikeRecord, is_spiking, neuron_layer_names, record_spikes
 from .sequential import READOUTS, Readout, SpikingSequential, over_time
 from .surrogate import (
     SURROGATES,
@@ -58,6 +58,7 @@ __all__ = [
     "check_neuron",
     "check_time_major",
     "if_step",
+    "is_spiking",
     "leaky_integrate",
     "lif_sequence",
     "lif_step",

@@ -18,7 +18,7 @@ from torch import nn
 
 from .neurons import TimeLoop
 
-__all__ = ["LayerSpikes", "SpikeRecord", "neuron_layer_names", "record_spikes"]
+__all__ = ["LayerSpikes", "SpikeRecord", "is_spiking", "neuron_layer_names", "record_spikes"]
 
 
 @dataclass
@@ -93,6 +93,12 @@ def _neuron_layers(model: nn.Module) -> list[tuple[str, nn.Module, bool]]:
 def neuron_layer_names(model: nn.Module) -> list[str]:
     """Names of the neuron layers :func:`record_spikes` would record (empty for an ANN)."""
     return [name for name, _, _ in _neuron_layers(model)]
+
+
+def is_spiking(model: nn.Module) -> bool:
+    """Whether ``model`` is an SNN: it says so (a true ``spiking`` attribute) or it
+    holds neuron layers (:func:`neuron_layer_names`)."""
+    return bool(getattr(model, "spiking", False)) or bool(neuron_layer_names(model))
 
 
 def _foreign_kind(m: nn.Module) -> str | None:

@@ -1,12 +1,14 @@
 """Variation-aware training methods that share the engine.
 
-Done: :class:`NoiseInjection`, :class:`WVAT`, :class:`HASGD`, :class:`SAM`,
-:class:`AWP`, :class:`AdversarialRegularization` (optimizer wrappers; SGD is
-the base optimizer alone), :class:`SWA` on top of any of them, and the
+:class:`Plain` (``sgd``: the base optimizer alone), :class:`NoiseInjection`,
+:class:`WVAT`, :class:`HASGD`, :class:`SAM`, :class:`AWP`,
+:class:`AdversarialRegularization` (optimizer wrappers sharing :class:`Method`;
+the ones that take a Variation share :class:`VariationMethod`), :class:`SWA` on
+top of any of them, and the
 :class:`Trainer` (checkpoint per epoch, exact resume, metrics log).
 """
 
-from .base import Method, derive_seed
+from .base import Method, Plain, VariationMethod, derive_seed
 from .methods import (
     AWP,
     HASGD,
@@ -32,9 +34,11 @@ __all__ = [
     "AdversarialRegularization",
     "Method",
     "NoiseInjection",
+    "Plain",
     "SWAConfig",
     "TrainConfig",
     "Trainer",
+    "VariationMethod",
     "create_method",
     "create_optimizer",
     "derive_seed",

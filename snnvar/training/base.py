@@ -41,9 +41,19 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from ..variation import Variation
 from ..variation.seeding import derive_seed
 
-__all__ = ["Method", "RngState", "derive_seed", "frozen_norm_stats", "rng_state", "set_rng_state"]
+__all__ = [
+    "Method",
+    "Plain",
+    "RngState",
+    "VariationMethod",
+    "derive_seed",
+    "frozen_norm_stats",
+    "rng_state",
+    "set_rng_state",
+]
 
 
 @contextmanager
@@ -111,10 +121,8 @@ class Method(torch.optim.Optimizer):
 
     Attributes: ``base`` (the wrapped optimizer), ``model``, ``seed``, ``steps``
     (steps taken), ``passes`` (forward/backward passes spent, i.e. closure calls).
-    A method whose ``needs_inputs`` is True is stepped as ``step(closure, inputs=x)``.
+    Every method is stepped as ``step(closure, inputs=None)``.
     """
-
-    needs_inputs: bool = False
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, seed: int = 0) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -134,6 +142,7 @@ class Method(torch.optim.Optimizer):
         self.passes = 0
         self._step_passes = 0  # passes in the current step
         self._first_loss: torch.Tensor | None = None
+        self._inputs: torch.Tensor | None = None  # the current step's inputs
 
     # -- the torch.optim contract -----------------------------------------------------
 
@@ -141,10 +150,13 @@ class Method(torch.optim.Optimizer):
         self.base.zero_grad(set_to_none=set_to_none)
 
     def step(  # type: ignore[override]
-        self, closure: Callable[[], torch.Tensor] | None = None, plain: bool = False
+        self,
+        closure: Callable[[], torch.Tensor] | None = None,
+        inputs: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """One training step; ``closure`` is required. ``plain``: a step of the wrapped
-        optimizer alone (a warm-up step: no variation, not counted in ``steps``)."""
+        """One training step; ``closure`` is required. ``inputs``: the batch as the model
+        takes it, for methods that pass it to the model themselves
+        (:class:`~snnvar.training.AdversarialRegularization`); the others ignore it."""
         if closure is None:
             raise ValueError(
                 f"{type(self).__name__}.step needs a closure that recomputes the loss, calls "
@@ -153,12 +165,12 @@ class Method(torch.optim.Optimizer):
             )
         self._step_passes = 0
         self._first_loss = None
-        if plain:
-            self._loss(closure)
-            self.base.step()
-        else:
+        self._inputs = inputs
+        try:
             self._step(closure)
-            self.steps += 1
+        finally:
+            self._inputs = None
+        self.steps += 1
         assert self._first_loss is not None
         return self._first_loss
 
@@ -243,13 +255,59 @@ class Method(torch.optim.Optimizer):
             self._first_loss = loss
         return loss
 
-    def _train_draw(self, variation: Any, seed: int) -> Any:
-        """``variation.applied`` on the model in the training seed domain."""
-        return variation.applied(self.model, seed=seed, domain="train")
-
     def _params(self) -> Iterator[torch.Tensor]:
         for group in self.param_groups:
             yield from group["params"]
+
+
+class Plain(Method):
+    """The base optimizer alone (``"sgd"``): one pass at the clean weights, then its step.
+
+    The Trainer wraps a plain ``torch.optim`` optimizer in it, and runs a method's
+    warm-up epochs (``TrainConfig.warmup_epochs``) as ``Plain(model, method.base)``,
+    so every optimizer is stepped the same way and BatchNorm updates once per step.
+    """
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> None:
+        self._loss(closure)
+        self.base.step()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if set(state_dict) == {"state", "param_groups"}:  # a bare torch optimizer's state
+            self.base.load_state_dict(state_dict)  # (checkpoints of snnvar <= 0.x's "sgd")
+            self.param_groups = self.base.param_groups
+            self.state = self.base.state
+            return
+        super().load_state_dict(state_dict)
+
+
+class VariationMethod(Method):
+    """A method that perturbs the weights through a :class:`~snnvar.Variation`
+    (noise injection, WVAT, HA-SGD, adversarial regularisation): the variation is
+    checked here and recorded among the hyperparameters."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        variation: Variation,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(model, optimizer, seed)
+        if not isinstance(variation, Variation):
+            raise TypeError(f"variation must be a snnvar.Variation, got {type(variation).__name__}")
+        self.variation = variation
+
+    def hyperparameters(self) -> dict[str, Any]:
+        try:
+            record: Any = self.variation.to_dict()
+        except ValueError:  # a user's own UnitDistribution has no lossless record
+            record = None
+        return {"variation": record, "variation_label": self.variation.label()}
+
+    def _draw(self, seed: int) -> Any:
+        """``variation.applied`` on the model in the training seed domain."""
+        return self.variation.applied(self.model, seed=seed, domain="train")
 
 
 @contextmanager

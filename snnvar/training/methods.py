@@ -12,7 +12,7 @@
   and :class:`AWP` (Wu et al., NeurIPS 2020; weight perturbation only): the WVAT
   paper's baselines.
 
-Plain SGD is the base optimizer alone.
+Plain SGD is the base optimizer alone (:class:`~snnvar.training.Plain`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..variation import Variation
 from .base import (
     Method,
     RngState,
+    VariationMethod,
     derive_seed,
     frozen_norm_stats,
     offset,
@@ -46,17 +47,6 @@ __all__ = [
 ]
 
 
-def _check_variation(variation: object) -> Variation:
-    if not isinstance(variation, Variation):
-        raise TypeError(f"variation must be a snnvar.Variation, got {type(variation).__name__}")
-    return variation
-
-
-def _variation_record(variation: Variation) -> dict[str, Any]:
-    """A variation as recorded among a method's hyperparameters."""
-    return {"variation": variation.to_dict(), "variation_label": variation.label()}
-
-
 def _unit(name: str, value: float) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:
@@ -72,24 +62,12 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     return value
 
 
-class NoiseInjection(Method):
-    """Noise injection: ``w ← step(w, ∇L(w + Δw))`` with a fresh draw every step."""
-
-    def __init__(
-        self,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        variation: Variation,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(model, optimizer, seed)
-        self.variation = _check_variation(variation)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return _variation_record(self.variation)
+class NoiseInjection(VariationMethod):
+    """Noise injection: ``w ← step(w, ∇L(w + Δw))`` with a fresh draw every step
+    (``NoiseInjection(model, optimizer, variation, seed=0)``)."""
 
     def _step(self, closure: Callable[[], torch.Tensor]) -> None:
-        with self._train_draw(self.variation, self.step_seed):
+        with self._draw(self.step_seed):
             self._loss(closure)
         self.base.step()
 
@@ -106,7 +84,7 @@ def gradient_ascent_variation(
     return out
 
 
-class WVAT(Method):
+class WVAT(VariationMethod):
     """Weight variation-aware training (WVAT paper, Algorithm 1).
 
     Args:
@@ -130,8 +108,7 @@ class WVAT(Method):
         alpha: float = 0.1,
         seed: int = 0,
     ) -> None:
-        super().__init__(model, optimizer, seed)
-        self.variation = _check_variation(variation)
+        super().__init__(model, optimizer, variation, seed)
         self.w_th = _unit("w_th", w_th)
         self.p = _unit("p", p)
         self.alpha = _positive("alpha", alpha, allow_zero=True)
@@ -139,7 +116,7 @@ class WVAT(Method):
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
-            **_variation_record(self.variation),
+            **super().hyperparameters(),
             "w_th": self.w_th,
             "p": self.p,
             "alpha": self.alpha,
@@ -154,7 +131,7 @@ class WVAT(Method):
             self._loss(closure)
         elif u < 1.0 - self.w_th:  # HSV with probability 1 − w_th
             self.last_kind = "hsv"
-            with self._train_draw(self.variation, seed):
+            with self._draw(seed):
                 self._loss(closure)
         else:
             self.last_kind = "gav"
@@ -171,7 +148,7 @@ class WVAT(Method):
             self._loss(closure)
 
 
-class HASGD(Method):
+class HASGD(VariationMethod):
     """Mean of the gradients at ``samples`` independent variation draws per step."""
 
     def __init__(
@@ -182,8 +159,7 @@ class HASGD(Method):
         samples: int = 4,
         seed: int = 0,
     ) -> None:
-        super().__init__(model, optimizer, seed)
-        self.variation = _check_variation(variation)
+        super().__init__(model, optimizer, variation, seed)
         if not isinstance(samples, int) or samples < 1:
             raise ValueError(f"samples must be an integer >= 1, got {samples!r}")
         self.samples = samples
@@ -191,12 +167,12 @@ class HASGD(Method):
         """The mean loss over the last step's draws (``step`` returns the first draw's)."""
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {**_variation_record(self.variation), "samples": self.samples}
+        return {**super().hyperparameters(), "samples": self.samples}
 
     def _step(self, closure: Callable[[], torch.Tensor]) -> None:
         losses = []
         for i in range(self.samples):  # the L closures accumulate into .grad
-            with self._train_draw(self.variation, derive_seed(self.step_seed, i)):
+            with self._draw(derive_seed(self.step_seed, i)):
                 losses.append(self._loss(closure, zero=i == 0))
         for p in self._params():
             if p.grad is not None:
@@ -323,7 +299,7 @@ def _boundary(kind: str, clean: torch.Tensor, other: torch.Tensor) -> torch.Tens
     return torch.nn.functional.mse_loss(other, clean)
 
 
-class AdversarialRegularization(Method):
+class AdversarialRegularization(VariationMethod):
     """Adversarial regularisation against parameter noise (Büchel, Faber & Muir, ICLR 2022).
 
     Loss = task loss under ``variation`` (the noisy forward pass)
@@ -343,8 +319,6 @@ class AdversarialRegularization(Method):
     running statistics alone.
     """
 
-    needs_inputs = True
-
     def __init__(
         self,
         model: nn.Module,
@@ -357,8 +331,7 @@ class AdversarialRegularization(Method):
         boundary: str = "kl",
         seed: int = 0,
     ) -> None:
-        super().__init__(model, optimizer, seed)
-        self.variation = _check_variation(variation)
+        super().__init__(model, optimizer, variation, seed)
         self.beta = _positive("beta", beta, allow_zero=True)
         if not isinstance(attack_steps, int) or attack_steps < 0:
             raise ValueError(f"attack_steps must be an integer >= 0, got {attack_steps!r}")
@@ -377,23 +350,16 @@ class AdversarialRegularization(Method):
         self,
         closure: Callable[[], torch.Tensor] | None = None,
         inputs: torch.Tensor | None = None,
-        plain: bool = False,
     ) -> torch.Tensor:
-        if plain:
-            return super().step(closure, plain=True)
         if inputs is None:
             raise ValueError(
                 "AdversarialRegularization.step needs the batch inputs: step(closure, inputs=x)"
             )
-        self._inputs = inputs
-        try:
-            return super().step(closure)
-        finally:
-            del self._inputs
+        return super().step(closure, inputs)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
-            **_variation_record(self.variation),
+            **super().hyperparameters(),
             "beta": self.beta,
             "attack_steps": self.attack_steps,
             "attack_size": self.attack_size,
@@ -402,13 +368,14 @@ class AdversarialRegularization(Method):
         }
 
     def _step(self, closure: Callable[[], torch.Tensor]) -> None:
-        with self._train_draw(self.variation, self.step_seed):
+        with self._draw(self.step_seed):
             self._loss(closure)  # task loss under noise; gradients kept; the first pass
         self.last_regularizer = torch.zeros(())
         if self.beta == 0.0:
             self.base.step()
             return
         x = self._inputs
+        assert x is not None  # step() checked it
         params = dict(self.model.named_parameters())
         names = [t.name for t in self.variation.targets(self.model) if t.name in params]
         # The regulariser compares f(w, x) with f(w*, x) as functions of the weights:

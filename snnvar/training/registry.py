@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from ..variation import Variation
+from .base import Method, Plain, VariationMethod
 from .methods import AWP, HASGD, SAM, WVAT, AdversarialRegularization, NoiseInjection
 
 __all__ = ["METHODS", "OPTIMIZERS", "create_method", "create_optimizer"]
 
-METHODS: dict[str, type | None] = {
-    "sgd": None,
+METHODS: dict[str, type[Method]] = {
+    "sgd": Plain,
     "noise_injection": NoiseInjection,
     "wvat": WVAT,
     "hasgd": HASGD,
@@ -21,9 +22,7 @@ METHODS: dict[str, type | None] = {
     "awp": AWP,
     "adversarial": AdversarialRegularization,
 }
-"""Method name -> class (``sgd``: the base optimizer alone)."""
-
-_USES_VARIATION = ("noise_injection", "wvat", "hasgd", "adversarial")
+"""Method name -> class (``sgd``: :class:`Plain`, the base optimizer alone)."""
 
 OPTIMIZERS = ("adam", "sgd")
 """Base optimizers by name: Adam, or SGD with momentum."""
@@ -51,21 +50,18 @@ def create_method(
     variation: Variation | None = None,
     seed: int = 0,
     **options: Any,
-) -> torch.optim.Optimizer:
-    """The method ``name`` wrapping ``optimizer`` (``sgd``: ``optimizer`` itself).
+) -> Method:
+    """The method ``name`` wrapping ``optimizer`` (``sgd``: :class:`Plain`).
 
-    Methods that perturb through the engine (noise injection, WVAT, HA-SGD,
-    adversarial regularisation) need ``variation``; ``options`` are the
-    method's hyperparameters (e.g. ``w_th``, ``samples``, ``rho``).
+    Methods that perturb through the engine (:class:`VariationMethod`: noise
+    injection, WVAT, HA-SGD, adversarial regularisation) need ``variation``; the
+    others ignore it. ``options`` are the method's hyperparameters (e.g. ``w_th``,
+    ``samples``, ``rho``).
     """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; allowed: {list(METHODS)}")
     cls = METHODS[name]
-    if cls is None:
-        if options:
-            raise ValueError(f"method 'sgd' takes no options, got {sorted(options)}")
-        return optimizer
-    if name in _USES_VARIATION:
+    if issubclass(cls, VariationMethod):
         if variation is None:
             raise ValueError(f"method {name!r} needs a variation (e.g. Variation(sigma=0.1))")
         options = {"variation": variation, **options}

@@ -1,11 +1,16 @@
 """The training loop: epochs, metrics, a checkpoint per epoch, exact resume.
 
 All randomness of epoch ``k`` comes from seeds derived from ``(seed, k)``:
-the shuffling (the loader's own ``torch.Generator``), the spike encoding (its
-own generator), dropout (the global torch RNG, reseeded at each epoch start)
-and the perturbations (the method's step counter, restored from its state
-dict). A run resumed from the checkpoint of epoch ``k`` therefore reproduces
-the uninterrupted run bit for bit on the CPU.
+the shuffling (the loader's own ``torch.Generator``), the spike encoding (batch
+``b`` from ``datasets.encoding_generator(seed, b, k)``, the scheme evaluation
+uses without the epoch; the SWA BatchNorm pass counts as epoch ``epochs``),
+dropout (the global torch RNG, reseeded at each epoch start) and the
+perturbations (the method's step counter, restored from its state dict). A run
+resumed from the checkpoint of epoch ``k`` therefore reproduces the
+uninterrupted run bit for bit on the CPU.
+
+Before the per-batch encoding seeds, one generator per epoch was drawn through
+across its batches: a run of an earlier snnvar saw other input spikes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,8 +30,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .. import datasets
-from ..evaluation.montecarlo import prepare, run_pass
-from .base import Method, derive_seed
+from ..fields import check_types
+from .base import Method, Plain, derive_seed
 from .swa import SWA, SWAConfig
 
 __all__ = ["ENCODERS", "TrainConfig", "Trainer"]
@@ -54,9 +60,11 @@ class TrainConfig:
     """Epochs of plain base-optimizer steps before a :class:`~snnvar.training.Method`
     takes over: a warm start inside the same budget (the WVAT paper fine-tunes
     pre-trained networks; from scratch, variation from the first step can stall
-    a deep network). Ignored for a plain optimizer."""
+    a deep network). The warm-up steps are :class:`~snnvar.training.Plain` steps
+    of the method's base optimizer (for ``sgd`` they are what every step is)."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.epochs < 1 or self.batch_size < 1 or self.time_steps < 1:
             raise ValueError(
                 f"epochs, batch_size and time_steps must be >= 1, got {self.epochs}, "
@@ -72,11 +80,13 @@ class TrainConfig:
 
 
 class Trainer:
-    """Train ``model`` with a method of :mod:`snnvar.training` or a plain optimizer (SGD).
+    """Train ``model`` with a method of :mod:`snnvar.training` (``sgd``: a plain optimizer).
 
     Args:
         model: an ANN (``encoder="none"``) or a time-major SNN.
-        optimizer: a :class:`~snnvar.training.Method` or any ``torch.optim`` optimizer.
+        optimizer: a :class:`~snnvar.training.Method`, or any ``torch.optim`` optimizer
+            (trained as :class:`~snnvar.training.Plain`: ``trainer.optimizer`` is then
+            that wrapper).
         config: a :class:`TrainConfig`.
         out_dir: where ``checkpoint.pt`` (after every epoch), ``metrics.csv`` and
             ``metrics.json`` are written; None keeps everything in memory.
@@ -100,7 +110,10 @@ class Trainer:
         swa: SWAConfig | None = None,
     ) -> None:
         self.model = model
-        self.optimizer = optimizer
+        if not isinstance(optimizer, Method):
+            optimizer = Plain(model, optimizer, seed=config.seed)
+        self.optimizer: Method = optimizer
+        self._warmup = Plain(model, optimizer.base, seed=config.seed)
         self.config = config
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.loss_fn = loss_fn or nn.functional.cross_entropy
@@ -137,7 +150,13 @@ class Trainer:
             if self.swa is not None:
                 row["swa_averaged"] = self.swa.epoch_end(epoch + 1)
             if self.scheduler is not None and not swa_lr:
-                self.scheduler.step()
+                with warnings.catch_warnings():
+                    if epoch < self.config.warmup_epochs:
+                        # the warm-up steps went to the base optimizer (through Plain), which
+                        # a scheduler built on the method does not see; the epoch-wise
+                        # schedule is the same either way
+                        warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
+                    self.scheduler.step()
             if self.swa is not None and epoch + 1 == self.config.epochs:
                 self._finish_swa(train)
             if val is not None:
@@ -151,25 +170,28 @@ class Trainer:
         """BatchNorm statistics of the SWA average over the encoded training set (seeded)."""
         assert self.swa is not None
         torch.manual_seed(derive_seed(self.config.seed, self.config.epochs, 3))  # dropout
-        gen = torch.Generator().manual_seed(derive_seed(self.config.seed, self.config.epochs, 4))
+        seed, after = self.config.seed, self.config.epochs  # encoded as an epoch after the last
         loader = self._loader(data, 0, shuffle=False)
-        self.swa.finish((self.encode(x, gen) for x, _ in loader))
+        self.swa.finish(
+            self.encode(x, datasets.encoding_generator(seed, i, after))
+            for i, (x, _) in enumerate(loader)
+        )
 
     def _train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
         self.model.train()
         torch.manual_seed(derive_seed(self.config.seed, epoch, 2))  # dropout
-        enc_gen = torch.Generator().manual_seed(derive_seed(self.config.seed, epoch, 1))
         loss_sum = correct = count = 0.0
         warmup = epoch < self.config.warmup_epochs
-        passes_before = self.optimizer.passes if isinstance(self.optimizer, Method) else 0
+        opt = self._warmup if warmup else self.optimizer
+        passes_before = opt.passes
         batches = tqdm(
             self._loader(data, epoch, shuffle=True),
             desc=f"epoch {epoch + 1}",
             disable=not self.config.progress,
             leave=False,
         )
-        for x, y in batches:
-            inputs = self.encode(x, enc_gen)
+        for i, (x, y) in enumerate(batches):
+            inputs = self.encode(x, datasets.encoding_generator(self.config.seed, i, epoch))
             logits_box: list[torch.Tensor] = []
 
             def closure(inputs=inputs, y=y, box=logits_box) -> torch.Tensor:
@@ -180,7 +202,7 @@ class Trainer:
                     box.append(logits.detach())
                 return loss
 
-            loss = self._step(closure, inputs, warmup)
+            loss = opt.step(closure, inputs)
             if not math.isfinite(float(loss)):
                 raise FloatingPointError(f"loss became {float(loss)} in epoch {epoch + 1}")
             n = len(y)
@@ -190,37 +212,36 @@ class Trainer:
             batches.set_postfix(loss=f"{loss_sum / count:.4f}")
         # Loss and accuracy of each step's first pass (the clean pass of SAM, AWP and
         # WVAT's GAV; the perturbed one of noise injection and HSV; HA-SGD's first draw).
-        row = {"train_loss": loss_sum / count, "train_accuracy": correct / count}
-        if isinstance(self.optimizer, Method):
-            row["passes"] = self.optimizer.passes - passes_before
-            row["warmup"] = warmup
-        else:
-            row["passes"] = len(batches)  # plain optimizer: one forward/backward per batch
-        return row
-
-    def _step(
-        self, closure: Callable[[], torch.Tensor], inputs: torch.Tensor, warmup: bool
-    ) -> torch.Tensor:
-        """One step of the method (in a warm-up epoch: of the optimizer it wraps)."""
-        opt = self.optimizer
-        if isinstance(opt, Method):
-            if warmup:
-                return opt.step(closure, plain=True)
-            return opt.step(closure, inputs=inputs) if opt.needs_inputs else opt.step(closure)
-        opt.zero_grad()
-        loss = closure()
-        opt.step()
-        return loss.detach()
+        return {
+            "train_loss": loss_sum / count,
+            "train_accuracy": correct / count,
+            "passes": opt.passes - passes_before,
+            "warmup": warmup,
+        }
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
-        """Loss and accuracy on ``data`` (eval mode; the input encoding is seeded per
-        batch from the config's seed, as in :func:`snnvar.evaluate`)."""
+        """Loss (``loss_fn``, batch means weighted by batch size) and accuracy on ``data``,
+        in eval mode (the model's mode is restored afterwards), without gradients; the
+        input encoding of batch ``b`` is seeded ``datasets.encoding_seed(seed, b)``, as
+        in :func:`snnvar.evaluate`."""
         cfg = self.config
-        batches = prepare(
+        batches = datasets.prepare(
             data, self.model, cfg.encoder, cfg.time_steps, cfg.batch_size, cfg.seed, cache_mb=0
         )
-        result = run_pass(self.model, batches, spikes=False, loss_fn=self.loss_fn)
-        return {"loss": result.loss, "accuracy": result.accuracy}
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+        was_training = self.model.training
+        self.model.eval()
+        loss, correct = 0.0, 0
+        try:
+            with torch.no_grad():
+                for x, y in batches:
+                    x, y = x.to(device), y.to(device)
+                    logits = self.model(x)
+                    loss += float(self.loss_fn(logits, y)) * len(y)
+                    correct += int((logits.argmax(-1) == y).sum())
+        finally:
+            self.model.train(was_training)
+        return {"loss": loss / batches.samples, "accuracy": correct / batches.samples}
 
     # -- checkpoints and logs ---------------------------------------------------------
 

@@ -17,9 +17,13 @@ from .distributions import (
     Uniform,
     UnitDistribution,
     Weibull,
+    distribution_from_dict,
+    distribution_to_dict,
     resolve_distribution,
 )
-from .engine import Draw, per_read, perturbation, read_value
+from .engine import Draw, VariationSpec, per_read, perturbation, read_value
+from .files import variations_from_toml
+from .measured import read_histogram, read_samples
 from .presets import PRESETS, buchel_mismatch, hasgd_programming, preset, wvat_hsv
 from .reference import REFERENCES, TensorStats, scale, tensor_stats
 from .seeding import DOMAINS
@@ -42,19 +46,25 @@ __all__ = [
     "Uniform",
     "UnitDistribution",
     "Variation",
+    "VariationSpec",
     "Weibull",
     "buchel_mismatch",
     "device_keys",
     "device_window",
+    "distribution_from_dict",
+    "distribution_to_dict",
     "hasgd_programming",
     "per_read",
     "perturbation",
     "preset",
     "program",
+    "read_histogram",
+    "read_samples",
     "read_value",
     "resolve_distribution",
     "scale",
     "select_targets",
     "tensor_stats",
+    "variations_from_toml",
     "wvat_hsv",
 ]

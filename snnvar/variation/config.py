@@ -1,8 +1,33 @@
-"""``Variation``: the one description of device variation that all of snnvar uses."""
+"""``Variation``: the one description of device variation that all of snnvar uses.
+
+A ``Variation`` is data; :mod:`.engine` draws and applies it. It has a
+lossless JSON form (:meth:`Variation.to_dict` / :meth:`Variation.from_dict`),
+and :meth:`Variation.from_dict` also reads the table a user writes in a TOML
+file (:func:`snnvar.variation.variations_from_toml`), with the field names as
+keys::
+
+    [variation]
+    sigma = 0.1
+    distribution = "weibull"        # or { weibull = { shape = 1.5 } }
+    relative_to = "max"
+    mode = "static"
+    clip = true
+    levels = 16
+    window = [-1.0, 1.0]
+    modules = ["Linear", "torch.nn.Conv2d"]   # class names or dotted paths to types
+    include = ["fc*"]
+
+Measured device data: ``distribution = { empirical = "measured.csv" }`` and the
+other forms of :mod:`.distributions`; files are read once, relative to the
+TOML file's folder, and the variation holds the data.
+"""
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from typing import Any
@@ -10,7 +35,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from .distributions import UnitDistribution, resolve_distribution
+from . import engine
+from .distributions import (
+    Gaussian,
+    Uniform,
+    UnitDistribution,
+    distribution_from_dict,
+    distribution_to_dict,
+    resolve_distribution,
+)
 from .reference import REFERENCES
 from .selection import Target, select_targets
 
@@ -44,9 +77,55 @@ def _patterns(name: str, value: object) -> tuple[str, ...]:
     return items
 
 
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _type_name(kind: type) -> str:
+    """``module.qualname`` of a type, e.g. ``"torch.nn.modules.linear.Linear"``."""
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _module_type(entry: object) -> type[nn.Module] | str:
+    """A ``modules`` entry from its written form: a class name stays a string, a
+    dotted name is imported and must be an ``nn.Module`` subclass."""
+    if isinstance(entry, type):
+        return entry
+    if not isinstance(entry, str) or not entry:
+        raise ValueError(
+            "modules entries must be class names (e.g. 'Linear') or dotted paths to "
+            f"nn.Module subclasses (e.g. 'torch.nn.Linear'), got {entry!r}"
+        )
+    if "." not in entry:
+        return entry
+    parts = entry.split(".")
+    found: object = None
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            found = getattr(found, attr, None)
+        break
+    if found is None:
+        raise ValueError(
+            f"modules entry {entry!r} cannot be imported; allowed: a class name (e.g. "
+            "'Linear') or the dotted path of an importable nn.Module subclass "
+            "(e.g. 'torch.nn.Linear')"
+        )
+    if not (isinstance(found, type) and issubclass(found, nn.Module)):
+        raise ValueError(
+            f"modules entry {entry!r} is {found!r}, not an nn.Module subclass; allowed: a "
+            "class name (e.g. 'Linear') or the dotted path of an nn.Module subclass"
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class Variation:
-    """Weight variation of analog synaptic devices (DESIGN.md, "The variation engine").
+    """Weight variation of analog synaptic devices (README.md, "The weight-perturbation engine").
 
     For every selected tensor ``w`` of layer ``l``:
     ``Δw = γ · σ · s_l · ε + μ · s_l`` with ``ε`` a zero-mean, unit-variance draw,
@@ -59,7 +138,8 @@ class Variation:
     """Variation level σ, e.g. 0.05 or 0.10 (σ_v = 10 %); >= 0."""
     distribution: str | UnitDistribution = "gaussian"
     """Unit noise: "gaussian", "uniform", "weibull", or a UnitDistribution such as
-    ``Weibull(shape=2)`` or ``Empirical.from_samples(measured)``."""
+    ``Weibull(shape=2)`` or ``Empirical.from_samples(measured)``. ``Gaussian()``
+    and ``Uniform()``, which have no parameters, are stored by name."""
     relative_to: str = "range"
     """Scale s_l: "range" (6 std(w_l), WVAT's A), "max" (max|w_l|), "weight" (|w|,
     element-wise multiplicative mismatch) or "absolute" (1)."""
@@ -115,6 +195,8 @@ class Variation:
         resolve_distribution(self.distribution)
         if isinstance(self.distribution, str):
             object.__setattr__(self, "distribution", self.distribution.lower())
+        elif type(self.distribution) in (Gaussian, Uniform):  # no parameters: its name
+            object.__setattr__(self, "distribution", self.distribution.name)
         if self.relative_to not in REFERENCES:
             raise ValueError(
                 f"unknown relative_to {self.relative_to!r}; allowed: {list(REFERENCES)}"
@@ -140,6 +222,8 @@ class Variation:
             isinstance(self.levels, bool) or not isinstance(self.levels, int) or self.levels < 2
         ):
             raise ValueError(f"levels must be an integer >= 2 or None, got {self.levels!r}")
+        if not isinstance(self.include_bias, bool):
+            raise ValueError(f"include_bias must be True or False, got {self.include_bias!r}")
         if self.bias_reference not in BIAS_REFERENCES:
             raise ValueError(
                 f"unknown bias_reference {self.bias_reference!r}; allowed: {list(BIAS_REFERENCES)}"
@@ -170,7 +254,7 @@ class Variation:
         seed: int | None = None,
         generator: torch.Generator | None = None,
         domain: str = "chip",
-    ):
+    ) -> engine.Draw:
         """Draw one simulated chip: a :class:`Draw` mapping parameter name -> delta.
 
         The model is left untouched. ``seed`` (or a ``torch.Generator``) is
@@ -178,9 +262,7 @@ class Variation:
         ``domain``: ``"chip"`` (test chips, as :func:`snnvar.evaluate` draws
         them) or ``"train"`` (the training methods' noise, an independent stream).
         """
-        from .engine import sample
-
-        return sample(self, model, seed=seed, generator=generator, domain=domain)
+        return engine.sample(self, model, seed=seed, generator=generator, domain=domain)
 
     def applied(
         self,
@@ -198,9 +280,7 @@ class Variation:
         (e.g. an optimizer step) are discarded with the perturbed values.
         ``domain`` as for :meth:`sample`.
         """
-        from .engine import applied
-
-        return applied(self, model, seed=seed, generator=generator, domain=domain)
+        return engine.applied(self, model, seed=seed, generator=generator, domain=domain)
 
     # -- records ----------------------------------------------------------------------
 
@@ -236,15 +316,86 @@ class Variation:
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable description, for reports and checkpoints."""
+        """A lossless JSON form, for reports, checkpoints and run records.
+
+        The keys are the field names; ``Variation.from_dict(json.loads(json.dumps(
+        v.to_dict()))) == v``. Tuples become lists, the distribution its written
+        form (:func:`~snnvar.variation.distribution_to_dict`; an :class:`Empirical`
+        writes its standardised data, so the record needs no data file) and a
+        module type its dotted path ``"torch.nn.modules.linear.Linear"``
+        (``module.qualname``; a class defined inside a function cannot be
+        imported back). Raises ``ValueError`` for a distribution class without a
+        written form.
+        """
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "distribution" and not isinstance(value, str):
-                value = repr(value)
+            if f.name == "distribution":
+                value = distribution_to_dict(value)
             elif f.name == "modules" and value is not None:
-                value = [m if isinstance(m, str) else m.__name__ for m in value]
+                value = [m if isinstance(m, str) else _type_name(m) for m in value]
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
         return out
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        base_dir: str | os.PathLike[str] | None = None,
+        *,
+        default_sigma: float | None = None,
+    ) -> Variation:
+        """A variation from :meth:`to_dict`'s form or a user's TOML ``[variation]`` table.
+
+        Keys are the field names (module doc); a missing key takes the field's
+        default, a missing ``sigma`` ``default_sigma`` (None: an error).
+        ``distribution`` takes every form of
+        :func:`~snnvar.variation.distribution_from_dict`; measured data files are
+        resolved relative to ``base_dir`` (the TOML file's folder; None: the
+        current directory) and read once. ``modules`` entries are class names or
+        dotted paths of ``nn.Module`` subclasses, which are imported.
+        Raises ``ValueError`` naming the key, the value and what is allowed.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a variation must be a table of settings, got {_short(data)}")
+        allowed = [f.name for f in fields(cls)]
+        unknown = [k for k in data if k not in allowed]
+        if unknown:
+            raise ValueError(f"unknown variation key(s) {unknown}; allowed: {allowed}")
+        kwargs = dict(data)
+        if "sigma" not in kwargs:
+            if default_sigma is None:
+                raise ValueError(
+                    f"variation needs sigma (a number >= 0, e.g. sigma = 0.1); got the keys "
+                    f"{list(kwargs)}"
+                )
+            kwargs["sigma"] = default_sigma
+        if "distribution" in kwargs:
+            kwargs["distribution"] = distribution_from_dict(kwargs["distribution"], base_dir)
+        window = kwargs.get("window")
+        if window is not None:
+            if not isinstance(window, list | tuple) or len(window) != 2:
+                raise ValueError(
+                    f"window must be [low, high] (two numbers) or absent, got {_short(window)}"
+                )
+            kwargs["window"] = tuple(window)
+        modules = kwargs.get("modules")
+        if modules is not None:
+            if isinstance(modules, str | type):
+                modules = [modules]
+            if not isinstance(modules, list | tuple):
+                raise ValueError(
+                    "modules must be a list of class names or dotted paths of nn.Module "
+                    f"subclasses, got {_short(modules)}"
+                )
+            kwargs["modules"] = tuple(_module_type(m) for m in modules)
+        for name in ("include", "exclude", "parameters"):
+            if name in kwargs:
+                patterns = kwargs[name]
+                if not isinstance(patterns, str | list | tuple):
+                    raise ValueError(
+                        f"{name} must be a glob pattern or a list of them, got {_short(patterns)}"
+                    )
+        return cls(**kwargs)

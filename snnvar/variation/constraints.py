@@ -1,8 +1,9 @@
 """Device constraints on the programmed weight: clip to the window, quantise.
 
 Applied to the clean weight before the noise is added, in this order
-(DESIGN.md): clip to the device window -> quantise to ``levels`` evenly spaced
-conductance levels spanning the window (multi-level cells) -> add Δw.
+(README.md, "The weight-perturbation engine"): clip to the device window ->
+quantise to ``levels`` evenly spaced conductance levels spanning the window
+(multi-level cells) -> add Δw.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sample, apply and restore weight perturbations (static and dynamic).
 
-For each selected tensor ``w`` of layer ``l`` (DESIGN.md):
+For each selected tensor ``w`` of layer ``l`` (README.md, "The weight-perturbation engine"):
 
     w_device = quantise(clip(w))                       (only if configured)
     Δw       = γ · σ · s_l · ε  +  μ · s_l             ε from a unit distribution
@@ -19,6 +19,10 @@ the device's levels) and its gradient passes straight through the quantiser.
 
 Each tensor's random stream is keyed by its device key and a seed domain
 (:mod:`.seeding`): ``"chip"`` for test chips, ``"train"`` for training noise.
+
+The engine acts on any object with the settings of a
+:class:`~snnvar.Variation` (:class:`VariationSpec`); it does not import
+:mod:`.config`, which imports this module.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -37,10 +41,15 @@ from .reference import TensorStats, scale, tensor_stats, work_dtype
 from .seeding import check_domain, root_seed, stream
 from .selection import Target
 
-if TYPE_CHECKING:
-    from .config import Variation
-
-__all__ = ["Draw", "applied", "per_read", "perturbation", "read_value", "sample"]
+__all__ = [
+    "Draw",
+    "VariationSpec",
+    "applied",
+    "per_read",
+    "perturbation",
+    "read_value",
+    "sample",
+]
 
 _CLEAN = "_snnvar_clean"
 """Attribute set on a tensor while a variation is applied to it: its clean value."""
@@ -50,6 +59,38 @@ _READS = "_snnvar_dynamic_reads"
 
 PARALLEL_MIN_NUMEL = 1 << 20
 """Draws over fewer elements than this stay on the calling thread."""
+
+
+class VariationSpec(Protocol):
+    """What the engine reads of a variation: the settings of :class:`~snnvar.Variation`
+    (see its fields) and its target selection."""
+
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def distribution(self) -> str | UnitDistribution: ...
+    @property
+    def relative_to(self) -> str: ...
+    @property
+    def gamma(self) -> float: ...
+    @property
+    def mean(self) -> float: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def redraw(self) -> str: ...
+    @property
+    def clip(self) -> bool: ...
+    @property
+    def window(self) -> tuple[float, float] | None: ...
+    @property
+    def window_stds(self) -> float: ...
+    @property
+    def levels(self) -> int | None: ...
+
+    def targets(self, model: nn.Module) -> list[Target]:
+        """The tensors of ``model`` the variation perturbs."""
+        ...
 
 
 class Draw(Mapping[str, torch.Tensor]):
@@ -65,7 +106,7 @@ class Draw(Mapping[str, torch.Tensor]):
 
     def __init__(
         self,
-        variation: Variation,
+        variation: VariationSpec,
         seed: int,
         names: list[str],
         deltas: dict[str, torch.Tensor] | None = None,
@@ -119,17 +160,17 @@ def per_read(module: nn.Module) -> bool:
     return any(getattr(m, _READS, False) for m in module.modules())
 
 
-def _needs_stats(v: Variation) -> bool:
+def _needs_stats(v: VariationSpec) -> bool:
     return v.relative_to in ("range", "max") or v.clip or v.levels is not None
 
 
-def _constrained(v: Variation) -> bool:
+def _constrained(v: VariationSpec) -> bool:
     return v.clip or v.levels is not None
 
 
 def _noise(
     w: torch.Tensor,
-    v: Variation,
+    v: VariationSpec,
     distribution: UnitDistribution,
     generator: torch.Generator,
     stats: TensorStats | None,
@@ -152,7 +193,7 @@ def _noise(
     return delta
 
 
-def _programmed(w: torch.Tensor, v: Variation, stats: TensorStats | None) -> torch.Tensor:
+def _programmed(w: torch.Tensor, v: VariationSpec, stats: TensorStats | None) -> torch.Tensor:
     """``quantise(clip(w))`` in the working dtype (only when ``v`` constrains)."""
     assert stats is not None
     lo, hi = device_window(stats, v.window, v.window_stds)
@@ -161,7 +202,7 @@ def _programmed(w: torch.Tensor, v: Variation, stats: TensorStats | None) -> tor
 
 def perturbation(
     w: torch.Tensor,
-    v: Variation,
+    v: VariationSpec,
     distribution: UnitDistribution,
     generator: torch.Generator,
     stats: TensorStats | None = None,
@@ -183,7 +224,7 @@ def perturbation(
 
 def read_value(
     w: torch.Tensor,
-    v: Variation,
+    v: VariationSpec,
     distribution: UnitDistribution,
     generator: torch.Generator,
     stats: TensorStats | None = None,
@@ -217,14 +258,14 @@ def _map(fn: Callable[[Target], torch.Tensor], targets: list[Target]) -> list[to
     return [fn(t) for t in targets]
 
 
-def _reference_stats(v: Variation, t: Target) -> TensorStats | None:
+def _reference_stats(v: VariationSpec, t: Target) -> TensorStats | None:
     """The clean statistics that scale target ``t`` (None if not needed): its own, or
     its layer weight's (:attr:`Target.reference_tensor`)."""
     return tensor_stats(_clean(t.reference_tensor)) if _needs_stats(v) else None
 
 
 def _delta_of(
-    v: Variation, root: int, device: torch.device, domain: str, read: bool = False
+    v: VariationSpec, root: int, device: torch.device, domain: str, read: bool = False
 ) -> Callable[[Target], torch.Tensor]:
     """Per target: its delta (or, ``read``: the read value), drawn from its stream."""
     distribution = resolve_distribution(v.distribution)
@@ -239,7 +280,7 @@ def _delta_of(
 
 
 def sample(
-    v: Variation,
+    v: VariationSpec,
     model: nn.Module,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -265,7 +306,7 @@ def _refuse_nested(targets: list[Target]) -> None:
 
 @contextlib.contextmanager
 def applied(
-    v: Variation,
+    v: VariationSpec,
     model: nn.Module,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -286,7 +327,7 @@ def applied(
 
 @contextlib.contextmanager
 def _static(
-    v: Variation, targets: list[Target], root: int, device: torch.device, domain: str
+    v: VariationSpec, targets: list[Target], root: int, device: torch.device, domain: str
 ) -> Iterator[Draw]:
     delta = _delta_of(v, root, device, domain)
     by_name = {t.name: t for t in targets}
@@ -311,7 +352,7 @@ def _static(
 
 @contextlib.contextmanager
 def _dynamic(
-    v: Variation,
+    v: VariationSpec,
     model: nn.Module,
     targets: list[Target],
     root: int,

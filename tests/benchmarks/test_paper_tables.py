@@ -86,7 +86,7 @@ def test_fc_mnist_two_seeds_table_and_json(tmp_path: Path) -> None:
             (m, s) for m in ("sgd", "wvat") for s in (0.0, 0.05, 0.10)
         }
         for method in ("sgd", "wvat"):
-            model, _ = tables.train_method(exp, method, train, tuple(x.shape[1:]), 1, seed)
+            model, _ = tables.train_method(exp.spec(method, 1, seed), train)
             for r in (r for r in rows if r["method"] == method):
                 chips = []
                 with torch.no_grad():

@@ -55,9 +55,9 @@ def test_train_then_evaluate(tmp_path) -> None:
     for method in ("sgd", "wvat"):
         done = snnvar("train", *TINY, "--method", method, "--out", tmp_path / method)
         assert done.returncode == 0, done.stderr
-        assert f"trained fc2 with {method} on digits for 1 epochs (seed 0)" in done.stdout
+        assert f"trained fc2 with {method} on digits for 1 epochs (seed 0;" in done.stdout
         spec = json.loads((tmp_path / method / "run.json").read_text())
-        assert spec["method"] == method and spec["seed"] == 0
+        assert spec["method"] == method and spec["train"]["seed"] == 0
         assert (tmp_path / method / "checkpoint.pt").is_file()
     out = tmp_path / "eval"
     done = snnvar(
@@ -86,7 +86,7 @@ def test_toml_config_and_flags_override_it(tmp_path, capsys) -> None:
     assert code == 0, err
     spec = json.loads((tmp_path / "run" / "run.json").read_text())
     assert spec["method"] == "hasgd" and spec["method_options"] == {"samples": 2}
-    assert spec["model_options"] == {"hidden": [8]} and spec["seed"] == 6
+    assert spec["model_options"] == {"hidden": [8]} and spec["train"]["seed"] == 6
     config.write_text('modle = "fc2"\n')
     code, _, err = cli(capsys, "train", "--config", config, "--out", tmp_path / "other")
     assert code == 2 and "unknown key 'modle'" in err
@@ -96,7 +96,8 @@ def test_warmup_epochs(tmp_path, capsys) -> None:
     args = ("train", *TINY, "--method", "wvat", "--epochs", "2", "--warmup-epochs", "1")
     code, _, err = cli(capsys, *args, "--out", tmp_path / "run")
     assert code == 0, err
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["warmup_epochs"] == 1
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["train"]["warmup_epochs"] == 1
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [r["warmup"] for r in metrics] == [True, False]
     code, _, err = cli(capsys, *args[:-1], "2", "--out", tmp_path / "bad")
@@ -158,12 +159,12 @@ def test_convert_then_evaluate(tmp_path) -> None:
     done = snnvar("train", *TINY, *ann, "--out", tmp_path / "ann")
     assert done.returncode == 0, done.stderr
     done = snnvar(
-        "convert", tmp_path / "ann", "--timesteps", "16", "--sweep", "4,8",
+        "convert", tmp_path / "ann", "--time-steps", "16", "--sweep", "4,8",
         "--finetune-epochs", "1", "--out", tmp_path / "snn", "--no-progress",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     info = json.loads((tmp_path / "snn" / "conversion.json").read_text())
-    assert [r["timesteps"] for r in info["accuracy_vs_timesteps"]] == [4, 8, 16]
+    assert [r["time_steps"] for r in info["accuracy_vs_time_steps"]] == [4, 8, 16]
     # by hand: the trained ANN on the digits' test split, and the one hidden layer's
     # threshold, the maximum of W1 x + b1 over the 256 first training images (direct input)
     ann, _ = load_run(tmp_path / "ann")

@@ -46,14 +46,14 @@ def test_converted_snn_matches_the_ann_and_improves_with_t(trained) -> None:
     assert ann_acc > 0.95
     acc = {}
     for steps in (16, 64):
-        snn = convert(ann, calib, timesteps=steps, encoder="direct")
+        snn = convert(ann, calib, time_steps=steps, encoder="direct")
         report = snnvar.evaluate(snn, (x, y), spikes=False)
         assert report.config["encoder"] == "direct" and report.config["time_steps"] == steps
         acc[steps] = report.results[0]["accuracy_mean"]
     # measured: ANN 98.3 %, T = 16: 23.9 %, T = 64: 96.7 %
     assert acc[64] >= ann_acc - 0.02
     assert acc[16] < acc[64] - 0.1
-    rate = convert(ann, calib, timesteps=64, encoder="rate", seed=1)
+    rate = convert(ann, calib, time_steps=64, encoder="rate", seed=1)
     assert _accuracy(rate, x, y) >= ann_acc - 0.03  # measured 96.4 %
 
 
@@ -84,7 +84,7 @@ def test_batchnorm_fusion_is_exact() -> None:
 def test_vgg16_converts_and_runs_on_cifar_size_input() -> None:
     torch.manual_seed(0)
     ann = models.create("vgg16", spiking=False, in_shape=(3, 32, 32)).eval()
-    snn = convert(ann, torch.rand(4, 3, 32, 32), timesteps=3, encoder="rate", batch_size=4)
+    snn = convert(ann, torch.rand(4, 3, 32, 32), time_steps=3, encoder="rate", batch_size=4)
     assert len(snn.thresholds) == 15  # 13 convolutions + 2 hidden FC layers
     with torch.no_grad():
         out = snn(torch.rand(2, 3, 32, 32))
@@ -99,7 +99,7 @@ def test_maxpool_dropout_and_nested_sequentials_convert() -> None:
         nn.Dropout(0.2),
         nn.Linear(64, 10),
     ).eval()
-    snn = convert(ann, torch.rand(8, 1, 8, 8), timesteps=4)
+    snn = convert(ann, torch.rand(8, 1, 8, 8), time_steps=4)
     assert list(snn.thresholds) == ["0_1"]
     assert snn.weight_map["layers.0_0.weight"] == "0.0.weight"
     assert snn(torch.rand(3, 1, 8, 8)).shape == (3, 10)
@@ -122,7 +122,7 @@ def test_unsupported_layers_are_named_with_their_path() -> None:
 
 def test_a_variation_perturbs_the_anns_weights_and_restores(trained) -> None:
     ann, calib, x, _ = trained
-    snn = convert(ann, calib, timesteps=16, encoder="direct")
+    snn = convert(ann, calib, time_steps=16, encoder="direct")
     targets = [t.name for t in Variation(0.1).targets(snn)]
     assert targets == [k for k in snn.weight_map if k.endswith("weight")]
     # the SNN's weights are the ANN's fused weights, unscaled, under the mapped names
@@ -167,7 +167,7 @@ def test_a_variation_perturbs_the_anns_weights_and_restores(trained) -> None:
 
 def test_time_major_input_and_finetuning_with_wvat(trained) -> None:
     ann, calib, x, y = trained
-    snn = convert(ann, calib, timesteps=32, encoder="direct")
+    snn = convert(ann, calib, time_steps=32, encoder="direct")
     xb = x[:16]
     with torch.no_grad():
         torch.testing.assert_close(snn(xb), snn(datasets.direct(xb, 32)))
@@ -215,7 +215,7 @@ def test_thresholds_are_balanced_layer_by_layer(percentile: float, scale: float)
     x = torch.rand(37, 6, generator=torch.Generator().manual_seed(1))
     steps = 5
     snn = convert(
-        ann, x, timesteps=steps, encoder="direct", percentile=percentile, scale=scale,
+        ann, x, time_steps=steps, encoder="direct", percentile=percentile, scale=scale,
         batch_size=16,
     )  # fmt: skip
     assert list(snn.thresholds) == ["1", "3"]
@@ -249,8 +249,8 @@ def test_bad_config() -> None:
         ConversionConfig(encoder="latency")
     with pytest.raises(ValueError, match=r"percentile must lie in \(0, 100\], got 0"):
         ConversionConfig(percentile=0)
-    with pytest.raises(ValueError, match="timesteps must be >= 1"):
-        convert(nn.Sequential(nn.Linear(2, 2)), torch.rand(2, 2), timesteps=0)
+    with pytest.raises(ValueError, match="time_steps must be >= 1"):
+        convert(nn.Sequential(nn.Linear(2, 2)), torch.rand(2, 2), time_steps=0)
     with pytest.raises(ValueError, match=r"unknown conversion options \['steps'\]"):
         convert(nn.Sequential(nn.Linear(2, 2)), torch.rand(2, 2), steps=3)
     with pytest.raises(TypeError, match="calibration data must be a tensor"):

@@ -39,7 +39,7 @@ class Renamed(nn.Module):
 def test_a_converted_snn_draws_its_anns_noise() -> None:
     ann = _ann()
     x, _ = _data()
-    snn = convert(ann, x, timesteps=4, encoder="direct")
+    snn = convert(ann, x, time_steps=4, encoder="direct")
     for seed in (0, 5, chip_seed(3, 2)):
         a = Variation(0.1).sample(ann, seed=seed)
         b = Variation(0.1).sample(snn, seed=seed)
@@ -105,7 +105,7 @@ def test_a_weight_map_names_device_weights_below_its_owner() -> None:
 def test_ann_and_snn_reports_merge_only_when_paired() -> None:
     ann = _ann()
     x, y = _data()
-    snn = convert(ann, x, timesteps=4, encoder="direct")
+    snn = convert(ann, x, time_steps=4, encoder="direct")
     common = {"sigmas": (0.0, 0.1), "draws": 3, "seed": 2, "spikes": False}
     a = snnvar.evaluate({"ann": ann}, (x, y), Variation(0.1), **common)
     b = snnvar.evaluate({"snn": snn}, (x, y), Variation(0.1), time_steps=6, **common)
@@ -140,7 +140,7 @@ def test_ann_and_snn_reports_merge_only_when_paired() -> None:
 def test_evaluate_takes_encoder_and_time_steps_per_model() -> None:
     ann = _ann()
     x, y = _data()
-    snn = convert(ann, x, timesteps=4, encoder="direct")
+    snn = convert(ann, x, time_steps=4, encoder="direct")
     report = snnvar.evaluate(
         {"ann": ann, "snn": snn}, (x, y), Variation(0.1), draws=2,
         encoder={"ann": "none", "snn": "direct"}, time_steps={"snn": 5}, spikes=False,

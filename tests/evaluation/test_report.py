@@ -17,9 +17,12 @@ from snnvar import Variation, datasets, models
 from snnvar.evaluation import (
     REQUIRED_ROW_KEYS,
     Report,
+    Row,
     chip_seed,
     loss_landscape,
+    save_report,
     weight_histograms,
+    write_report,
 )
 from snnvar.variation.seeding import derive_seed
 
@@ -87,7 +90,7 @@ def test_csv_and_markdown(report) -> None:
 
 
 def test_files_and_plots_are_written_and_never_overwritten(report, tmp_path) -> None:
-    out = report.save(tmp_path / "run")
+    out = save_report(report, tmp_path / "run")
     for name in ("report.json", "results.csv", "results.md"):
         assert (out / name).stat().st_size > 0
     for name in ("accuracy.png", "landscape.png", "histograms.png"):
@@ -95,9 +98,16 @@ def test_files_and_plots_are_written_and_never_overwritten(report, tmp_path) -> 
         assert blob.startswith(PNG) and len(blob) > 5000
     before = (out / "report.json").read_text()
     with pytest.raises(FileExistsError, match="--overwrite"):
+        save_report(report, out)
+    with pytest.raises(FileExistsError, match="--overwrite"):
         report.save(out)
     assert (out / "report.json").read_text() == before
-    report.save(out, overwrite=True)
+    save_report(report, out, overwrite=True)
+    # the report alone writes its files, never plots (plots depend on reports, not back)
+    bare = report.save(tmp_path / "bare")
+    assert sorted(p.name for p in bare.iterdir()) == ["report.json", "results.csv", "results.md"]
+    written = write_report(report, tmp_path / "bare", plots=False)
+    assert [p.name for p in written] == ["report.json", "results.csv", "results.md"]
 
 
 def test_bad_reports(tmp_path) -> None:
@@ -166,3 +176,52 @@ def test_histograms_share_bins_and_count_every_weight(report, pair) -> None:
     other = models.create("fc2", in_shape=(1, 8, 8), hidden=(24, 12))
     with pytest.raises(ValueError, match="one architecture"):
         weight_histograms({"a": pair["sgd"], "b": other})
+
+
+# -- rows -------------------------------------------------------------------------------
+
+ROW_KEYS = (
+    "method", "model", "sigma", "mode", "redraw", "variation_label", "draws",
+    "accuracy_mean", "accuracy_std", "accuracy_min", "accuracy_max", "loss_mean",
+    "spikes_per_sample", "spikes", "rates", "synops_per_sample", "synops", "accuracies",
+    "seeds", "variation",
+)  # fmt: skip
+"""The keys of the rows evaluate wrote as plain dicts: report.json keeps them all."""
+
+
+def test_rows_are_frozen_typed_and_read_like_dicts(report) -> None:
+    row = report.row("wvat", 0.1, "dynamic")
+    assert isinstance(row, Row) and all(isinstance(r, Row) for r in report.results)
+    assert tuple(row.to_dict()) == ROW_KEYS
+    assert row["accuracy_mean"] == row.accuracy_mean and row.get("redraw") == "step"
+    assert report.row("wvat", 0.1).get("redraw", "static") == "static"  # None: the default
+    assert row.get("nonsense", 1) == 1
+    with pytest.raises(KeyError, match="nonsense"):
+        row["nonsense"]
+    with pytest.raises(AttributeError):
+        row.accuracy_mean = 1.0  # type: ignore[misc]
+    assert (row.mode_label, row.label) == ("dynamic/step", "gaussian, range, dynamic/step")
+    assert Row.from_dict(row.to_dict()) == row
+
+
+def test_rows_from_report_json_and_strict_json(report) -> None:
+    data = json.loads(report.to_json())
+    assert Report.from_dict(data).results == report.results
+    # a row written before variation labels (and before loss, spikes, SynOps per sample)
+    old = {
+        "method": "a", "sigma": 0.1, "mode": "dynamic", "redraw": "pass", "draws": 2,
+        "accuracy_mean": 0.5, "accuracy_std": 0.1, "accuracy_min": 0.4, "spikes": {},
+    }  # fmt: skip
+    loaded = Report.from_dict({"seed": 0, "snnvar_version": "0.1", "results": [old]})
+    assert loaded.results[0].label == "dynamic/pass" and loaded.results[0].loss_mean is None
+    assert Report(results=[old], seed=0).results == loaded.results  # dicts become rows
+    with pytest.raises(ValueError, match=r"report row 0 has unknown keys \['bogus'\]"):
+        Report.from_dict({"seed": 0, "snnvar_version": "0.1", "results": [{**old, "bogus": 1}]})
+    # numbers that are not finite (a diverged loss, unknown spikes) are null, not NaN
+    nan = float("nan")
+    bad = Row.from_dict({**old, "loss_mean": nan, "spikes": {"l": nan}, "accuracies": [nan]})
+    assert bad.to_dict()["loss_mean"] is None and bad.to_dict()["spikes"] == {"l": None}
+    text = Report(results=[bad], seed=0).to_json()  # allow_nan=False inside
+    assert json.loads(text)["results"][0]["accuracies"] == [None]
+    table = Report(results=[bad], seed=0).spike_table()  # no spikes per sample: a dash
+    assert "| a | dynamic/pass | 10 % | - | - |" in table

@@ -24,7 +24,7 @@ SMALL = {
     },
     "02_convert_wvat_vgg16": {
         "WIDTH": 0.125, "TRAIN_SAMPLES": 96, "TEST_SAMPLES": 24, "PRETRAIN_EPOCHS": 1,
-        "WVAT_EPOCHS": 1, "CALIBRATION": 16, "TIMESTEPS": 6, "SWEEP": (3, 6),
+        "WVAT_EPOCHS": 1, "CALIBRATION": 16, "TIME_STEPS": 6, "SWEEP": (3, 6),
         "FINETUNE_SAMPLES": 16, "CHIPS": 2, "SIGMAS": (0.0, 0.1),
     },
     "03_nmnist_under_variation": {
@@ -48,8 +48,8 @@ MODELS = {
     "01_train_spiking_cnn": '{m: (trained[m], "direct", TIME_STEPS) for m in trained}',
     "02_convert_wvat_vgg16": (
         '{"sgd/ann": (sgd_ann, "none", 1), "wvat/ann": (ann, "none", 1), '
-        '"wvat/converted": (snn, "direct", TIMESTEPS), "wvat/finetuned": (tuned, "direct", '
-        "TIMESTEPS)}"
+        '"wvat/converted": (snn, "direct", TIME_STEPS), "wvat/finetuned": (tuned, "direct", '
+        "TIME_STEPS)}"
     ),
     "03_nmnist_under_variation": '{m: (trained[m], "frames", 1) for m in trained}',
 }

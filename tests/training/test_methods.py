@@ -16,6 +16,7 @@ from snnvar.training import (
     WVAT,
     AdversarialRegularization,
     NoiseInjection,
+    Plain,
     derive_seed,
 )
 from snnvar.training.methods import gradient_ascent_variation
@@ -130,18 +131,19 @@ def test_wvat_hsv_equals_noise_at_its_seed_and_mix_costs_1_5_passes() -> None:
     ],
 )
 def test_plain_step_is_the_base_optimizer_step(make) -> None:
-    """``step(closure, plain=True)`` (a warm-up step) is one pass and exactly the wrapped
-    optimizer's update at the clean weights; it is not counted in ``steps``."""
+    """A warm-up step, ``Plain(model, method.base).step(closure)``, is one pass and exactly
+    the wrapped optimizer's update at the clean weights; the method counts no step."""
     model, x, y = _setup(5)
     twin = copy.deepcopy(model)
     method = make(model, torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9))
     reference = torch.optim.SGD(twin.parameters(), lr=LR, momentum=0.9)
+    warmup = Plain(model, method.base)
     for _ in range(2):
-        method.step(_closure(model, x, y), plain=True)
+        warmup.step(_closure(model, x, y))
         reference.zero_grad()
         _closure(twin, x, y)()
         reference.step()
-    assert (method.steps, method.passes) == (0, 2)
+    assert (method.steps, method.passes, warmup.steps, warmup.passes) == (0, 0, 2, 2)
     for a, b in zip(model.parameters(), twin.parameters(), strict=True):
         assert torch.equal(a, b)
 

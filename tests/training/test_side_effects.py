@@ -20,6 +20,7 @@ from snnvar.training import (
     WVAT,
     AdversarialRegularization,
     NoiseInjection,
+    Plain,
     derive_seed,
 )
 from snnvar.variation import engine
@@ -91,7 +92,7 @@ def _noisy(kind: str, model: nn.Module, base, variation: Variation, seed: int):
 
 def _step(method, model, x, y):
     closure = _closure(model, x, y)
-    return method.step(closure, inputs=x) if method.needs_inputs else method.step(closure)
+    return method.step(closure, inputs=x)
 
 
 FIRST_PASS = {  # what the first pass of a step sees: the clean or a perturbed model
@@ -153,7 +154,7 @@ def test_a_warmup_step_updates_batchnorm_once() -> None:
     model = _bn_model()
     method = _method("hasgd", model)
     x, y = _data()
-    method.step(_closure(model, x, y), plain=True)
+    Plain(model, method.base).step(_closure(model, x, y))
     assert [int(bn.num_batches_tracked) for bn in _bns(model)] == [1, 1]
 
 
