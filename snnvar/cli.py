@@ -205,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--variation", type=Path, dest="variation_file", metavar="FILE",
         help="TOML file with a [variation] table, or several [[variation]] tables to compare "
-        "(each swept over --sigmas unless it sets sigma; `name` labels it); default: "
+        "(each swept over --sigmas: leave sigma out; `name` labels it); default: "
         "Gaussian, relative to each layer's range, in --mode",
     )  # fmt: skip
     e.add_argument(
@@ -253,7 +253,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--quick", action="store_true", help="a smaller budget (under 30 s)")
     parser.set_defaults(
         _commands={"train": t, "evaluate": e, "convert": c, "demo": d},
-        variation_tables=None, variation_base=None, **dict.fromkeys(_TABLE_DESTS),
+        variation_tables=None, variation_base=None, config_keys=frozenset(),
+        **dict.fromkeys(_TABLE_DESTS),
     )  # fmt: skip
     return parser
 
@@ -264,14 +265,24 @@ _TABLE_DESTS = tuple(f"{k}_table" for k in _OPTION_TABLES)
 _DEPRECATED_KEYS = {"timesteps": "time_steps"}
 """Old spellings of TOML keys / flags, accepted with a warning for one release."""
 
+_NEGATED_KEYS = {"no_cosine": "cosine", "ann": "spiking"}
+"""TOML keys of earlier releases that named the negating flag (``ann = true``):
+accepted with a warning, as ``spiking = false``."""
+
 
 def _check_config_value(action: argparse.Action, key: str, value: Any, path: Path) -> Any:
-    """A TOML value for ``action``'s flag, checked as argparse would check the flag's."""
+    """A TOML value for ``action``'s flag, checked as argparse would check the flag's.
+    A switch's key takes the value of its setting: ``no_progress = true`` is
+    ``--no-progress``, ``cosine = false`` is ``--no-cosine``."""
     where = f"{key} = {value!r} in {path}"
-    if action.nargs == 0:  # store_true / store_const: a boolean
+    if action.nargs == 0:  # a switch: the key names the setting it stores
         if not isinstance(value, bool):
             raise CLIError(f"{where}: must be true or false")
-        return action.const if value else action.default
+        return value
+    if action.nargs == "*" and action.type is Path:  # e.g. evaluate's runs
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise CLIError(f"{where}: must be a list of paths (strings)")
+        return [Path(v) for v in value]
     if action.type in (int, float):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if action.type is int and not (isinstance(value, int) and not isinstance(value, bool)):
@@ -282,7 +293,7 @@ def _check_config_value(action: argparse.Action, key: str, value: Any, path: Pat
     elif action.type is Path:
         if not isinstance(value, str):
             raise CLIError(f"{where}: must be a path (a string)")
-        return (path.parent / value) if key != "data_root" else Path(value)
+        return Path(value)  # relative to the working directory, as the flag's
     elif action.type in (_floats, _ints):
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)
@@ -321,6 +332,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
             print(f"snnvar: warning: {key} in {args.config} is deprecated; use "
                   f"{_DEPRECATED_KEYS[key]}", file=sys.stderr)  # fmt: skip
             key = _DEPRECATED_KEYS[key]
+        if key in _NEGATED_KEYS and _NEGATED_KEYS[key] in actions:
+            if not isinstance(value, bool):
+                raise CLIError(f"{key} = {value!r} in {args.config}: must be true or false")
+            print(f"snnvar: warning: {key} in {args.config} is deprecated; use "
+                  f"{_NEGATED_KEYS[key]} = {str(not value).lower()}", file=sys.stderr)  # fmt: skip
+            key, value = _NEGATED_KEYS[key], not value
         if key in tables:
             if not isinstance(value, dict):
                 raise CLIError(
@@ -350,41 +367,28 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                 f"[variation] {key} = {table[key]!r}; keep one (--{key} on the command line "
                 "overrides the table's)"
             )
+    defaults["config_keys"] = frozenset(settings)
     sub.set_defaults(**defaults)
     return parser.parse_args(argv)
 
 
-def _variation_tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]] | None, Path]:
-    """The ``[variation]`` / ``[[variation]]`` tables of ``--variation FILE`` or of the
-    ``--config`` file (not both), and the folder their file paths are relative to."""
+def _variation_tables(args: argparse.Namespace) -> tuple[Any, Path]:
+    """The ``[variation]`` table / ``[[variation]]`` tables of ``--variation FILE`` or
+    of the ``--config`` file (not both), and the folder their data files are relative
+    to; None when neither gives one."""
+    from .variation import variation_tables
+
     if args.variation_file is not None and args.variation_tables is not None:
         raise CLIError(
             f"the variation is given twice: --variation {args.variation_file} and the "
             f"[variation] table of {args.config}; keep one"
         )
     if args.variation_file is not None:
-        path = args.variation_file
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise CLIError(f"variation file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as err:
-            raise CLIError(f"variation file {path} is not valid TOML: {err}") from None
-        extra = sorted(set(data) - {"variation"})
-        if extra or "variation" not in data:
-            raise CLIError(
-                f"variation file {path} must hold a [variation] table or [[variation]] "
-                f"tables" + (f"; unknown keys {extra}" if extra else "")
-            )
-        tables, base = data["variation"], path.parent
-    elif args.variation_tables is not None:
-        tables, base = args.variation_tables, args.variation_base
-    else:
-        return None, Path.cwd()
-    tables = [tables] if isinstance(tables, dict) else list(tables)
-    if not tables or not all(isinstance(t, dict) for t in tables):
-        raise CLIError("the variation must be a [variation] table or [[variation]] tables")
-    return [dict(t) for t in tables], base
+        tables, single = variation_tables(args.variation_file)
+        return (tables[0] if single else tables), args.variation_file.parent
+    if args.variation_tables is not None:
+        return args.variation_tables, args.variation_base
+    return None, Path.cwd()
 
 
 # -- commands --------------------------------------------------------------------------
@@ -392,7 +396,6 @@ def _variation_tables(args: argparse.Namespace) -> tuple[list[dict[str, Any]] | 
 
 def _train(args: argparse.Namespace) -> None:
     from .runs import RunSpec, train_run
-    from .variation import Variation
 
     if args.out is None:
         raise CLIError("snnvar train needs --out DIR")
@@ -408,16 +411,27 @@ def _train(args: argparse.Namespace) -> None:
     if settings.get("spiking") is False and settings.setdefault("encoder", "none") != "none":
         raise CLIError(f"--ann trains an ANN: its encoder is none, got {settings['encoder']}")
     tables, base = _variation_tables(args)
-    if tables is not None and len(tables) != 1:
-        raise CLIError(f"training takes one [variation] table, got {len(tables)}")
-    table = tables[0] if tables else {}
+    if isinstance(tables, list):
+        raise CLIError(
+            f"training takes one [variation] table, got {len(tables)} [[variation]] tables"
+        )
+    table = dict(tables or {})
     for key in ("sigma", "gamma"):
+        if key in table and key in args.config_keys and args.variation_file is not None:
+            raise CLIError(
+                f"{key} is given twice: {key} = {getattr(args, key)!r} in {args.config} and "
+                f"{key} = {table[key]!r} in {args.variation_file}; keep one (--{key} on the "
+                "command line overrides the file's)"
+            )
         if getattr(args, key) is not None:
             table[key] = getattr(args, key)
     variation = None
     if table:
-        table.setdefault("sigma", RunSpec().variation.sigma)
-        variation = Variation.from_dict(table, base_dir=base)
+        from .variation import variations_from_tables
+
+        (variation,) = variations_from_tables(
+            table, base, default_sigma=RunSpec().variation.sigma, where="the training variation"
+        ).values()
     spec = RunSpec.from_settings(settings, variation)
     _, trainer = train_run(
         spec,
@@ -439,7 +453,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _test_variations(args: argparse.Namespace) -> dict[str, Any]:
     """Label -> Variation (σ = 0: swept over ``--sigmas``) that ``snnvar evaluate`` tests."""
-    from .variation import Variation
+    from .variation import Variation, variations_from_tables
 
     tables, base = _variation_tables(args)
     if tables is None:
@@ -451,25 +465,13 @@ def _test_variations(args: argparse.Namespace) -> dict[str, Any]:
             "--mode and --redraw set the default variation; with a variation file, give "
             "mode and redraw in its tables"
         )
-    out: dict[str, Any] = {}
-    for i, table in enumerate(tables, start=1):
-        name = table.pop("name", None)
-        if name is not None and (not isinstance(name, str) or not name):
-            raise CLIError(f"variation table {i}: name must be a non-empty string, got {name!r}")
-        if "sigma" in table:
+    for i, table in enumerate([tables] if isinstance(tables, dict) else tables, start=1):
+        if isinstance(table, dict) and "sigma" in table:
             raise CLIError(
                 f"variation table {i} sets sigma = {table['sigma']!r}: an evaluation sweeps "
                 "every table over --sigmas; leave sigma out"
             )
-        v = Variation.from_dict({**table, "sigma": 0.0}, base_dir=base)
-        label = name or v.label()
-        if label in out:
-            raise CLIError(
-                f"variation tables {list(out).index(label) + 1} and {i} share the label "
-                f'{label!r}; tell them apart with name = "..."'
-            )
-        out[label] = v
-    return out
+    return variations_from_tables(tables, base, default_sigma=0.0, where="the test variation")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -491,6 +493,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise CLIError(f"--draws must be >= 1, got {args.draws}")
     if args.name and len(args.name) != len(args.runs):
         raise CLIError(f"{len(args.name)} --name for {len(args.runs)} runs")
+    levels = _test_variations(args)  # a bad variation file fails before anything is loaded
     out = prepare_out_dir(args.out, args.overwrite)
     loaded = [load_run(r, root=args.data_root) for r in args.runs]
     specs = [s for _, s in loaded]
@@ -499,7 +502,6 @@ def _evaluate(args: argparse.Namespace) -> None:
     names = args.name or [s.method for s in specs]
     if len(set(names)) != len(names):
         names = [f"{n} ({r.name})" for n, r in zip(names, args.runs, strict=True)]
-    levels = _test_variations(args)
     test = datasets.get(specs[0].dataset, root=args.data_root, train=False)
     # every run with its own input encoding and T, all on the same chips (paired by
     # device weight: an ANN and its converted SNN share them)

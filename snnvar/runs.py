@@ -66,11 +66,11 @@ class RunSpec:
     dataset: str = "digits"
     """A name of :func:`snnvar.datasets.available`."""
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the data set (e.g. ``{"time_bins": 25}`` for N-MNIST frames)."""
+    """Options of the data set, e.g. ``time_bins=25`` for N-MNIST frames."""
     method: str = "sgd"
     """A name of :data:`snnvar.training.METHODS`."""
     method_options: dict[str, Any] = field(default_factory=dict)
-    """The method's hyperparameters (e.g. ``{"w_th": 0.5}``, ``{"samples": 4}``)."""
+    """The method's hyperparameters, e.g. ``w_th=0.5`` (WVAT) or ``samples=4`` (HA-SGD)."""
     variation: Variation = field(default_factory=lambda: Variation(sigma=0.1))
     """The training variation of the methods that take one (WVAT's HSV, noise
     injection, HA-SGD, adversarial regularisation): any :class:`~snnvar.Variation`,
@@ -84,7 +84,7 @@ class RunSpec:
     weight_decay: float = 0.0
     """Weight decay of the base optimizer."""
     swa_start: int | None = None
-    """First epoch of stochastic weight averaging; None: no SWA."""
+    """First epoch of stochastic weight averaging (unset: no SWA)."""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
     """The training loop: epochs, batch size, encoder, T, warm-up epochs and the seed
     (of initialisation, shuffling, encoding and the method's perturbations)."""
@@ -186,7 +186,8 @@ class RunSpec:
             )
         if form == 1:  # flat: sigma and gamma of a Gaussian HSV, the loop settings inline
             legacy = {k: data.pop(k) for k in _LEGACY_VARIATION if k in data}
-            variation = Variation(**legacy) if legacy else None
+            variation = Variation(**{"sigma": 0.1, **legacy}) if legacy else None  # 0.1: the
+            # default σ of format 1
             return cls.from_settings(data, variation)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -429,6 +430,7 @@ def convert_run(
         name = method or spec.method
         tune = replace(
             spec,
+            spiking=True,
             method=name,
             method_options=spec.method_options if name == spec.method else {},
             optimizer="adam",

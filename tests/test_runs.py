@@ -168,3 +168,19 @@ def test_fields_check_types_and_docs() -> None:
         TrainConfig(seed=True)
     with pytest.raises(TypeError, match="dataclass instance"):
         check_types(3)
+
+
+def test_progress_is_not_part_of_the_run_and_legacy_gamma_alone_loads() -> None:
+    spec = _spec(train=replace(LOOP, progress=True))
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    old = {"model": "fc2", "gamma": -1.0}  # format 1, σ left at its default of then
+    assert RunSpec.from_dict(old).variation == Variation(0.1, gamma=-1.0)
+
+
+def test_report_save_refuses_to_draw_plots(tmp_path) -> None:
+    from snnvar.evaluation import Report
+
+    report = Report(results=[], seed=0)
+    with pytest.raises(TypeError, match=r"use snnvar\.evaluation\.save_report"):
+        report.save(tmp_path / "r", plots=True)
+    assert not (tmp_path / "r").exists()

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..datasets.batches import Batches, prepare_models
+from ..datasets.batches import Batches, prepare, prepare_models
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..variation import Variation
 from ..variation.seeding import derive_seed
@@ -39,6 +39,7 @@ from .synops import count_synops
 
 __all__ = [
     "CHIP_SCHEME",
+    "Batches",
     "PassResult",
     "chip_seed",
     "device_weights",
@@ -46,6 +47,8 @@ __all__ = [
     "is_identity",
     "labelled_variations",
     "named_models",
+    "prepare",
+    "prepare_models",
     "run_pass",
     "variations",
 ]

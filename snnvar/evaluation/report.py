@@ -416,25 +416,39 @@ class Report:
 
     # -- files --------------------------------------------------------------------------
 
-    def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:
+    def save(self, out_dir: str | Path, overwrite: bool = False, plots: bool = False) -> Path:
         """Write report.json, results.csv and results.md to ``out_dir`` (the plots too:
         :func:`snnvar.evaluation.save_report`).
 
-        A directory that already holds files needs ``overwrite=True``.
+        A directory that already holds files needs ``overwrite=True``. ``plots`` is
+        kept for callers of earlier releases: ``plots=True`` is refused with a
+        pointer to ``save_report`` (the report does not import the plotting code).
         """
+        _no_plots(plots)
         out = prepare_out_dir(out_dir, overwrite)
         self.write(out)
         return out
 
-    def write(self, out: Path) -> list[Path]:
+    def write(self, out: Path, plots: bool = False) -> list[Path]:
         """Write report.json, results.csv and results.md into an existing directory (no
-        overwrite check; the plots too: :func:`snnvar.evaluation.write_report`); their paths."""
+        overwrite check; the plots too: :func:`snnvar.evaluation.write_report`); their paths.
+        ``plots=True`` is refused as for :meth:`save`."""
+        _no_plots(plots)
         written = [out / "report.json", out / "results.csv", out / "results.md"]
         written[0].write_text(self.to_json())
         written[1].write_text(self.csv())
         md = self.markdown(sigmas=None) + "\n" + self.spike_table()
         written[2].write_text(md)
         return written
+
+
+def _no_plots(plots: bool) -> None:
+    if plots:
+        raise TypeError(
+            "Report.save / Report.write no longer draw the plots (snnvar 0.x drew them by "
+            "default): use snnvar.evaluation.save_report(report, out_dir) or "
+            "write_report(report, out), which write the report files and the plots"
+        )
 
 
 def _unpaired(a: Report, b: Report) -> list[str]:

@@ -20,7 +20,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,11 @@ class TrainConfig:
     encoder: str = "rate"
     """One of :data:`ENCODERS`."""
     seed: int = 0
-    """Root seed of shuffling, spike encoding and dropout (the perturbations of a
-    method follow the method's own ``seed``)."""
-    progress: bool = True
-    """Show a tqdm progress bar per epoch."""
+    """Root seed of shuffling, spike encoding and dropout; in a run (``build_trainer``)
+    also of the initial weights and of the method's perturbations."""
+    progress: bool = field(default=True, compare=False)
+    """Show a tqdm progress bar per epoch (not part of the run: configs that differ only
+    here are equal)."""
     warmup_epochs: int = 0
     """Epochs of plain base-optimizer steps before a :class:`~snnvar.training.Method`
     takes over: a warm start inside the same budget (the WVAT paper fine-tunes

@@ -22,7 +22,7 @@ from .distributions import (
     resolve_distribution,
 )
 from .engine import Draw, VariationSpec, per_read, perturbation, read_value
-from .files import variations_from_toml
+from .files import variation_tables, variations_from_tables, variations_from_toml
 from .measured import read_histogram, read_samples
 from .presets import PRESETS, buchel_mismatch, hasgd_programming, preset, wvat_hsv
 from .reference import REFERENCES, TensorStats, scale, tensor_stats
@@ -65,6 +65,8 @@ __all__ = [
     "scale",
     "select_targets",
     "tensor_stats",
+    "variation_tables",
+    "variations_from_tables",
     "variations_from_toml",
     "wvat_hsv",
 ]

@@ -175,8 +175,9 @@ class Variation:
     [W b/s] with s matched to the bias's range). ``"weight"`` and ``"absolute"``
     references are element-wise or 1 either way."""
     modules: tuple[type[nn.Module] | str, ...] | None = None
-    """Module types (or class names) whose weights are selected; None: Linear,
-    Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
+    """Module types (or class names, or dotted paths to types such as
+    ``"torch.nn.Linear"``) whose weights are selected; None: Linear, Conv1d/2d/3d and
+    ConvTranspose1d/2d/3d."""
     include: tuple[str, ...] = ()
     """Glob patterns on parameter names: keep only the matching ones."""
     exclude: tuple[str, ...] = ()
@@ -229,7 +230,8 @@ class Variation:
                 f"unknown bias_reference {self.bias_reference!r}; allowed: {list(BIAS_REFERENCES)}"
             )
         if self.modules is not None:
-            object.__setattr__(self, "modules", tuple(self.modules))
+            # a dotted name is the type it names (as from_dict reads it back)
+            object.__setattr__(self, "modules", tuple(_module_type(m) for m in self.modules))
         for name in ("include", "exclude", "parameters"):
             object.__setattr__(self, name, _patterns(name, getattr(self, name)))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from .config import Variation
 
@@ -34,23 +35,18 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-__all__ = ["variations_from_toml"]
+__all__ = ["variation_tables", "variations_from_tables", "variations_from_toml"]
 
 
-def variations_from_toml(
-    path: str | os.PathLike[str], *, default_sigma: float | None = None
-) -> list[Variation]:
-    """The variations of the TOML file ``path``: its ``[variation]`` table or its
-    ``[[variation]]`` tables, in order.
-
-    Data files are resolved relative to the file's folder. A table without
-    ``sigma`` takes ``default_sigma`` (None: an error). Raises ``ValueError``
-    naming the file (and the table) for bad TOML, other top-level keys, no
-    variation, or a bad setting.
-    """
+def variation_tables(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], bool]:
+    """The raw ``[variation]`` table (``single`` True) or ``[[variation]]`` tables of
+    the TOML file ``path``, in order. Raises ``ValueError`` naming the file for bad
+    TOML, other top-level keys or no variation."""
     file = Path(path)
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"variation file {str(file)!r} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{str(file)!r} is not valid TOML: {err}") from None
     except UnicodeDecodeError as err:
@@ -66,23 +62,64 @@ def variations_from_toml(
             f"{str(file)!r} holds no variation; write one [variation] table or several "
             "[[variation]] tables"
         )
-    tables = data["variation"]
+    return _as_tables(data["variation"], repr(str(file)))
+
+
+def _as_tables(tables: Any, where: str) -> tuple[list[dict[str, Any]], bool]:
     single = isinstance(tables, dict)
     if single:
         tables = [tables]
-    if not isinstance(tables, list) or not tables:
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise ValueError(
-            f"{str(file)!r}: variation must be a [variation] table or [[variation]] tables, "
+            f"{where}: variation must be a [variation] table or [[variation]] tables, "
             f"got {tables!r}"
         )
-    base_dir = file.parent.resolve()
-    out = []
+    return [dict(t) for t in tables], single
+
+
+def variations_from_tables(
+    tables: Any,
+    base_dir: str | os.PathLike[str] | None = None,
+    *,
+    default_sigma: float | None = None,
+    where: str = "the variation",
+) -> dict[str, Variation]:
+    """Label -> Variation of ``[variation]`` / ``[[variation]]`` tables (as TOML
+    gives them): each table's optional ``name`` is its label, else
+    :meth:`Variation.label`; two tables with one label are refused. Data files are
+    resolved relative to ``base_dir``; a table without ``sigma`` takes
+    ``default_sigma`` (None: an error)."""
+    tables, single = _as_tables(tables, where)
+    out: dict[str, Variation] = {}
     for number, table in enumerate(tables, start=1):
-        where = "[variation]" if single else f"[[variation]] #{number}"
-        if not isinstance(table, dict):
-            raise ValueError(f"{str(file)!r}: {where} must be a table, got {table!r}")
+        at = f"{where}, " + ("[variation]" if single else f"[[variation]] #{number}")
+        name = table.pop("name", None)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{at}: name must be a non-empty string, got {name!r}")
         try:
-            out.append(Variation.from_dict(table, base_dir, default_sigma=default_sigma))
+            v = Variation.from_dict(table, base_dir, default_sigma=default_sigma)
         except ValueError as err:
-            raise ValueError(f"{str(file)!r}, {where}: {err}") from None
+            raise ValueError(f"{at}: {err}") from None
+        label = name or v.label()
+        if label in out:
+            raise ValueError(
+                f"{at} has the label {label!r} of an earlier table; tell them apart with "
+                'name = "..."'
+            )
+        out[label] = v
     return out
+
+
+def variations_from_toml(
+    path: str | os.PathLike[str], *, default_sigma: float | None = None
+) -> dict[str, Variation]:
+    """Label -> Variation of the TOML file ``path``: its ``[variation]`` table or its
+    ``[[variation]]`` tables, in order (:func:`variations_from_tables`; data files
+    relative to the file's folder). The result goes straight into
+    :func:`snnvar.evaluate` (``default_sigma=0.0`` with ``sigmas=`` to sweep)."""
+    file = Path(path)
+    tables, single = variation_tables(file)
+    return variations_from_tables(
+        tables[0] if single else tables, file.parent.resolve(), default_sigma=default_sigma,
+        where=repr(str(file)),
+    )  # fmt: skip

@@ -160,9 +160,9 @@ def test_bad_evaluation_variations(tmp_path, capsys) -> None:
     cases = {
         "[[variation]]\nsigma = 0.1\n": "sets sigma = 0.1: an evaluation sweeps",
         '[[variation]]\nname = "a"\n[[variation]]\nname = "a"\nmode = "dynamic"\n': (
-            "share the label 'a'"
+            "has the label 'a' of an earlier table"
         ),
-        "sigma = 0.1\n": "must hold a [variation] table",
+        "sigma = 0.1\n": "unknown top-level key(s) ['sigma']; allowed: ['variation']",
         "[variation]\nname = 3\n": "name must be a non-empty string, got 3",
     }  # fmt: skip
     for i, (text, message) in enumerate(cases.items()):
@@ -183,3 +183,51 @@ def test_convert_keeps_the_old_time_steps_spelling(capsys) -> None:
     assert args.time_steps == 8
     assert "--timesteps is deprecated; use --time-steps" in capsys.readouterr().err
     assert _parse(["convert", "run", "--time-steps", "8"]).time_steps == 8
+
+
+def test_switch_keys_take_their_settings_value(tmp_path, capsys, monkeypatch) -> None:
+    """``cosine = false`` turns the schedule off and ``spiking = false`` trains the ANN
+    (the keys of earlier releases, ``no_cosine`` and ``ann``, with a warning); ``out``
+    is relative to the working directory, as the flag is."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "a.toml").write_text(
+        'cosine = false\nspiking = false\nout = "runs/a"\n'
+        + TINY.replace('encoder = "direct"\n', "")
+    )
+    code, _, err = cli(capsys, "train", "--config", tmp_path / "configs" / "a.toml")
+    assert code == 0, err
+    _, spec = load_run(tmp_path / "runs" / "a")
+    assert (spec.cosine, spec.spiking, spec.encoder) == (False, False, "none")
+    (tmp_path / "configs" / "b.toml").write_text(
+        'no_cosine = false\nann = false\nout = "runs/b"\n' + TINY
+    )
+    code, _, err = cli(capsys, "train", "--config", tmp_path / "configs" / "b.toml")
+    assert code == 0, err
+    assert "no_cosine in" in err and "use cosine = true" in err and "use spiking = true" in err
+    _, spec = load_run(tmp_path / "runs" / "b")
+    assert (spec.cosine, spec.spiking) == (True, True)
+    (tmp_path / "ev.toml").write_text('runs = ["runs/a"]\ndraws = 1\nsigmas = [0.0]\n')
+    code, _, err = cli(capsys, "evaluate", "--config", tmp_path / "ev.toml", "--out", "ev",
+                       "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert Report.load(tmp_path / "ev").config["runs"] == ["runs/a"]
+
+
+def test_a_top_level_sigma_and_a_variation_file_conflict(tmp_path, capsys) -> None:
+    (tmp_path / "run.toml").write_text("sigma = 0.2\n" + TINY)
+    (tmp_path / "v.toml").write_text("[variation]\nsigma = 0.05\n")
+    code, _, err = cli(capsys, "train", "--config", tmp_path / "run.toml", "--variation",
+                       tmp_path / "v.toml", "--out", tmp_path / "o")  # fmt: skip
+    assert code == 2 and "sigma is given twice" in err and not (tmp_path / "o").exists()
+    code, _, err = cli(capsys, "train", "--config", tmp_path / "run.toml", "--variation",
+                       tmp_path / "v.toml", "--sigma", "0.15", "--out", tmp_path / "o")  # fmt: skip
+    assert code == 2 and "sigma is given twice" in err  # the config's sigma still clashes
+
+
+def test_a_bad_test_variation_fails_before_anything_is_written(tmp_path, capsys) -> None:
+    (tmp_path / "bad.toml").write_text("[variation]\nrelative_to = 'mean'\n")
+    code, _, err = cli(capsys, "evaluate", tmp_path / "no-such-run", "--variation",
+                       tmp_path / "bad.toml", "--out", tmp_path / "o")  # fmt: skip
+    assert code == 2 and "relative_to" in err and "'mean'" in err
+    assert not (tmp_path / "o").exists()

@@ -180,7 +180,7 @@ modules = ["Linear", "torch.nn.Conv2d"]
 include = ["0.*"]
 """,
     )
-    (v,) = variations_from_toml(toml)
+    (v,) = variations_from_toml(toml).values()
     assert v == Variation(
         0.1,
         distribution="weibull",
@@ -206,7 +206,7 @@ distribution = { weibull = { shape = 1.5 } }
 mode = "dynamic"
 """,
     )
-    vs = variations_from_toml(toml, default_sigma=0.05)
+    vs = list(variations_from_toml(toml, default_sigma=0.05).values())
     assert vs == [
         Variation(0.05),
         Variation(0.3, distribution=Weibull(shape=1.5), mode="dynamic"),
@@ -239,7 +239,7 @@ def test_toml_samples_files(
         _write(data, f"# measured conductance errors\n\nerror_uS\n{body}\n")
     toml = _write(tmp_path / "cfg" / "v.toml", f"[variation]\nsigma = 0.1\ndistribution = {form}\n")
     monkeypatch.chdir(tmp_path)  # paths are relative to the TOML file, not the cwd
-    (v,) = variations_from_toml(toml)
+    (v,) = variations_from_toml(toml).values()
     expected = Empirical.from_samples(MEASURED)
     assert v.distribution == expected
     data.unlink()  # the variation holds the data: its record needs no file
@@ -260,25 +260,36 @@ sigma = 0.1
 distribution = { empirical = { samples = [0.1, 0.3, -0.2, 0.5, 0.45, -0.05] } }
 
 [[variation]]
+name = "csv"
 sigma = 0.1
 distribution = { empirical = { histogram = "hist.csv" } }
 
 [[variation]]
+name = "npz"
 sigma = 0.1
 distribution = { empirical = { histogram = "hist.npz" } }
 
 [[variation]]
+name = "inline"
 sigma = 0.1
 distribution = { empirical = { counts = [3, 5, 2, 1], edges = [-1, 0, 0.5, 2, 3.25] } }
 """,
     )
-    vs = variations_from_toml(toml)
+    labelled = variations_from_toml(toml)
+    assert list(labelled)[1:] == ["csv", "npz", "inline"]
+    vs = list(labelled.values())
     assert vs[0].distribution == Empirical.from_samples(MEASURED)
     for v in vs[1:]:
         assert v.distribution == HISTOGRAM
     (tmp_path / "hist.csv").unlink()
     (tmp_path / "hist.npz").unlink()
     assert [_through_json(v) for v in vs] == vs
+
+
+def test_tables_with_one_label_are_refused(tmp_path: Path) -> None:
+    toml = _write(tmp_path / "v.toml", "[[variation]]\nsigma = 0.1\n[[variation]]\nsigma = 0.2\n")
+    with pytest.raises(ValueError, match=r"#2 has the label 'gaussian, range, static'.*name ="):
+        variations_from_toml(toml)
 
 
 def test_relative_paths_default_to_the_current_directory(
