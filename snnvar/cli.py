@@ -163,6 +163,11 @@ def _run_flags(t: argparse.ArgumentParser) -> None:
         help="TOML file with a [variation] table: the training variation in full "
         "(distribution, reference, mode, clip, levels, measured data from a file, ...)",
     )  # fmt: skip
+    t.add_argument(
+        "--hardware", type=Path, dest="hardware_file", metavar="FILE",
+        help="TOML file with a [hardware] table (snnvar.hardware.Restrictions' fields, or "
+        "preset = \"hrat\"): train the model as the restricted chip computes it (HRAT)",
+    )  # fmt: skip
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
 
 
@@ -207,6 +212,11 @@ def _parser() -> argparse.ArgumentParser:
         help="TOML file with a [variation] table, or several [[variation]] tables to compare "
         "(each swept over --sigmas: leave sigma out; `name` labels it); default: "
         "Gaussian, relative to each layer's range, in --mode",
+    )  # fmt: skip
+    e.add_argument(
+        "--hardware", type=Path, dest="hardware_file", metavar="FILE",
+        help="TOML file with a [hardware] table: evaluate every run deployed on that "
+        "restricted chip (a run trained with restrictions is deployed on its own)",
     )  # fmt: skip
     e.add_argument(
         "--mode", choices=["static", "dynamic", "both"], help="of the default variation (static)"
@@ -254,6 +264,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(
         _commands={"train": t, "evaluate": e, "convert": c, "demo": d},
         variation_tables=None, variation_base=None, config_keys=frozenset(),
+        hardware_table=None,
         **dict.fromkeys(_TABLE_DESTS),
     )  # fmt: skip
     return parser
@@ -322,9 +333,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     actions = {a.dest: a for a in sub._actions if a.dest not in ("help", "config", "_commands")}
     tables = set(_OPTION_TABLES) if args.command == "train" else set()
     with_variation = args.command in ("train", "evaluate")
-    allowed = sorted(
-        (set(actions) - {"variation_file"}) | tables | ({"variation"} if with_variation else set())
-    )
+    files = {"variation_file", "hardware_file"}
+    extra = {"variation", "hardware"} if with_variation else set()
+    allowed = sorted((set(actions) - files) | tables | extra)
     defaults: dict[str, Any] = {}
     for key, value in settings.items():
         key = key.replace("-", "_")
@@ -352,7 +363,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                 )
             defaults["variation_tables"] = value
             defaults["variation_base"] = args.config.parent
-        elif key in actions and key != "variation_file":
+        elif key == "hardware" and with_variation:
+            if not isinstance(value, dict):
+                raise CLIError(f"hardware = {value!r} in {args.config}: must be a [hardware] table")
+            defaults["hardware_table"] = value
+        elif key in actions and key not in files:
             defaults[key] = _check_config_value(actions[key], key, value, args.config)
         else:
             raise CLIError(
@@ -389,6 +404,39 @@ def _variation_tables(args: argparse.Namespace) -> tuple[Any, Path]:
     if args.variation_tables is not None:
         return args.variation_tables, args.variation_base
     return None, Path.cwd()
+
+
+def _restrictions(args: argparse.Namespace) -> Any:
+    """The Restrictions of ``--hardware FILE`` or of the config's ``[hardware]`` table
+    (not both); None when neither gives them."""
+    from .hardware import Restrictions
+
+    if args.hardware_file is not None and args.hardware_table is not None:
+        raise CLIError(
+            f"the hardware is given twice: --hardware {args.hardware_file} and the "
+            f"[hardware] table of {args.config}; keep one"
+        )
+    table, where = args.hardware_table, f"the [hardware] table of {args.config}"
+    if args.hardware_file is not None:
+        where = str(args.hardware_file)
+        try:
+            data = tomllib.loads(args.hardware_file.read_text())
+        except FileNotFoundError:
+            raise CLIError(f"hardware file {args.hardware_file} does not exist") from None
+        except tomllib.TOMLDecodeError as err:
+            raise CLIError(f"hardware file {args.hardware_file} is not valid TOML: {err}") from None
+        if set(data) != {"hardware"} or not isinstance(data["hardware"], dict):
+            raise CLIError(
+                f"hardware file {args.hardware_file} must hold one [hardware] table, "
+                f"got keys {sorted(data)}"
+            )
+        table = data["hardware"]
+    if table is None:
+        return None
+    try:
+        return Restrictions.from_dict(table)
+    except ValueError as err:
+        raise CLIError(f"{where}: {err}") from None
 
 
 # -- commands --------------------------------------------------------------------------
@@ -432,7 +480,7 @@ def _train(args: argparse.Namespace) -> None:
         (variation,) = variations_from_tables(
             table, base, default_sigma=RunSpec().variation.sigma, where="the training variation"
         ).values()
-    spec = RunSpec.from_settings(settings, variation)
+    spec = RunSpec.from_settings(settings, variation, _restrictions(args))
     _, trainer = train_run(
         spec,
         args.out,
@@ -474,6 +522,25 @@ def _test_variations(args: argparse.Namespace) -> dict[str, Any]:
     return variations_from_tables(tables, base, default_sigma=0.0, where="the test variation")
 
 
+def _on_chip(model: Any, spec: Any, hardware: Any, run: Path) -> tuple[Any, Any]:
+    """A run's model as the evaluation sees it: deployed on its own restricted chip
+    (an HRAT run), on ``hardware`` (``--hardware``), or as it is."""
+    from dataclasses import replace
+
+    from .hardware import deploy, restrict
+
+    if spec.hardware is not None:
+        if hardware is not None and hardware != spec.hardware:
+            raise CLIError(
+                f"{run} was trained on {spec.hardware.label()}; --hardware says "
+                f"{hardware.label()}: evaluate it on its own chip (leave --hardware out)"
+            )
+        return deploy(model), spec
+    if hardware is None:
+        return model, spec
+    return deploy(restrict(model, hardware)), replace(spec, hardware=hardware)
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from . import datasets
     from .evaluation import (
@@ -494,8 +561,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.name and len(args.name) != len(args.runs):
         raise CLIError(f"{len(args.name)} --name for {len(args.runs)} runs")
     levels = _test_variations(args)  # a bad variation file fails before anything is loaded
+    hardware = _restrictions(args)
     out = prepare_out_dir(args.out, args.overwrite)
-    loaded = [load_run(r, root=args.data_root) for r in args.runs]
+    loaded = [_on_chip(*load_run(r, root=args.data_root), hardware, r) for r in args.runs]
     specs = [s for _, s in loaded]
     if len({s.dataset for s in specs}) > 1:
         raise CLIError("runs evaluated together need the same data set")

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset, Subset
 from . import datasets, models
 from .evaluation.report import prepare_out_dir
 from .fields import check_types
+from .hardware import Restrictions, restrict, restrictions_of
 from .training import (
     METHODS,
     OPTIMIZERS,
@@ -88,6 +89,10 @@ class RunSpec:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(progress=False))
     """The training loop: epochs, batch size, encoder, T, warm-up epochs and the seed
     (of initialisation, shuffling, encoding and the method's perturbations)."""
+    hardware: Restrictions | None = None
+    """The chip's circuit restrictions (:class:`~snnvar.hardware.Restrictions`): the
+    model is trained as :func:`~snnvar.hardware.restrict` makes it (HRAT, with any
+    method on top); None: the unrestricted model."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -143,22 +148,27 @@ class RunSpec:
         """The flat names a command line or a TOML file sets: every field but
         ``variation`` and ``train``, and every field of TrainConfig but ``progress``,
         each mapped to the dataclass that holds it."""
-        own = {f.name: cls for f in fields(cls) if f.name not in ("variation", "train")}
+        own = {f.name: cls for f in fields(cls) if f.name not in ("variation", "train", "hardware")}
         loop = {f.name: TrainConfig for f in fields(TrainConfig) if f.name != "progress"}
         return {**own, **loop}
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], variation: Variation | None = None) -> RunSpec:
+    def from_settings(
+        cls,
+        settings: dict[str, Any],
+        variation: Variation | None = None,
+        hardware: Restrictions | None = None,
+    ) -> RunSpec:
         """A spec from flat settings (names of :meth:`settings`; the others keep their
-        defaults) and a Variation (None: the default)."""
+        defaults), a Variation (None: the default) and restrictions (None: none)."""
         owners = cls.settings()
         unknown = sorted(set(settings) - set(owners))
         if unknown:
             raise ValueError(f"unknown run settings {unknown}; allowed: {sorted(owners)}")
         loop = {k: v for k, v in settings.items() if owners[k] is TrainConfig}
         own = {k: v for k, v in settings.items() if owners[k] is cls}
-        extra = {} if variation is None else {"variation": variation}
-        return cls(**own, **extra, train=TrainConfig(progress=False, **loop))
+        extra: dict[str, Any] = {} if variation is None else {"variation": variation}
+        return cls(**own, **extra, hardware=hardware, train=TrainConfig(progress=False, **loop))
 
     def to_dict(self) -> dict[str, Any]:
         """``run.json``: every setting, the Variation in full (``Variation.to_dict``)."""
@@ -169,6 +179,8 @@ class RunSpec:
                 value = value.to_dict()
             elif f.name == "train":
                 value = {k: v for k, v in asdict(value).items() if k != "progress"}
+            elif f.name == "hardware" and value is not None:
+                value = value.to_dict()
             out[f.name] = value
         return json.loads(json.dumps(out))  # tuples as lists, as read back
 
@@ -195,6 +207,8 @@ class RunSpec:
             raise ValueError(f"unknown run settings {unknown}; allowed: {sorted(known)}")
         if "variation" in data:
             data["variation"] = Variation.from_dict(data["variation"])
+        if data.get("hardware") is not None:
+            data["hardware"] = Restrictions.from_dict(data["hardware"])
         if "train" in data:
             train = data["train"]
             if not isinstance(train, dict):
@@ -212,7 +226,9 @@ class RunSpec:
         given, old = self.to_dict(), saved.to_dict()
         pairs = []
         for key in given:
-            if key in ("variation", "train"):
+            if key in ("variation", "train") or (
+                key == "hardware" and given[key] is not None and old[key] is not None
+            ):
                 pairs += [(f"{key}.{k}", old[key].get(k), v) for k, v in given[key].items()]
             else:
                 pairs.append((key, old[key], given[key]))
@@ -229,14 +245,16 @@ def _shape_and_classes(data: Dataset, encoder: str) -> tuple[tuple[int, ...], in
 
 
 def model_for(spec: RunSpec, data: Dataset | None = None) -> nn.Module:
-    """The (untrained, seeded) model of ``spec``; shape and classes from ``data``."""
+    """The (untrained, seeded) model of ``spec``; shape and classes from ``data``;
+    restricted as ``spec.hardware`` says (:func:`~snnvar.hardware.restrict`)."""
     options = dict(spec.model_options)
     if data is not None:
         shape, classes = _shape_and_classes(data, spec.encoder)
         options.setdefault("in_shape", shape)
         options.setdefault("num_classes", classes)
     torch.manual_seed(spec.seed)
-    return models.create(spec.model, spiking=spec.spiking, **options)
+    model = models.create(spec.model, spiking=spec.spiking, **options)
+    return model if spec.hardware is None else restrict(model, spec.hardware)
 
 
 def build_trainer(
@@ -250,7 +268,8 @@ def build_trainer(
     """The Trainer of ``spec``: seed -> model -> base optimizer -> method (with
     ``spec.variation``) -> cosine schedule -> SWA -> loop settings, in one place.
 
-    ``model``: train this one (e.g. a converted SNN to fine-tune); None builds
+    ``model``: train this one (e.g. a converted SNN to fine-tune; restricted as
+    ``spec.hardware`` says unless it is already); None builds
     :func:`model_for(spec, data) <model_for>` (``data`` gives the input shape and
     the classes). Nothing is read or written here; ``out_dir`` is where the
     Trainer will write its checkpoints and metrics. ``progress`` overrides
@@ -258,6 +277,15 @@ def build_trainer(
     """
     if model is None:
         model = model_for(spec, data)
+    elif spec.hardware is not None:
+        have = restrictions_of(model)
+        if have is None:
+            model = restrict(model, spec.hardware)
+        elif have != spec.hardware:
+            raise ValueError(
+                f"the model is restricted with {have.label()}, the spec says "
+                f"{spec.hardware.label()}"
+            )
     base = create_optimizer(spec.optimizer, model, spec.lr, weight_decay=spec.weight_decay)
     method = create_method(
         spec.method, model, base, spec.variation, seed=spec.seed, **spec.method_options
@@ -402,6 +430,12 @@ def convert_run(
     ann, spec = load_run(source, root)
     if spec.spiking:
         raise ValueError(f"{source} is an SNN run; convert an ANN (`snnvar train --ann`)")
+    if spec.hardware is not None:
+        raise ValueError(
+            f"{source} was trained on restricted hardware ({spec.hardware.label()}); "
+            "conversion takes an unrestricted ANN: convert one, then evaluate the SNN on the "
+            "chip with `snnvar evaluate --hardware`"
+        )
     calib = calibration_inputs(spec, calibration, root)
     test = _dataset(spec, root, False)
     out = prepare_out_dir(out_dir, overwrite)

@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..datasets.batches import Batches, prepare, prepare_models
+from ..hardware import restrictions_of
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..variation import Variation
 from ..variation.seeding import derive_seed
@@ -207,6 +208,12 @@ def variations(
     return [v for _, v in labelled_variations(variation, sigmas)]
 
 
+def _hardware(model: nn.Module) -> dict[str, Any] | None:
+    """The circuit restrictions of a restricted (or deployed) model, for the report."""
+    found = restrictions_of(model)
+    return None if found is None else found.to_dict()
+
+
 def device_weights(model: nn.Module, levels: Sequence[Variation]) -> dict[str, list[int]]:
     """Device key -> shape of every tensor the levels perturb in ``model``: what
     pairs its chips with another model's (same key, same noise)."""
@@ -258,7 +265,7 @@ def _row(
         synops=synops,
         accuracies=acc,
         seeds=seeds,
-        variation=v.to_dict(),
+        variation=v.to_dict(strict=False),
     )
 
 
@@ -354,6 +361,7 @@ def evaluate(
                 "encoder": encoding[k][0],
                 "time_steps": encoding[k][1],
                 "device_weights": weights[k],
+                "hardware": _hardware(m),
             }
             for k, m in named.items()
         },

@@ -299,10 +299,7 @@ class VariationMethod(Method):
         self.variation = variation
 
     def hyperparameters(self) -> dict[str, Any]:
-        try:
-            record: Any = self.variation.to_dict()
-        except ValueError:  # a user's own UnitDistribution has no lossless record
-            record = None
+        record = self.variation.to_dict(strict=False)  # a user's own distribution: its label
         return {"variation": record, "variation_label": self.variation.label()}
 
     def _draw(self, seed: int) -> Any:

@@ -317,7 +317,7 @@ class Variation:
                 parts.append(f"{name}={'+'.join(patterns)}")
         return ", ".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, strict: bool = True) -> dict[str, Any]:
         """A lossless JSON form, for reports, checkpoints and run records.
 
         The keys are the field names; ``Variation.from_dict(json.loads(json.dumps(
@@ -326,14 +326,21 @@ class Variation:
         writes its standardised data, so the record needs no data file) and a
         module type its dotted path ``"torch.nn.modules.linear.Linear"``
         (``module.qualname``; a class defined inside a function cannot be
-        imported back). Raises ``ValueError`` for a distribution class without a
-        written form.
+        imported back). A distribution class without a written form (a user's own
+        :class:`UnitDistribution`) raises ``ValueError``; with ``strict=False`` it is
+        recorded as ``{"unserialisable": label}`` instead (a record that
+        :meth:`from_dict` refuses: reports and method states use it).
         """
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "distribution":
-                value = distribution_to_dict(value)
+                try:
+                    value = distribution_to_dict(value)
+                except ValueError:
+                    if strict:
+                        raise
+                    value = {"unserialisable": resolve_distribution(value).label}
             elif f.name == "modules" and value is not None:
                 value = [m if isinstance(m, str) else _type_name(m) for m in value]
             elif isinstance(value, tuple):

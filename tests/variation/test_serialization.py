@@ -516,3 +516,31 @@ def test_variation_package_has_no_import_cycle() -> None:
     for module in graph:
         if module != "__init__":
             visit(module, [])
+
+
+def test_a_users_own_distribution_is_recorded_by_its_label_where_strictness_is_off() -> None:
+    """to_dict refuses what it cannot write back; reports and method states record the
+    label instead (strict=False), so an evaluation with such a distribution completes."""
+    import json as _json
+
+    import snnvar
+    from snnvar.variation import UnitDistribution
+
+    class Laplace(UnitDistribution):
+        name = "laplace"
+
+        def fill_(self, out, generator):
+            u = torch.rand(out.shape, generator=generator, device=out.device) - 0.5
+            return out.copy_(-torch.sign(u) * torch.log1p(-2 * u.abs()) / 2**0.5)
+
+    v = Variation(0.1, distribution=Laplace())
+    with pytest.raises(ValueError, match=r"laplace|Laplace"):
+        v.to_dict()
+    assert v.to_dict(strict=False)["distribution"] == {"unserialisable": "laplace"}
+    model = nn.Sequential(nn.Linear(4, 3))
+    data = (torch.rand(10, 4), torch.randint(0, 3, (10,)))
+    report = snnvar.evaluate(model, data, v, draws=2)
+    row = _json.loads(report.to_json())["results"][0]
+    assert row["variation"]["distribution"] == {"unserialisable": "laplace"}
+    with pytest.raises(ValueError, match="unserialisable"):
+        Variation.from_dict(row["variation"])

@@ -1,0 +1,396 @@
+"""``restrict(model, restrictions)``: the model as the chip's circuit computes it, and
+``deploy(restricted)``: the weights that would be programmed.
+
+Every Conv2d / Linear of the copy becomes a restricted layer of the same class
+family *in place* (its class is swapped for a subclass), so its parameters keep
+their names: a :class:`~snnvar.Variation` perturbs the same device weights and
+draws the same chips as for the unrestricted model. A restricted layer computes
+
+    x'  = DAC(clip(a·x, ±input_range))             analog inputs only (an SNN's first layer)
+    W'  = levels(fuse(W, BN) / a),  b' = DAC_b(fuse(b, BN))
+    y   = ADC(clip(W' x' + b', ±output_swing))
+
+(HRAT; HA-SGD poster, Figs. 5 and 9) with straight-through rounding
+(:mod:`.quantize`). With ``fuse_batchnorm`` the BatchNorm after a layer is folded
+into it: in training with the batch's statistics (computed from the layer's
+unfused output, one extra pass; the running statistics update as BatchNorm's
+would, once per forward pass and not inside
+:func:`~snnvar.training.base.frozen_norm_stats`), in inference with the running
+ones; the BatchNorm module itself then passes its input through.
+
+Training the restricted model is HRAT; any method of :mod:`snnvar.training`
+trains it (HRAT + WVAT, HRAT + HA-SGD). A training method's variation is drawn
+on the float weight ``W`` and passes through the fusing and the quantiser.
+On a chip the noise comes after programming: :func:`deploy` writes the
+programmed ``W'`` and ``b'`` into the weights and keeps only the input and
+output circuit, so a Variation applied to the deployed model perturbs the
+programmed levels, as hardware does.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import warnings
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..nn.neurons import TimeLoop
+from ..nn.recording import is_spiking
+from .quantize import quantize
+from .restrictions import Restrictions
+
+__all__ = [
+    "DEPLOYABLE",
+    "RestrictedConv2d",
+    "RestrictedLinear",
+    "deploy",
+    "describe",
+    "output_swing_from_data",
+    "restrict",
+    "restrictions_of",
+]
+
+_STATE = "_hw_state"
+_UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+SATURATION_WARNING = 0.5
+"""A restricted layer warns (once) when more than this fraction of its outputs in one
+forward pass sit at ``±output_swing``."""
+
+
+class _State:
+    """What a restricted layer knows beyond its parameters (not in the state dict)."""
+
+    def __init__(self, hw: Restrictions, name: str, analog: bool) -> None:
+        self.hw = hw
+        self.name = name
+        self.analog = analog
+        self.bn: tuple[_BatchNorm, int, int] | None = None  # module, first channel, channels
+        self.deployed = False
+        self.warned = False
+
+
+class _Restricted:
+    """The forward pass of a restricted Conv2d / Linear (see the module docstring)."""
+
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+    training: bool
+
+    @property
+    def restrictions(self) -> Restrictions:
+        return self.__dict__[_STATE].hw
+
+    def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        state: _State = self.__dict__[_STATE]
+        hw = state.hw
+        if not state.analog or hw.input_range is None:
+            return x
+        if hw.learn_input_scale:
+            x = x * self.input_scale  # type: ignore[attr-defined]
+        if hw.input_bits is not None:
+            return quantize(x, 2**hw.input_bits, hw.input_range)
+        return x.clamp(-hw.input_range, hw.input_range)
+
+    def _fused(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``W`` and ``b`` with the BatchNorm after the layer folded in."""
+        state: _State = self.__dict__[_STATE]
+        w, b = self.weight, self.bias
+        if state.bn is None:
+            return w, b
+        bn, first, count = state.bn
+        channels = slice(first, first + count)
+        gamma = bn.weight[channels] if bn.affine else torch.ones(count, device=w.device)
+        beta = bn.bias[channels] if bn.affine else torch.zeros(count, device=w.device)
+        if bn.training or not bn.track_running_stats:  # the batch's statistics
+            y0 = self._op(x, w, None)
+            dims = [d for d in range(y0.dim()) if d != 1]
+            mean, var = y0.mean(dims), y0.var(dims, correction=0)
+            if bn.training and bn.track_running_stats:
+                _update_running(bn, channels, mean.detach(), y0, dims, first == 0)
+        else:
+            mean, var = bn.running_mean[channels], bn.running_var[channels]
+        scale = gamma / torch.sqrt(var + bn.eps)
+        w = w * scale.view(-1, *([1] * (w.dim() - 1)))
+        b = beta + ((b if b is not None else 0.0) - mean) * scale
+        return w, b
+
+    def programmed(self, x: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The weight and bias the crossbar holds: fused (``x`` is the layer's input,
+        needed in training with BN fused), divided by the input scale, quantised."""
+        hw = self.restrictions
+        w, b = self._fused(x if x is not None else torch.empty(0))
+        if hw.learn_input_scale and self.__dict__[_STATE].analog:
+            w = w / self.input_scale  # type: ignore[attr-defined]
+        if hw.weight_levels is not None:
+            half = hw.weight_window if hw.weight_window is not None else w.detach().abs().max()
+            w = quantize(w, hw.weight_levels, half)
+        if hw.bias_bits is not None and b is not None:
+            b = quantize(b, 2**hw.bias_bits, b.detach().abs().max())
+        return w, b
+
+    def _output(self, y: torch.Tensor) -> torch.Tensor:
+        state: _State = self.__dict__[_STATE]
+        hw = state.hw
+        if hw.output_swing is None:
+            return y
+        if not state.warned:
+            saturated = float((y.detach().abs() >= hw.output_swing).float().mean())
+            if saturated > SATURATION_WARNING:
+                state.warned = True
+                warnings.warn(
+                    f"layer {state.name!r}: {saturated:.0%} of its outputs saturate at "
+                    f"±output_swing = ±{hw.output_swing:g}; raise the swing (or, with "
+                    "learn_input_scale, let training shrink the input scale)",
+                    stacklevel=4,
+                )
+        if hw.output_bits is not None:
+            return quantize(y, 2**hw.output_bits, hw.output_swing)
+        return y.clamp(-hw.output_swing, hw.output_swing)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state: _State = self.__dict__[_STATE]
+        x = self._input(x)
+        if state.deployed:  # programmed once: the weights are the chip's
+            y = self._op(x, self.weight, self.bias)
+        else:
+            w, b = self.programmed(x)
+            y = self._op(x, w, b)
+        return self._output(y)
+
+
+def _update_running(
+    bn: _BatchNorm, channels: slice, mean: torch.Tensor, y0: torch.Tensor, dims: list[int],
+    first: bool,
+) -> None:  # fmt: skip
+    """BatchNorm's running-statistics update for ``channels`` (unbiased variance)."""
+    with torch.no_grad():
+        if first:
+            bn.num_batches_tracked.add_(1)  # type: ignore[operator]
+        momentum = bn.momentum
+        factor = 1.0 / float(bn.num_batches_tracked) if momentum is None else momentum
+        n = y0.numel() // y0.shape[1]
+        var = y0.detach().var(dims, correction=1 if n > 1 else 0)
+        bn.running_mean[channels].mul_(1 - factor).add_(mean, alpha=factor)  # type: ignore[index]
+        bn.running_var[channels].mul_(1 - factor).add_(var, alpha=factor)  # type: ignore[index]
+
+
+class RestrictedLinear(_Restricted, nn.Linear):
+    """A Linear as the crossbar computes it (parameters as the Linear's)."""
+
+    def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        return F.linear(x, w, b)
+
+
+class RestrictedConv2d(_Restricted, nn.Conv2d):
+    """A Conv2d as the crossbar computes it (parameters as the Conv2d's)."""
+
+    def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        return self._conv_forward(x, w, b)
+
+
+class _FusedBatchNorm:
+    """A BatchNorm folded into the layer before it: passes its input through (its
+    parameters and statistics stay here, read by that layer)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+_FUSED_CLASSES: dict[type, type] = {}
+
+
+def _fused_class(cls: type) -> type:
+    if cls not in _FUSED_CLASSES:
+        _FUSED_CLASSES[cls] = type(f"Fused{cls.__name__}", (_FusedBatchNorm, cls), {})
+    return _FUSED_CLASSES[cls]
+
+
+DEPLOYABLE: dict[type, type] = {nn.Linear: RestrictedLinear, nn.Conv2d: RestrictedConv2d}
+"""Layer type -> its restricted class."""
+
+
+def _weighted(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, _UNSUPPORTED):
+            raise ValueError(
+                f"cannot restrict {type(m).__name__} at {name!r}: restrictions support "
+                "Conv2d and Linear layers (and BatchNorm after them)"
+            )
+        if isinstance(m, _Restricted):
+            raise ValueError(f"{name!r} is restricted already: restrict the original model")
+        if type(m) in DEPLOYABLE:
+            out.append((name, m))
+    return out
+
+
+def _analog(model: nn.Module) -> set[str]:
+    """The weighted layers whose input is analog: all of an ANN's; in an SNN those
+    before the first neuron loop (the rest receive spikes)."""
+    if not is_spiking(model):
+        return {n for n, _ in _weighted(model)}
+    out = set()
+    for name, m in model.named_modules():
+        if isinstance(m, TimeLoop):
+            break
+        if type(m) in DEPLOYABLE:
+            out.add(name)
+    return out
+
+
+def _batchnorm_pairs(model: nn.Module) -> dict[str, tuple[str, _BatchNorm, list[tuple[str, int]]]]:
+    """BatchNorm path -> (path, module, [(weighted layer path, first channel)]) for every
+    BatchNorm that directly follows a Conv2d / Linear (or a Concat of them) among
+    its parent's children."""
+    from ..models.network import Concat
+
+    pairs = {}
+    for parent_name, parent in model.named_modules():
+        children = list(parent.named_children())
+        for (prev_name, prev), (name, child) in itertools.pairwise(children):
+            if not isinstance(child, _BatchNorm):
+                continue
+            prefix = f"{parent_name}." if parent_name else ""
+            path = prefix + name
+            if type(prev) in DEPLOYABLE:
+                pairs[path] = (path, child, [(prefix + prev_name, 0)])
+            elif isinstance(prev, Concat) and all(type(b) in DEPLOYABLE for b in prev.branches):
+                first, layers = 0, []
+                for i, branch in enumerate(prev.branches):
+                    layers.append((f"{prefix}{prev_name}.branches.{i}", first))
+                    first += branch.weight.shape[0]
+                pairs[path] = (path, child, layers)
+    return pairs
+
+
+def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
+    """A copy of ``model`` as the chip computes it (see the module docstring); the
+    original is untouched. Conv2d / Linear weights keep their names; with
+    ``learn_input_scale`` each analog layer gains a parameter ``input_scale``
+    (initialised to 1).
+
+    Raises ``ValueError`` for a layer that cannot be restricted (Conv1d/3d,
+    transposed convolutions) and, with ``fuse_batchnorm``, for a BatchNorm that
+    does not follow a Conv2d / Linear, naming its path.
+    """
+    if not isinstance(restrictions, Restrictions):
+        raise TypeError(f"restrictions must be a Restrictions, got {type(restrictions).__name__}")
+    chip = copy.deepcopy(model)
+    layers = dict(_weighted(chip))
+    if not layers:
+        raise ValueError("the model has no Conv2d or Linear layer to restrict")
+    analog = _analog(chip)
+    pairs = _batchnorm_pairs(chip) if restrictions.fuse_batchnorm else {}
+    for name, layer in layers.items():
+        layer.__class__ = DEPLOYABLE[type(layer)]
+        layer.__dict__[_STATE] = _State(restrictions, name, name in analog)
+        if restrictions.learn_input_scale and name in analog:
+            layer.input_scale = nn.Parameter(  # type: ignore[union-attr]
+                torch.ones((), dtype=layer.weight.dtype, device=layer.weight.device)
+            )
+    if restrictions.fuse_batchnorm:
+        for name, m in chip.named_modules():
+            if isinstance(m, _BatchNorm) and name not in pairs:
+                raise ValueError(
+                    f"cannot fuse the BatchNorm at {name!r}: it does not follow a Conv2d or "
+                    "Linear in its container; set fuse_batchnorm=False or move it"
+                )
+        for _, bn, owners in pairs.values():
+            for layer_name, first in owners:
+                layer = layers[layer_name]
+                layer.__dict__[_STATE].bn = (bn, first, layer.weight.shape[0])
+            bn.__class__ = _fused_class(type(bn))
+    return chip
+
+
+def restrictions_of(model: nn.Module) -> Restrictions | None:
+    """The restrictions of a model made by :func:`restrict` (None: an unrestricted one)."""
+    for m in model.modules():
+        if isinstance(m, _Restricted):
+            return m.restrictions
+    return None
+
+
+@torch.no_grad()
+def deploy(restricted: nn.Module) -> nn.Module:
+    """The chip after programming: a copy of a :func:`restrict` ed model whose weights
+    and biases are the programmed ``W'`` and ``b'`` (BatchNorm fused with its running
+    statistics, the input scale divided out, quantised), with the fused BatchNorm
+    modules replaced by ``nn.Identity``; only the DAC/ADC/swing circuit stays in the
+    forward pass. Weight names are unchanged (a fused layer without a bias gains
+    one), so a Variation on the deployed model perturbs the programmed levels.
+    """
+    if restrictions_of(restricted) is None:
+        raise ValueError("deploy needs a model made by snnvar.hardware.restrict")
+    chip = copy.deepcopy(restricted).eval()
+    fused: set[int] = set()
+    for m in chip.modules():
+        if isinstance(m, _Restricted):
+            state: _State = m.__dict__[_STATE]
+            if state.deployed:
+                continue
+            w, b = m.programmed()
+            m.weight.copy_(w)
+            if b is not None:
+                if m.bias is None:
+                    m.bias = nn.Parameter(b.detach().clone())
+                else:
+                    m.bias.copy_(b)
+            if state.bn is not None:
+                fused.add(id(state.bn[0]))
+                state.bn = None
+            state.deployed = True
+    for parent in chip.modules():
+        for name, child in list(parent.named_children()):
+            if id(child) in fused:
+                setattr(parent, name, nn.Identity())
+    return chip
+
+
+@torch.no_grad()
+def output_swing_from_data(
+    model: nn.Module, inputs: torch.Tensor, percentile: float = 99.9, fuse_batchnorm: bool = True
+) -> float:
+    """An op-amp swing set from the data: the ``percentile`` of ``|output|`` of every
+    Conv2d / Linear of ``model`` (BatchNorm fused when ``fuse_batchnorm``) over
+    ``inputs`` (the model's input, e.g. a calibration batch), all layers pooled."""
+    if not 0.0 < percentile <= 100.0:
+        raise ValueError(f"percentile must lie in (0, 100], got {percentile}")
+    chip = restrict(model, Restrictions(fuse_batchnorm=fuse_batchnorm)).eval()
+    seen: list[torch.Tensor] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().abs().flatten()))
+        for m in chip.modules()
+        if isinstance(m, _Restricted)
+    ]
+    try:
+        chip(inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    values = torch.cat(seen).float()
+    k = max(1, min(values.numel(), round(percentile / 100.0 * values.numel())))
+    return float(values.kthvalue(k).values)
+
+
+def describe(model: nn.Module) -> list[dict[str, Any]]:
+    """Per restricted layer: name, analog input, fused BatchNorm, input scale."""
+    out = []
+    for m in model.modules():
+        if isinstance(m, _Restricted):
+            state: _State = m.__dict__[_STATE]
+            out.append({
+                "layer": state.name, "analog_input": state.analog,
+                "batchnorm": state.bn is not None, "deployed": state.deployed,
+                "input_scale": float(m.input_scale.detach()) if hasattr(m, "input_scale") else None,
+            })  # fmt: skip
+    return out
