@@ -7,7 +7,7 @@ their names: a :class:`~snnvar.Variation` perturbs the same device weights and
 draws the same chips as for the unrestricted model. A restricted layer computes
 
     x'  = DAC(clip(a·x, ±input_range))             analog inputs only (an SNN's first layer)
-    W'  = levels(fuse(W, BN) / a),  b' = DAC_b(fuse(b, BN))
+    W'  = levels(fuse(W / a, BN)),  b' = DAC_b(fuse(b, BN))
     y   = ADC(clip(W' x' + b', ±output_swing))
 
 (HRAT; HA-SGD poster, Figs. 5 and 9) with straight-through rounding
@@ -16,7 +16,11 @@ into it: in training with the batch's statistics (computed from the layer's
 unfused output, one extra pass; the running statistics update as BatchNorm's
 would, once per forward pass and not inside
 :func:`~snnvar.training.base.frozen_norm_stats`), in inference with the running
-ones; the BatchNorm module itself then passes its input through.
+ones; the BatchNorm module itself then passes its input through. In training,
+such a layer must see all time steps of an SNN at once (its statistics span
+them): a per-step (dynamic, ``redraw="step"``) variation on it is refused. The
+learned input scale is a parameter ``input_log_scale`` (``a = exp``, so weight
+decay pulls ``a`` towards 1 and ``a`` stays positive).
 
 Training the restricted model is HRAT; any method of :mod:`snnvar.training`
 trains it (HRAT + WVAT, HRAT + HA-SGD). A training method's variation is drawn
@@ -40,7 +44,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..nn.neurons import TimeLoop
-from ..nn.recording import is_spiking
+from ..nn.recording import is_spiking, neuron_layer_names
 from .quantize import quantize
 from .restrictions import Restrictions
 
@@ -94,27 +98,36 @@ class _Restricted:
         hw = state.hw
         if not state.analog or hw.input_range is None:
             return x
-        if hw.learn_input_scale:
-            x = x * self.input_scale  # type: ignore[attr-defined]
+        a = self._scale()
+        if a is not None:
+            x = x * a
         if hw.input_bits is not None:
-            return quantize(x, 2**hw.input_bits, hw.input_range)
+            return quantize(x, _converter_levels(hw.input_bits), hw.input_range)
         return x.clamp(-hw.input_range, hw.input_range)
 
-    def _fused(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``W`` and ``b`` with the BatchNorm after the layer folded in."""
+    def _scale(self) -> torch.Tensor | None:
+        """HRAT's learned input scale ``a`` of an analog layer (None: no scale)."""
+        if self.restrictions.learn_input_scale and self.__dict__[_STATE].analog:
+            return self.input_log_scale.exp()  # type: ignore[attr-defined]
+        return None
+
+    def _fused(
+        self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``w`` and ``b`` with the BatchNorm after the layer folded in (``x``: the
+        layer's input as the crossbar receives it, for the batch statistics)."""
         state: _State = self.__dict__[_STATE]
-        w, b = self.weight, self.bias
         if state.bn is None:
             return w, b
         bn, first, count = state.bn
         channels = slice(first, first + count)
         gamma = bn.weight[channels] if bn.affine else torch.ones(count, device=w.device)
         beta = bn.bias[channels] if bn.affine else torch.zeros(count, device=w.device)
-        if bn.training or not bn.track_running_stats:  # the batch's statistics
-            y0 = self._op(x, w, None)
+        if bn.training:  # the batch's statistics of the layer's output, bias included
+            y0 = self._op(x, w, b)
             dims = [d for d in range(y0.dim()) if d != 1]
             mean, var = y0.mean(dims), y0.var(dims, correction=0)
-            if bn.training and bn.track_running_stats:
+            if bn.track_running_stats:
                 _update_running(bn, channels, mean.detach(), y0, dims, first == 0)
         else:
             mean, var = bn.running_mean[channels], bn.running_var[channels]
@@ -124,17 +137,20 @@ class _Restricted:
         return w, b
 
     def programmed(self, x: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The weight and bias the crossbar holds: fused (``x`` is the layer's input,
-        needed in training with BN fused), divided by the input scale, quantised."""
+        """The weight and bias the crossbar holds: divided by the input scale, fused
+        with the BatchNorm after the layer (``x``: the crossbar's input, needed in
+        training, where the batch's statistics fuse), quantised."""
         hw = self.restrictions
-        w, b = self._fused(x if x is not None else torch.empty(0))
-        if hw.learn_input_scale and self.__dict__[_STATE].analog:
-            w = w / self.input_scale  # type: ignore[attr-defined]
+        w, b = self.weight, self.bias
+        a = self._scale()
+        if a is not None:
+            w = w / a  # the crossbar receives a·x
+        w, b = self._fused(x if x is not None else torch.empty(0), w, b)
         if hw.weight_levels is not None:
             half = hw.weight_window if hw.weight_window is not None else w.detach().abs().max()
             w = quantize(w, hw.weight_levels, half)
         if hw.bias_bits is not None and b is not None:
-            b = quantize(b, 2**hw.bias_bits, b.detach().abs().max())
+            b = quantize(b, _converter_levels(hw.bias_bits), b.detach().abs().max())
         return w, b
 
     def _output(self, y: torch.Tensor) -> torch.Tensor:
@@ -142,7 +158,7 @@ class _Restricted:
         hw = state.hw
         if hw.output_swing is None:
             return y
-        if not state.warned:
+        if not state.warned and not self.training:  # checked in inference only (a sync)
             saturated = float((y.detach().abs() >= hw.output_swing).float().mean())
             if saturated > SATURATION_WARNING:
                 state.warned = True
@@ -153,8 +169,16 @@ class _Restricted:
                     stacklevel=4,
                 )
         if hw.output_bits is not None:
-            return quantize(y, 2**hw.output_bits, hw.output_swing)
+            return quantize(y, _converter_levels(hw.output_bits), hw.output_swing)
         return y.clamp(-hw.output_swing, hw.output_swing)
+
+    @property
+    def whole_batch(self) -> bool:
+        """True while the layer must see all time steps at once: in training with a
+        BatchNorm fused, whose batch statistics span every step (a spiking container
+        refuses to call it once per step, as a per-read variation would)."""
+        state: _State = self.__dict__[_STATE]
+        return state.bn is not None and state.bn[0].training and not state.deployed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state: _State = self.__dict__[_STATE]
@@ -165,6 +189,11 @@ class _Restricted:
             w, b = self.programmed(x)
             y = self._op(x, w, b)
         return self._output(y)
+
+
+def _converter_levels(bits: int) -> int:
+    """A signed ``bits``-bit converter's levels: 2^bits − 1, symmetric, zero exact."""
+    return max(2, 2**bits - 1)
 
 
 def _update_running(
@@ -205,11 +234,22 @@ class _FusedBatchNorm:
         return x
 
 
-_FUSED_CLASSES: dict[type, type] = {}
+class FusedBatchNorm1d(_FusedBatchNorm, nn.BatchNorm1d):
+    """A BatchNorm1d folded into the layer before it."""
+
+
+class FusedBatchNorm2d(_FusedBatchNorm, nn.BatchNorm2d):
+    """A BatchNorm2d folded into the layer before it."""
+
+
+_FUSED_CLASSES: dict[type, type] = {
+    nn.BatchNorm1d: FusedBatchNorm1d,
+    nn.BatchNorm2d: FusedBatchNorm2d,
+}
 
 
 def _fused_class(cls: type) -> type:
-    if cls not in _FUSED_CLASSES:
+    if cls not in _FUSED_CLASSES:  # another BatchNorm class (not picklable)
         _FUSED_CLASSES[cls] = type(f"Fused{cls.__name__}", (_FusedBatchNorm, cls), {})
     return _FUSED_CLASSES[cls]
 
@@ -238,9 +278,10 @@ def _analog(model: nn.Module) -> set[str]:
     before the first neuron loop (the rest receive spikes)."""
     if not is_spiking(model):
         return {n for n, _ in _weighted(model)}
+    neurons = set(neuron_layer_names(model))
     out = set()
     for name, m in model.named_modules():
-        if isinstance(m, TimeLoop):
+        if isinstance(m, TimeLoop) or name in neurons:
             break
         if type(m) in DEPLOYABLE:
             out.add(name)
@@ -275,8 +316,8 @@ def _batchnorm_pairs(model: nn.Module) -> dict[str, tuple[str, _BatchNorm, list[
 def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
     """A copy of ``model`` as the chip computes it (see the module docstring); the
     original is untouched. Conv2d / Linear weights keep their names; with
-    ``learn_input_scale`` each analog layer gains a parameter ``input_scale``
-    (initialised to 1).
+    ``learn_input_scale`` each analog layer gains a parameter ``input_log_scale``
+    (``a = exp(input_log_scale)``, initialised to 1).
 
     Raises ``ValueError`` for a layer that cannot be restricted (Conv1d/3d,
     transposed convolutions) and, with ``fuse_batchnorm``, for a BatchNorm that
@@ -294,8 +335,8 @@ def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
         layer.__class__ = DEPLOYABLE[type(layer)]
         layer.__dict__[_STATE] = _State(restrictions, name, name in analog)
         if restrictions.learn_input_scale and name in analog:
-            layer.input_scale = nn.Parameter(  # type: ignore[union-attr]
-                torch.ones((), dtype=layer.weight.dtype, device=layer.weight.device)
+            layer.input_log_scale = nn.Parameter(  # type: ignore[union-attr]
+                torch.zeros((), dtype=layer.weight.dtype, device=layer.weight.device)
             )
     if restrictions.fuse_batchnorm:
         for name, m in chip.named_modules():
@@ -304,7 +345,12 @@ def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
                     f"cannot fuse the BatchNorm at {name!r}: it does not follow a Conv2d or "
                     "Linear in its container; set fuse_batchnorm=False or move it"
                 )
-        for _, bn, owners in pairs.values():
+        for path, bn, owners in pairs.values():
+            if not bn.track_running_stats:
+                raise ValueError(
+                    f"cannot fuse the BatchNorm at {path!r}: it keeps no running statistics "
+                    "(track_running_stats=False), so the programmed chip would have none"
+                )
             for layer_name, first in owners:
                 layer = layers[layer_name]
                 layer.__dict__[_STATE].bn = (bn, first, layer.weight.shape[0])
@@ -326,8 +372,12 @@ def deploy(restricted: nn.Module) -> nn.Module:
     and biases are the programmed ``W'`` and ``b'`` (BatchNorm fused with its running
     statistics, the input scale divided out, quantised), with the fused BatchNorm
     modules replaced by ``nn.Identity``; only the DAC/ADC/swing circuit stays in the
-    forward pass. Weight names are unchanged (a fused layer without a bias gains
-    one), so a Variation on the deployed model perturbs the programmed levels.
+    forward pass (the input scale ``a`` stays as the gain of the layer's input stage;
+    on a chip it folds into the previous layer or the input driver). Weight names
+    are unchanged, so a Variation on the deployed model perturbs the programmed
+    levels on the unrestricted model's chips. A fused layer without a bias gains
+    one (the chip's bias row): with ``include_bias=True`` those are devices the
+    unrestricted model lacks, and a report marks the two models unpaired.
     """
     if restrictions_of(restricted) is None:
         raise ValueError("deploy needs a model made by snnvar.hardware.restrict")
@@ -391,6 +441,6 @@ def describe(model: nn.Module) -> list[dict[str, Any]]:
             out.append({
                 "layer": state.name, "analog_input": state.analog,
                 "batchnorm": state.bn is not None, "deployed": state.deployed,
-                "input_scale": float(m.input_scale.detach()) if hasattr(m, "input_scale") else None,
+                "input_scale": float(a.detach()) if (a := m._scale()) is not None else None,
             })  # fmt: skip
     return out

@@ -47,15 +47,17 @@ class Restrictions:
     """
 
     weight_levels: int | None = None
-    """Conductance levels a weight can take (e.g. 16 for 4-bit, 32 for 5-bit cells),
-    evenly spaced over ``[-w_max, w_max]``; None: analog weights."""
+    """Levels a weight can take, evenly spaced over ``[-w_max, w_max]`` (an odd count
+    holds 0: 15 for a pair of 4-bit cells, 31 for 5-bit; an even count has no zero
+    level, so a zero weight lands at ±w_max/(levels−1)); None: analog weights."""
     weight_window: float | None = None
     """``w_max`` of the weight levels, in weight units; None: each layer's own
     ``max |W|`` (of the fused weights the chip holds)."""
     input_bits: int | None = None
-    """Resolution of the DAC that drives a crossbar's analog input (2^bits levels
-    over ``[-input_range, input_range]``); None: no DAC quantisation. In an SNN only
-    the first layer's input is analog; spikes need no DAC."""
+    """Resolution of the DAC that drives a crossbar's analog input (a signed converter:
+    2^bits − 1 levels over ``[-input_range, input_range]``, zero exact); None: no DAC
+    quantisation. In an SNN only the first layer's input is analog; spikes need no
+    DAC."""
     input_range: float | None = None
     """The largest input amplitude a crossbar may receive (its non-destructive
     threshold voltage, in input units): inputs are clipped to ``±input_range``;
@@ -63,17 +65,19 @@ class Restrictions:
     learn_input_scale: bool = False
     """HRAT's learned scale factor ``a`` per layer: the crossbar receives ``a·x``
     (clipped, quantised) and holds ``W/a``, so the product is unchanged where
-    nothing clips; after training ``a`` folds into the weights and the previous
-    layer's output. Needs ``input_range``."""
+    nothing clips; on a chip ``a`` folds into the previous layer (or the input
+    driver). Needs ``input_range``. In an SNN whose first layer takes rate-coded
+    spikes, an ``input_range`` below 1 clips them."""
     output_swing: float | None = None
     """The op-amps' output saturates at ``±output_swing``, in the layer's output units
     (an SNN's neuron input current); None: no saturation."""
     output_bits: int | None = None
-    """Resolution of the ADC on every crossbar output (2^bits levels over
-    ``±output_swing``; HA-SGD poster, Fig. 9); None: no ADC. Needs ``output_swing``."""
+    """Resolution of the ADC on every crossbar output (2^bits − 1 levels over
+    ``±output_swing``, zero exact; HA-SGD poster, Fig. 9); None: no ADC. Needs
+    ``output_swing``."""
     bias_bits: int | None = None
     """Resolution of the bias DAC: the bias, mapped as an extra row ``b/s`` with ``s``
-    matched to its range (HA-SGD poster, Fig. 5), takes 2^bits levels over
+    matched to its range (HA-SGD poster, Fig. 5), takes 2^bits − 1 levels over
     ``±max|b|`` of each layer; None: analog bias."""
     fuse_batchnorm: bool = False
     """HRAT's BN fusing: BatchNorm is folded into the Conv/Linear before it during
@@ -150,15 +154,16 @@ class Restrictions:
 
 
 PRESETS: dict[str, Restrictions] = {
-    "yao2020": Restrictions(weight_levels=32, fuse_batchnorm=True),
-    "wan2022": Restrictions(weight_levels=16, fuse_batchnorm=True),
+    "yao2020": Restrictions(weight_levels=31, fuse_batchnorm=True),
+    "wan2022": Restrictions(weight_levels=15, fuse_batchnorm=True),
     "hrat": Restrictions(
-        weight_levels=16, input_bits=8, input_range=1.0, learn_input_scale=True,
+        weight_levels=15, input_bits=8, input_range=1.0, learn_input_scale=True,
         output_swing=8.0, output_bits=6, bias_bits=8, fuse_batchnorm=True,
     ),
 }  # fmt: skip
 """Named restrictions: ``yao2020`` (5-bit weights of the fully hardware-implemented
 memristor CNN, Yao et al., Nature 2020), ``wan2022`` (4-bit weights, Wan et al.,
-Nature 2022), both as HRAT cites them, with BN fused; ``hrat``: every restriction
-on (4-bit weights, 8-bit DAC over ±1, learned input scales, ±8 output swing with a
-6-bit ADC, 8-bit bias DAC, BN fused), a starting point to adjust to a chip."""
+Nature 2022), both as HRAT cites them, as signed levels with zero exact (2^b − 1)
+and BN fused; ``hrat``: every restriction on (4-bit weights, 8-bit DAC over ±1,
+learned input scales, ±8 output swing with a 6-bit ADC, 8-bit bias DAC, BN fused),
+a starting point to adjust to a chip."""

@@ -62,6 +62,8 @@ def create(name: str, spiking: bool = True, neuron: str = "snnvar", **kwargs: ob
 
 
 register("fc2", zoo.fc2)
+register("fc4", zoo.fc4)
+register("lenet5", zoo.lenet5)
 register("spiking_cnn1", zoo.spiking_cnn1)
 register("spiking_cnn2", zoo.spiking_cnn2)
 for _name in zoo.VGG_CONFIGS:

@@ -3,6 +3,8 @@
 - ``fc2``: 784-400-200-10 (WVAT Table 4, FC on MNIST / N-MNIST).
 - ``spiking_cnn1``: 16C5-P2-concat(32C3, 8C1)-8C1-288 (WVAT Table 4, footnote 2).
 - ``spiking_cnn2``: 15C5-P2-40C5-P2-300 (WVAT Table 4, footnote 3; TSSL-BP's MNIST net).
+- ``fc4``: 784-512-256-128-10, four fully connected layers (HRAT's FC-4 on MNIST).
+- ``lenet5``: 6C5-P2-16C5-P2-120-84 (LeCun et al. 1998; HRAT's LeNet-5 on MNIST).
 - ``vgg5``, ``vgg11``, ``vgg16``: VGG for 32x32 input (WVAT Tables 1, 2; VGG-5 as in
   Rathi et al., ICLR 2020: 64C3-P2-128C3-128C3-P2 and a 1024-1024 classifier).
 
@@ -21,7 +23,7 @@ from torch import nn
 
 from .network import ACT, Concat, Network, NeuronConfig, build
 
-__all__ = ["VGG_CONFIGS", "fc2", "spiking_cnn1", "spiking_cnn2", "vgg"]
+__all__ = ["VGG_CONFIGS", "fc2", "fc4", "lenet5", "spiking_cnn1", "spiking_cnn2", "vgg"]
 
 VGG_CONFIGS: dict[str, list[int | str]] = {
     "vgg5": [64, "P", 128, 128, "P"],
@@ -102,6 +104,61 @@ def fc2(
     in_shape = tuple(int(s) for s in in_shape)
     plan = _classifier(math.prod(in_shape), tuple(hidden), num_classes, dropout)
     return build("fc2", plan, in_shape, num_classes, spiking, neuron, flat_ok=True)
+
+
+def _dense(f_in: int, f_out: int, bn: bool) -> list[nn.Module | str]:
+    """A hidden fully connected layer (with BatchNorm before its activation)."""
+    layers: list[nn.Module | str] = [nn.Linear(f_in, f_out, bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm1d(f_out))
+    return [*layers, ACT]
+
+
+def fc4(
+    spiking: bool,
+    neuron: NeuronConfig,
+    in_shape: tuple[int, ...] = (1, 28, 28),
+    hidden: tuple[int, ...] = (512, 256, 128),
+    num_classes: int = 10,
+    batch_norm: bool = False,
+) -> Network:
+    """Four fully connected layers, 784-512-256-128-10: HRAT's FC-4 on MNIST (the
+    HRAT abstract does not give the widths; these are ours), with optional BatchNorm
+    after each hidden layer, which HRAT fuses into the weights."""
+    in_shape = tuple(int(s) for s in in_shape)
+    plan: list[nn.Module | str] = [nn.Flatten()]
+    features = math.prod(in_shape)
+    for width in hidden:
+        plan += _dense(features, width, batch_norm)
+        features = width
+    plan.append(nn.Linear(features, num_classes))
+    return build("fc4", plan, in_shape, num_classes, spiking, neuron, flat_ok=True)
+
+
+def lenet5(
+    spiking: bool,
+    neuron: NeuronConfig,
+    in_shape: tuple[int, ...] = (1, 28, 28),
+    num_classes: int = 10,
+    batch_norm: bool = False,
+    pool: str = "avg",
+) -> Network:
+    """LeNet-5 (LeCun et al. 1998): 6C5 (padded, 28 -> 28)-P2-16C5-P2-120-84, HRAT's
+    LeNet-5 on MNIST; ReLU (or spiking neurons) instead of tanh, average pooling."""
+    c, h, w = _check_shape("lenet5", in_shape, 3)
+    h, w = _pool_out(_conv_out(h, 5, 2)), _pool_out(_conv_out(w, 5, 2))
+    h, w = _pool_out(_conv_out(h, 5, 0)), _pool_out(_conv_out(w, 5, 0))
+    plan: list[nn.Module | str] = [
+        *_conv(c, 6, 5, 2, batch_norm),
+        _pool(pool),
+        *_conv(6, 16, 5, 0, batch_norm),
+        _pool(pool),
+        nn.Flatten(),
+        *_dense(16 * h * w, 120, batch_norm),
+        *_dense(120, 84, batch_norm),
+        nn.Linear(84, num_classes),
+    ]
+    return build("lenet5", plan, (c, *in_shape[1:]), num_classes, spiking, neuron)
 
 
 def _conv_out(size: int, k: int, pad: int) -> int:

@@ -68,6 +68,12 @@ def over_time(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         mask = F.dropout(torch.ones_like(x[0]), layer.p, training=True)
         return x * mask
     if per_read(layer):
+        if getattr(layer, "whole_batch", False):
+            raise ValueError(
+                f"{type(layer).__name__} fuses a BatchNorm whose training statistics span "
+                "every time step, so it cannot be read once per step: train it under a "
+                "static variation or redraw='pass', or restrict without fuse_batchnorm"
+            )
         return torch.stack([layer(x[t]) for t in range(x.shape[0])])
     return layer(x.flatten(0, 1)).unflatten(0, x.shape[:2])
 

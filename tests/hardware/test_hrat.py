@@ -33,8 +33,8 @@ def test_hrat_with_wvat_trains_the_restricted_model_and_batchnorm_once_per_step(
     bn = trainer.model.layers[1]
     assert int(bn.num_batches_tracked) == trainer.optimizer.steps == 8  # 2 epochs x 4 batches
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    scale = trainer.model.layers[0].input_scale
-    assert float(scale.detach()) != 1.0  # the learned input scale moved
+    scale = trainer.model.layers[0].input_log_scale
+    assert float(scale.detach()) != 0.0  # the learned input scale moved
     with pytest.raises(ValueError, match=r"restricted with w16.*the spec says w8"):
         build_trainer(replace(SPEC, hardware=replace(HW, weight_levels=8)), trainer.model)
 
@@ -91,7 +91,15 @@ def test_cli_trains_on_hardware_and_deploys_runs_on_a_chip(tmp_path, capsys) -> 
     (tmp_path / "other.toml").write_text("[hardware]\nweight_levels = 8\n")
     code, err = _cli(capsys, "evaluate", tmp_path / "hrat", "--hardware", tmp_path / "other.toml",
                      "--out", tmp_path / "ev2")  # fmt: skip
-    assert code == 2 and "was trained on w16" in err and "--hardware says w8" in err
+    assert code == 2 and "was trained on w15" in err and "--hardware says w8" in err
+    (tmp_path / "cfg.toml").write_text("[hardware]\nweight_levels = 7\n")
+    code, err = _cli(capsys, "train", *tiny, "--config", tmp_path / "cfg.toml", "--hardware",
+                     tmp_path / "hw.toml", "--out", tmp_path / "twice")  # fmt: skip
+    assert code == 2 and "the hardware is given twice" in err
+    code, err = _cli(capsys, "train", *tiny, "--config", tmp_path / "cfg.toml", "--out",
+                     tmp_path / "cfg")  # fmt: skip
+    assert code == 0, err
+    assert load_run(tmp_path / "cfg")[1].hardware == Restrictions(weight_levels=7)
     (tmp_path / "bad.toml").write_text("[hardware]\nweight_levels = 1\n")
     code, err = _cli(capsys, "train", *tiny, "--hardware", tmp_path / "bad.toml", "--out",
                      tmp_path / "bad")  # fmt: skip

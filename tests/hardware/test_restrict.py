@@ -62,7 +62,7 @@ def test_restrictions_validate_and_round_trip() -> None:
     hw = Restrictions.from_dict({"preset": "hrat", "output_bits": 4})
     assert hw == Restrictions(**{**PRESETS["hrat"].to_dict(), "output_bits": 4})
     assert Restrictions.from_dict(hw.to_dict()) == hw
-    assert hw.label() == "w16, in8@±1+scale, out4@±8, bias8, bn" and not Restrictions().active
+    assert hw.label() == "w15, in8@±1+scale, out4@±8, bias8, bn" and not Restrictions().active
 
 
 def test_quantize_levels_and_straight_through_gradient() -> None:
@@ -72,6 +72,8 @@ def test_quantize_levels_and_straight_through_gradient() -> None:
     q.sum().backward()
     assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0]  # none where it clips
     assert quantize(torch.ones(3), 4, 0.0).tolist() == [0.0, 0.0, 0.0]
+    assert quantize(torch.zeros(1), 15, 1.0).item() == 0.0  # odd counts hold zero
+    assert quantize(torch.zeros(1), 16, 1.0).abs().item() == pytest.approx(1 / 15)  # even: none
     with pytest.raises(ValueError, match="at least 2 levels"):
         quantize(x, 1, 1.0)
 
@@ -120,17 +122,17 @@ def test_fused_batchnorm_trains_as_batchnorm_and_updates_once() -> None:
 
 
 def test_deploy_programs_the_levels_and_the_circuit_acts_on_inputs_and_outputs() -> None:
-    hw = Restrictions(weight_levels=8, bias_bits=3, input_bits=4, input_range=0.5,
+    hw = Restrictions(weight_levels=7, bias_bits=3, input_bits=4, input_range=0.5,
                       output_swing=2.0, output_bits=3, fuse_batchnorm=True)  # fmt: skip
     model = _ann()
     chip = deploy(restrict(model, hw))
     assert "layers.1.weight" not in chip.state_dict()  # BatchNorm fused away
     for name, p in chip.named_parameters():
         half = p.detach().abs().max()
-        grid = torch.linspace(-half, half, 8)  # 8 weight levels; 2**3 bias levels
+        grid = torch.linspace(-half, half, 7)  # 7 weight levels; 2**3 - 1 bias levels
         dist = (p.detach().flatten()[:, None] - grid[None]).abs().min(1).values
         assert float(dist.max()) <= 1e-5 * float(half), name
-        assert p.detach().unique().numel() <= 8, name
+        assert p.detach().unique().numel() <= 7, name
     # one Linear, identity weights: the output is the ADC of the DAC of the input
     eye = nn.Linear(4, 4)
     with torch.no_grad():
@@ -139,9 +141,10 @@ def test_deploy_programs_the_levels_and_the_circuit_acts_on_inputs_and_outputs()
     hw = Restrictions(input_bits=2, input_range=1.0, output_swing=0.5, output_bits=2)
     wire = restrict(eye, hw)
     x = torch.tensor([[-3.0, -0.4, 0.2, 0.9]])
-    dac = [-1.0, -1 / 3, 1 / 3, 1.0]  # 4 levels over ±1
-    adc = [max(min(v, 0.5), -0.5) for v in dac]
-    adc = [round((v + 0.5) / (1 / 3)) * (1 / 3) - 0.5 for v in adc]  # 4 levels over ±0.5
+    dac = [-1.0, 0.0, 0.0, 1.0]  # 2-bit signed: 3 levels over ±1
+    adc = [-0.5, 0.0, 0.0, 0.5]  # clipped to ±0.5, 3 levels
+    dac_only = restrict(eye, Restrictions(input_bits=2, input_range=1.0))
+    torch.testing.assert_close(dac_only(x), torch.tensor([dac]))
     torch.testing.assert_close(wire(x), torch.tensor([adc]))
 
 
@@ -150,6 +153,8 @@ def test_only_the_first_layer_of_an_snn_gets_the_dac() -> None:
     layers = describe(restrict(_snn(), hw))
     assert [r["analog_input"] for r in layers] == [True, False, False, False, False, False]
     assert [r["input_scale"] for r in layers] == [1.0, None, None, None, None, None]
+    foreign = models.create("spiking_cnn1", neuron="snntorch", in_shape=(1, 8, 8), hidden=16)
+    assert [r["analog_input"] for r in describe(restrict(foreign, hw))] == [True] + [False] * 5
     ann_layers = describe(restrict(_ann(), hw))
     assert all(r["analog_input"] for r in ann_layers)
 
@@ -160,10 +165,11 @@ def test_the_learned_input_scale_gets_a_gradient_and_folds_into_the_weights() ->
     hw = Restrictions(input_bits=3, input_range=1.0, learn_input_scale=True)
     chip = restrict(model, hw)
     with torch.no_grad():
-        chip[0].input_scale.fill_(0.7)
+        chip[0].input_log_scale.fill_(torch.log(torch.tensor(0.7)))
     x = torch.rand(5, 8)
     chip(x).square().sum().backward()
-    assert chip[0].input_scale.grad is not None and float(chip[0].input_scale.grad) != 0.0
+    grad = chip[0].input_log_scale.grad
+    assert grad is not None and float(grad) != 0.0
     deployed = deploy(chip)
     torch.testing.assert_close(deployed[0].weight, model[0].weight / 0.7)
     with torch.no_grad():
@@ -185,7 +191,7 @@ def test_a_variation_perturbs_the_programmed_levels_on_the_unrestricted_models_c
 
 
 def test_saturation_warns_once() -> None:
-    chip = restrict(nn.Sequential(nn.Linear(8, 4)), Restrictions(output_swing=1e-3))
+    chip = restrict(nn.Sequential(nn.Linear(8, 4)), Restrictions(output_swing=1e-3)).eval()
     with pytest.warns(UserWarning, match=r"'0': 100% of its outputs saturate"):
         chip(torch.ones(3, 8) * 5)
     with warnings.catch_warnings():
@@ -206,3 +212,72 @@ def test_what_cannot_be_restricted_is_named() -> None:
         deploy(nn.Sequential(nn.Linear(2, 2)))
     with pytest.raises(TypeError, match="must be a Restrictions"):
         restrict(nn.Linear(2, 2), {"weight_levels": 4})
+
+
+@pytest.mark.parametrize("name", ["fc4", "lenet5"])
+@pytest.mark.parametrize("spiking", [False, True])
+def test_hrats_networks_fuse_batchnorm_exactly(name, spiking) -> None:
+    """HRAT's FC-4 and LeNet-5 with BatchNorm after every hidden layer (Conv and FC)."""
+    torch.manual_seed(3)
+    model = models.create(name, spiking=spiking, batch_norm=True)
+    x = torch.rand(8, 1, 28, 28)
+    x = datasets.direct(x, 2) if spiking else x
+    model.train()
+    with torch.no_grad():
+        model(x)
+    model.eval()
+    chip = restrict(model, Restrictions(fuse_batchnorm=True))
+    with torch.no_grad():
+        torch.testing.assert_close(chip(x), model(x), rtol=0, atol=1e-5)
+        torch.testing.assert_close(deploy(chip)(x), model(x), rtol=0, atol=1e-5)
+    assert sum(r["batchnorm"] for r in describe(chip)) == (4 if name == "lenet5" else 3)
+
+
+def test_fused_batchnorm_with_a_bias_a_scale_and_cumulative_momentum_is_batchnorm() -> None:
+    """A biased Linear, BatchNorm1d(momentum=None) and a learned input scale a = 0.5:
+    the restricted layer trains exactly as Linear + BatchNorm, statistics included."""
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=None))
+    with torch.no_grad():
+        model[0].bias.fill_(2.0)
+    hw = Restrictions(input_range=100.0, learn_input_scale=True, fuse_batchnorm=True)
+    chip = restrict(model, hw)
+    with torch.no_grad():
+        chip[0].input_log_scale.fill_(torch.log(torch.tensor(0.5)))
+    model.train(), chip.train()
+    for _ in range(3):
+        x = torch.randn(16, 4)
+        torch.testing.assert_close(chip(x), model(x), rtol=0, atol=1e-5)
+    mine = chip.state_dict()
+    for k, a in model.state_dict().items():  # weights, running statistics, batch count
+        torch.testing.assert_close(a.float(), mine[k].float(), rtol=0, atol=1e-5, msg=k)
+    model.eval(), chip.eval()
+    x = torch.randn(8, 4)
+    torch.testing.assert_close(chip(x), model(x), rtol=0, atol=1e-5)
+    torch.testing.assert_close(deploy(chip)(x), model(x), rtol=0, atol=1e-5)
+
+
+def test_per_step_reads_of_a_fused_layer_in_training_are_refused_and_pickling_works() -> None:
+    import io
+
+    chip = restrict(_snn(), Restrictions(fuse_batchnorm=True)).train()
+    x = datasets.direct(torch.rand(4, 1, 8, 8), 3)
+    with (
+        pytest.raises(ValueError, match="cannot be read once per step"),
+        Variation(0.0, mode="dynamic").applied(chip, seed=0),
+    ):
+        chip(x)
+    with Variation(0.0, mode="dynamic", redraw="pass").applied(chip, seed=0):
+        chip(x)  # one read per pass: all steps at once
+    chip.eval()
+    with Variation(0.0, mode="dynamic").applied(chip, seed=0):
+        chip(x)  # inference: running statistics, per step is fine
+    buffer = io.BytesIO()
+    torch.save(chip, buffer)
+    buffer.seek(0)
+    back = torch.load(buffer, weights_only=False)
+    with torch.no_grad():
+        assert torch.equal(back(x), chip(x))
+    no_stats = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, track_running_stats=False))
+    with pytest.raises(ValueError, match=r"BatchNorm at '1': it keeps no running statistics"):
+        restrict(no_stats, Restrictions(fuse_batchnorm=True))

@@ -46,7 +46,9 @@ def _settle_batch_norm(model: nn.Module, x: torch.Tensor) -> None:
 
 
 def test_registry_lists_the_required_models() -> None:
-    assert models.available() == ["fc2", "spiking_cnn1", "spiking_cnn2", "vgg11", "vgg16", "vgg5"]
+    assert models.available() == [
+        "fc2", "fc4", "lenet5", "spiking_cnn1", "spiking_cnn2", "vgg11", "vgg16", "vgg5",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)

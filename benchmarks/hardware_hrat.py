@@ -1,16 +1,19 @@
-"""HRAT on the embedded digits (issue 19): SGD deployed onto a restricted chip against
+"""HRAT (issue 19): SGD deployed onto a restricted chip against
 HRAT and HRAT + WVAT trained on it, with and without device variation, on the same
 chips; what each restriction costs alone; the cost of `restrict` per training step.
 
-The chip: 4-bit weights (16 levels), an 8-bit input DAC over ±1, learned input
+The chip: 4-bit signed weights (15 levels, zero exact), an 8-bit input DAC over ±1, learned input
 scales, an output swing set from the data (99.9th percentile of the SGD model's
 fused layer outputs) with a 6-bit ADC, an 8-bit bias DAC, BatchNorm fused. The
-model is spiking_cnn1's ANN with BatchNorm (hidden 64). Every run starts from the
-same initial weights; HRAT + WVAT is WVAT (w_th = 0.2, α = 0.1) on the restricted
-model at σ = 10 % of each layer's range.
+default model is spiking_cnn1's ANN with BatchNorm (hidden 64) on the digits.
+Every run starts from the same initial weights; HRAT + WVAT is WVAT (w_th = 0.2,
+α = 0.1) on the restricted model at σ = 10 % of each layer's range.
 
-    python benchmarks/hardware_digits.py [--epochs 30] [--draws 20] [--seed 0]
-        [--json benchmarks/results/hardware_digits.json]
+    python benchmarks/hardware_hrat.py [--dataset digits] [--model spiking_cnn1]
+        [--data-root ../shared/data] [--train-samples N] [--epochs 30] [--draws 20]
+        [--seed 0] [--json benchmarks/results/hardware_digits.json]
+
+``--model fc4`` and ``--model lenet5`` are HRAT's MNIST networks (with BatchNorm).
 """
 
 from __future__ import annotations
@@ -54,16 +57,26 @@ def step_time(spec: RunSpec, data, steps: int = 20) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--model", default="spiking_cnn1")
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--train-samples", type=int, help="the first N training samples")
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     start = time.perf_counter()
-    train, test = datasets.get("digits"), datasets.get("digits", train=False)
+    opts = {} if args.dataset == "digits" else {"root": args.data_root, "download": False}
+    train = datasets.get(args.dataset, **opts)
+    test = datasets.get(args.dataset, train=False, **opts)
+    if args.train_samples is not None:
+        train = torch.utils.data.Subset(train, range(min(args.train_samples, len(train))))
+    options = {"batch_norm": True, **({"hidden": 64} if args.model == "spiking_cnn1" else {})}
     base = RunSpec(
-        model="spiking_cnn1", model_options={"hidden": 64, "batch_norm": True}, spiking=False,
-        lr=3e-3, variation=Variation(0.1),
+        model=args.model, model_options=options, spiking=False, dataset=args.dataset,
+        lr=args.lr, variation=Variation(0.1),
         train=TrainConfig(epochs=args.epochs, batch_size=64, encoder="none", seed=args.seed,
                           progress=False),
     )  # fmt: skip
@@ -75,7 +88,7 @@ def main() -> None:
     calibration = torch.stack([train[i][0] for i in range(256)])
     swing = output_swing_from_data(sgd.model.eval(), calibration, percentile=99.9)
     chip = Restrictions(
-        weight_levels=16, input_bits=8, input_range=1.0, learn_input_scale=True,
+        weight_levels=15, input_bits=8, input_range=1.0, learn_input_scale=True,
         output_swing=round(swing, 3), output_bits=6, bias_bits=8, fuse_batchnorm=True,
     )  # fmt: skip
     trained = {"sgd": sgd.model.eval()}
@@ -104,7 +117,7 @@ def main() -> None:
 
     # the ablation: SGD's model with one restriction at a time, clean (σ = 0)
     single = {
-        "weights (16 levels)": Restrictions(weight_levels=16, fuse_batchnorm=True),
+        "weights (15 levels)": Restrictions(weight_levels=15, fuse_batchnorm=True),
         "input (8-bit DAC, ±1)": Restrictions(input_bits=8, input_range=1.0, fuse_batchnorm=True),
         f"output swing (±{chip.output_swing:g})": Restrictions(
             output_swing=chip.output_swing, fuse_batchnorm=True),
@@ -131,6 +144,8 @@ def main() -> None:
 
     wall = time.perf_counter() - start
     lines = [
+        f"{args.model} ANN with BatchNorm on {args.dataset} ({len(train)} training, "
+        f"{len(test)} test samples), Adam lr {args.lr}; "
         f"chip: {chip.label()}; {args.epochs} epochs, seed {args.seed}, {args.draws} chips "
         f"per σ (relative to each layer's range of the programmed weights)",
         "",
