@@ -29,7 +29,7 @@ import torch
 
 import snnvar
 from snnvar import Variation, datasets
-from snnvar.hardware import Restrictions, deploy, output_swing_from_data, restrict
+from snnvar.hardware import Restrictions, ablation, deploy, output_swing_from_data, restrict
 from snnvar.runs import RunSpec, build_trainer
 from snnvar.training import TrainConfig
 
@@ -116,19 +116,10 @@ def main() -> None:
     stages["evaluate_s"] = time.perf_counter() - t0
 
     # the ablation: SGD's model with one restriction at a time, clean (σ = 0)
-    single = {
-        "weights (15 levels)": Restrictions(weight_levels=15, fuse_batchnorm=True),
-        "input (8-bit DAC, ±1)": Restrictions(input_bits=8, input_range=1.0, fuse_batchnorm=True),
-        f"output swing (±{chip.output_swing:g})": Restrictions(
-            output_swing=chip.output_swing, fuse_batchnorm=True),
-        "ADC (6-bit)": Restrictions(output_swing=chip.output_swing, output_bits=6,
-                                    fuse_batchnorm=True),
-        "bias (8-bit DAC)": Restrictions(bias_bits=8, fuse_batchnorm=True),
-        "BN fused only": Restrictions(fuse_batchnorm=True),
-    }  # fmt: skip
-    ablation = snnvar.evaluate(
-        {k: deploy(restrict(trained["sgd"], r)) for k, r in single.items()}, test,
-        Variation(0.0), sigmas=(0.0,), draws=1, seed=args.seed, encoder="none", spikes=False,
+    single = {k: m for k, m in ablation(trained["sgd"], chip).items() if k != "all"}
+    ablated = snnvar.evaluate(
+        single, test, Variation(0.0), sigmas=(0.0,), draws=1, seed=args.seed, encoder="none",
+        spikes=False,
     )  # fmt: skip
     plain = replace(base, method="sgd")
     times = {"unrestricted": step_time(plain, train), "restricted": step_time(
@@ -161,7 +152,7 @@ def main() -> None:
     lines += ["", "| SGD's model with one restriction | clean accuracy (%) | cost (points) |",
               "|---|---|---|"]  # fmt: skip
     for name in single:
-        acc = 100 * ablation.row(name, 0.0)["accuracy_mean"]
+        acc = 100 * ablated.row(name, 0.0)["accuracy_mean"]
         lines.append(f"| {name} | {acc:.2f} | {clean - acc:+.2f} |")
     lines += [
         "",
@@ -178,7 +169,7 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "chip": chip.to_dict(), "table": text, "stages_s": stages, "step_s": times,
-            "report": report.to_dict(), "ablation": ablation.to_dict(), "seed": args.seed,
+            "report": report.to_dict(), "ablation": ablated.to_dict(), "seed": args.seed,
         }, indent=1))  # fmt: skip
 
 

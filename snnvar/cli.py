@@ -219,6 +219,11 @@ def _parser() -> argparse.ArgumentParser:
         "restricted chip (a run trained with restrictions is deployed on its own)",
     )  # fmt: skip
     e.add_argument(
+        "--ablation", action="store_true",
+        help="with --hardware: also every run on each restriction alone (what each costs), "
+        "named 'RUN / restriction'",
+    )  # fmt: skip
+    e.add_argument(
         "--mode", choices=["static", "dynamic", "both"], help="of the default variation (static)"
     )
     e.add_argument("--redraw", choices=["step", "pass"], help="dynamic reads (default: step)")
@@ -541,6 +546,25 @@ def _on_chip(model: Any, spec: Any, hardware: Any, run: Path) -> tuple[Any, Any]
     return deploy(restrict(model, hardware)), replace(spec, hardware=hardware)
 
 
+def _add_ablation(
+    args: argparse.Namespace, hardware: Any, names: list[str], raw: list[tuple[Any, Any]],
+    models: dict[str, Any], encoders: dict[str, str], steps: dict[str, int],
+) -> None:  # fmt: skip
+    """Every unrestricted run also on each restriction alone (``RUN / restriction``)."""
+    from .hardware import ablation
+
+    for name, (model, spec), run in zip(names, raw, args.runs, strict=True):
+        if spec.hardware is not None:
+            raise CLIError(
+                f"--ablation takes unrestricted runs; {run} was trained on {spec.hardware.label()}"
+            )
+        for kind, chip in ablation(model, hardware).items():
+            if kind == "all":
+                continue  # the run itself, on the chip
+            key = f"{name} / {kind}"
+            models[key], encoders[key], steps[key] = chip, encoders[name], steps[name]
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from . import datasets
     from .evaluation import (
@@ -563,7 +587,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     levels = _test_variations(args)  # a bad variation file fails before anything is loaded
     hardware = _restrictions(args)
     out = prepare_out_dir(args.out, args.overwrite)
-    loaded = [_on_chip(*load_run(r, root=args.data_root), hardware, r) for r in args.runs]
+    if args.ablation and hardware is None:
+        raise CLIError("--ablation takes the restrictions of --hardware FILE")
+    raw = [load_run(r, root=args.data_root) for r in args.runs]
+    loaded = [_on_chip(m, spec, hardware, r) for (m, spec), r in zip(raw, args.runs, strict=True)]
     specs = [s for _, s in loaded]
     if len({s.dataset for s in specs}) > 1:
         raise CLIError("runs evaluated together need the same data set")
@@ -578,6 +605,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     steps = {
         n: args.time_steps or spec.time_steps for n, (_, spec) in zip(names, loaded, strict=True)
     }
+    if args.ablation:
+        _add_ablation(args, hardware, names, raw, named_all, encoders, steps)
     report = evaluate(
         named_all, test, levels, sigmas=args.sigmas, draws=args.draws, seed=args.seed,
         encoder=encoders, time_steps=steps, batch_size=args.batch_size,

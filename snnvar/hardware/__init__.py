@@ -13,11 +13,13 @@ from .restrict import (
     SATURATION_WARNING,
     RestrictedConv2d,
     RestrictedLinear,
+    ablation,
     deploy,
     describe,
     output_swing_from_data,
     restrict,
     restrictions_of,
+    single_restrictions,
 )
 from .restrictions import PRESETS, Restrictions
 
@@ -28,11 +30,13 @@ __all__ = [
     "RestrictedConv2d",
     "RestrictedLinear",
     "Restrictions",
+    "ablation",
     "deploy",
     "describe",
     "output_swing_from_data",
     "quantize",
     "restrict",
     "restrictions_of",
+    "single_restrictions",
     "ste_round",
 ]

@@ -52,11 +52,13 @@ __all__ = [
     "DEPLOYABLE",
     "RestrictedConv2d",
     "RestrictedLinear",
+    "ablation",
     "deploy",
     "describe",
     "output_swing_from_data",
     "restrict",
     "restrictions_of",
+    "single_restrictions",
 ]
 
 _STATE = "_hw_state"
@@ -430,6 +432,50 @@ def output_swing_from_data(
     values = torch.cat(seen).float()
     k = max(1, min(values.numel(), round(percentile / 100.0 * values.numel())))
     return float(values.kthvalue(k).values)
+
+
+def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
+    """Each restriction of ``restrictions`` on its own, by name (BatchNorm fused in every
+    one when ``fuse_batchnorm`` is on, as the chip cannot compute it), then all of them:
+    the rows of an ablation (what each restriction costs alone)."""
+    hw = restrictions
+    bn = hw.fuse_batchnorm
+    out: dict[str, Restrictions] = {}
+    if hw.weight_levels is not None:
+        out["weights"] = Restrictions(
+            weight_levels=hw.weight_levels, weight_window=hw.weight_window, fuse_batchnorm=bn
+        )
+    if hw.input_range is not None:
+        out["input"] = Restrictions(
+            input_bits=hw.input_bits, input_range=hw.input_range,
+            learn_input_scale=hw.learn_input_scale, fuse_batchnorm=bn,
+        )  # fmt: skip
+    if hw.output_swing is not None:
+        out["output swing"] = Restrictions(output_swing=hw.output_swing, fuse_batchnorm=bn)
+        if hw.output_bits is not None:
+            out["ADC"] = Restrictions(
+                output_swing=hw.output_swing, output_bits=hw.output_bits, fuse_batchnorm=bn
+            )
+    if hw.bias_bits is not None:
+        out["bias"] = Restrictions(bias_bits=hw.bias_bits, fuse_batchnorm=bn)
+    if bn:
+        out["BN fused"] = Restrictions(fuse_batchnorm=True)
+    out["all"] = hw
+    return out
+
+
+def ablation(model: nn.Module, restrictions: Restrictions) -> dict[str, nn.Module]:
+    """``model`` deployed on each of :func:`single_restrictions` (name -> chip), for
+    :func:`snnvar.evaluate`: every chip keeps the model's weight names, so all of them
+    see the same simulated devices. ``model`` must be unrestricted."""
+    if restrictions_of(model) is not None:
+        raise ValueError(
+            "ablation needs the unrestricted model (a model trained on the restricted chip "
+            "has no restriction to take away)"
+        )
+    return {
+        name: deploy(restrict(model, r)) for name, r in single_restrictions(restrictions).items()
+    }
 
 
 def describe(model: nn.Module) -> list[dict[str, Any]]:

@@ -105,3 +105,34 @@ def test_cli_trains_on_hardware_and_deploys_runs_on_a_chip(tmp_path, capsys) -> 
                      tmp_path / "bad")  # fmt: skip
     assert code == 2 and "weight_levels must be an integer >= 2" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_ablation_is_each_restriction_alone_on_the_same_chips(tmp_path, capsys) -> None:
+    from snnvar.hardware import ablation, single_restrictions
+
+    kinds = single_restrictions(PRESETS["hrat"])
+    assert list(kinds) == ["weights", "input", "output swing", "ADC", "bias", "BN fused", "all"]
+    assert kinds["ADC"] == Restrictions(output_swing=8.0, output_bits=6, fuse_batchnorm=True)
+    assert kinds["all"] == PRESETS["hrat"]
+    assert list(single_restrictions(Restrictions(bias_bits=4))) == ["bias", "all"]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    chips = ablation(model, Restrictions(weight_levels=7, bias_bits=3))
+    assert set(chips) == {"weights", "bias", "all"}
+    assert chips["weights"][0].weight.unique().numel() <= 7
+    assert torch.equal(chips["weights"][0].bias, model[0].bias)  # the bias is left analog
+    with pytest.raises(ValueError, match="needs the unrestricted model"):
+        ablation(chips["all"], Restrictions(weight_levels=7))
+    (tmp_path / "hw.toml").write_text("[hardware]\nweight_levels = 7\nbias_bits = 4\n")
+    tiny = ("--model", "fc2", "--model-option", "hidden=(16,)", "--epochs", "1", "--ann",
+            "--no-progress")  # fmt: skip
+    assert _cli(capsys, "train", *tiny, "--out", tmp_path / "r")[0] == 0
+    code, err = _cli(capsys, "evaluate", tmp_path / "r", "--hardware", tmp_path / "hw.toml",
+                     "--ablation", "--sigmas", "0", "--draws", "1", "--no-progress", "--out",
+                     tmp_path / "ev")  # fmt: skip
+    assert code == 0, err
+    report = Report.load(tmp_path / "ev")
+    assert report.methods == ["sgd", "sgd / weights", "sgd / bias"]
+    assert report.models["sgd / bias"]["hardware"] == Restrictions(bias_bits=4).to_dict()
+    code, err = _cli(capsys, "evaluate", tmp_path / "r", "--ablation", "--out", tmp_path / "e2")
+    assert code == 2 and "--ablation takes the restrictions of --hardware" in err
