@@ -11,17 +11,14 @@ engine, the models and the evaluation need.
 """
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from . import evaluation, models, nn
 from .evaluation import evaluate
 from .variation import Draw, Empirical, Variation, Weibull, preset
+from .version import package_version
 
-try:
-    __version__ = version("snnvar")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+__version__ = package_version()
 
 __all__ = [
     "Draw",

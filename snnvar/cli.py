@@ -172,18 +172,14 @@ def _run_flags(t: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from importlib.metadata import PackageNotFoundError, version
+    from .version import package_version
 
-    try:
-        __version__ = version("snnvar")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        __version__ = "0.0.0+unknown"
     parser = argparse.ArgumentParser(
         prog="snnvar",
         description="Spiking neural networks under analog-hardware weight variation: "
         "train with variation-aware methods, evaluate on simulated chips.",
     )
-    parser.add_argument("--version", action="version", version=f"snnvar {__version__}")
+    parser.add_argument("--version", action="version", version=f"snnvar {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser(
@@ -290,6 +286,8 @@ def _check_config_value(action: argparse.Action, key: str, value: Any, path: Pat
     """A TOML value for ``action``'s flag, checked as argparse would check the flag's.
     A switch's key takes the value of its setting: ``no_progress = true`` is
     ``--no-progress``, ``cosine = false`` is ``--no-cosine``."""
+    from .fields import describe_type, matches_type
+
     where = f"{key} = {value!r} in {path}"
     if action.nargs == 0:  # a switch: the key names the setting it stores
         if not isinstance(value, bool):
@@ -300,12 +298,8 @@ def _check_config_value(action: argparse.Action, key: str, value: Any, path: Pat
             raise CLIError(f"{where}: must be a list of paths (strings)")
         return [Path(v) for v in value]
     if action.type in (int, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if action.type is int and not (isinstance(value, int) and not isinstance(value, bool)):
-            ok = False
-        if not ok:
-            kind = "an integer" if action.type is int else "a number"
-            raise CLIError(f"{where}: must be {kind}")
+        if not matches_type(value, action.type):  # as the dataclasses check their fields
+            raise CLIError(f"{where}: must be {describe_type(action.type)}")
     elif action.type is Path:
         if not isinstance(value, str):
             raise CLIError(f"{where}: must be a path (a string)")
@@ -321,6 +315,16 @@ def _check_config_value(action: argparse.Action, key: str, value: Any, path: Pat
     return value
 
 
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML file ``path`` (``what``: "config", "hardware") or a one-line error."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise CLIError(f"{what} file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise CLIError(f"{what} file {path} is not valid TOML: {err}") from None
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -329,12 +333,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.config is None:
         return args
     sub = args._commands[args.command]
-    try:
-        settings = tomllib.loads(args.config.read_text())
-    except FileNotFoundError:
-        raise CLIError(f"config file {args.config} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise CLIError(f"config file {args.config} is not valid TOML: {err}") from None
+    settings = _read_toml(args.config, "config")
     actions = {a.dest: a for a in sub._actions if a.dest not in ("help", "config", "_commands")}
     tables = set(_OPTION_TABLES) if args.command == "train" else set()
     with_variation = args.command in ("train", "evaluate")
@@ -424,12 +423,7 @@ def _restrictions(args: argparse.Namespace) -> Any:
     table, where = args.hardware_table, f"the [hardware] table of {args.config}"
     if args.hardware_file is not None:
         where = str(args.hardware_file)
-        try:
-            data = tomllib.loads(args.hardware_file.read_text())
-        except FileNotFoundError:
-            raise CLIError(f"hardware file {args.hardware_file} does not exist") from None
-        except tomllib.TOMLDecodeError as err:
-            raise CLIError(f"hardware file {args.hardware_file} is not valid TOML: {err}") from None
+        data = _read_toml(args.hardware_file, "hardware")
         if set(data) != {"hardware"} or not isinstance(data["hardware"], dict):
             raise CLIError(
                 f"hardware file {args.hardware_file} must hold one [hardware] table, "

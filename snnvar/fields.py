@@ -18,7 +18,7 @@ from dataclasses import fields, is_dataclass
 from functools import cache
 from typing import Any
 
-__all__ = ["check_types", "describe_type", "field_docs"]
+__all__ = ["check_types", "describe_type", "field_docs", "matches_type"]
 
 
 @cache
@@ -44,12 +44,14 @@ def field_docs(cls: type) -> dict[str, str]:
     return out
 
 
-def _matches(value: Any, hint: Any) -> bool:
+def matches_type(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the annotation ``hint`` (``bool`` is not an integer here,
+    an integer is a valid float; hints this checker does not know always fit)."""
     origin = typing.get_origin(hint)
     if hint is Any or isinstance(hint, typing.TypeVar):
         return True
     if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, h) for h in typing.get_args(hint))
+        return any(matches_type(value, h) for h in typing.get_args(hint))
     if hint is type(None):
         return value is None
     if hint is bool:
@@ -94,5 +96,5 @@ def check_types(obj: Any) -> None:
     for f in fields(obj):
         value = getattr(obj, f.name)
         hint = hints.get(f.name, Any)
-        if not _matches(value, hint):
+        if not matches_type(value, hint):
             raise ValueError(f"{f.name} must be {describe_type(hint)}, got {value!r}")

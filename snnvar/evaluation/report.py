@@ -23,9 +23,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from ..version import package_version
 
 __all__ = ["REQUIRED_ROW_KEYS", "Report", "Row", "prepare_out_dir"]
 
@@ -57,15 +58,6 @@ _CSV_KEYS = (
     "spikes_per_sample",
     "synops_per_sample",
 )
-
-
-def _version() -> str:
-    # Read from the distribution, as ``snnvar.__version__`` is: importing the package
-    # root here would make a cycle (snnvar -> evaluation -> report -> snnvar).
-    try:
-        return version("snnvar")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0+unknown"
 
 
 def _finite(value: Any) -> Any:
@@ -212,7 +204,7 @@ class Report:
     """Rows of :func:`~snnvar.evaluation.loss_landscape`, if computed."""
     histograms: dict[str, Any] = field(default_factory=dict)
     """:func:`~snnvar.evaluation.weight_histograms`, if computed."""
-    snnvar_version: str = field(default_factory=_version)
+    snnvar_version: str = field(default_factory=package_version)
     """The snnvar that wrote it."""
 
     def __post_init__(self) -> None:

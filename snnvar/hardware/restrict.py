@@ -275,11 +275,11 @@ def _weighted(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
-def _analog(model: nn.Module) -> set[str]:
-    """The weighted layers whose input is analog: all of an ANN's; in an SNN those
+def _analog(model: nn.Module, layers: dict[str, nn.Module]) -> set[str]:
+    """The weighted ``layers`` whose input is analog: all of an ANN's; in an SNN those
     before the first neuron loop (the rest receive spikes)."""
     if not is_spiking(model):
-        return {n for n, _ in _weighted(model)}
+        return set(layers)
     neurons = set(neuron_layer_names(model))
     out = set()
     for name, m in model.named_modules():
@@ -331,7 +331,7 @@ def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
     layers = dict(_weighted(chip))
     if not layers:
         raise ValueError("the model has no Conv2d or Linear layer to restrict")
-    analog = _analog(chip)
+    analog = _analog(chip, layers)
     pairs = _batchnorm_pairs(chip) if restrictions.fuse_batchnorm else {}
     for name, layer in layers.items():
         layer.__class__ = DEPLOYABLE[type(layer)]

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from snnvar import datasets
-from snnvar.cli import main
 from snnvar.evaluation import Report
 from snnvar.nn import TimeLoop
 from snnvar.runs import load_run
+from tests.cli.invoke import cli
 
 
 def snnvar(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -26,16 +26,6 @@ def snnvar(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedPr
         cwd=cwd,
         timeout=300,
     )
-
-
-def cli(capsys, *args: str | Path) -> tuple[int, str, str]:
-    """``main(argv)`` in this process: (exit status, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:  # argparse: --help, usage errors
-        code = int(done.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 TINY = ("--model", "fc2", "--model-option", "hidden=(16,)", "--epochs", "1", "--time-steps", "2")

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from snnvar import Empirical, Variation, datasets
-from snnvar.cli import main
 from snnvar.evaluation import Report, chip_seed
 from snnvar.runs import load_run
+from tests.cli.invoke import cli
 
 TINY = """model = "fc2"
 epochs = 1
@@ -26,15 +26,6 @@ no_progress = true
 [model_options]
 hidden = [16]
 """
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as done:
-        code = int(done.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _measured(folder: Path) -> np.ndarray:

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from snnvar import Variation, datasets
-from snnvar.cli import main
 from snnvar.evaluation import Report
 from snnvar.hardware import PRESETS, Restrictions, deploy, restrictions_of
 from snnvar.runs import RunSpec, build_trainer, load_run, train_run
 from snnvar.training import TrainConfig
+from tests.cli.invoke import cli
 
 HW = Restrictions(weight_levels=16, input_bits=8, input_range=1.0, learn_input_scale=True,
                   output_swing=8.0, output_bits=6, bias_bits=8, fuse_batchnorm=True)  # fmt: skip
@@ -53,8 +53,8 @@ def test_run_json_records_the_restrictions_and_load_run_restores_the_chip(tmp_pa
 
 
 def _cli(capsys, *args) -> tuple[int, str]:
-    code = main([str(a) for a in args])
-    return code, capsys.readouterr().err
+    code, _, err = cli(capsys, *args)
+    return code, err
 
 
 def test_cli_trains_on_hardware_and_deploys_runs_on_a_chip(tmp_path, capsys) -> None:
