@@ -40,6 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .. import datasets
+from ..nn.modes import eval_mode
 from ..nn.neurons import IF, TimeLoop
 from ..nn.sequential import Readout, SpikingSequential, over_time
 from ..nn.surrogate import Triangle, surrogate
@@ -267,12 +268,8 @@ def convert(
         if unknown:
             raise ValueError(f"unknown conversion options {unknown}; allowed: {sorted(fields)}")
         cfg = replace(cfg, **options)
-    was_training = ann.training
-    ann.eval()
-    try:
+    with eval_mode(ann):
         layers = fuse_batchnorm(flatten_layers(ann))
-    finally:
-        ann.train(was_training)
     inputs = _calibration_inputs(calibration, cfg.batch_size)
     in_shape = tuple(getattr(ann, "in_shape", None) or inputs[0].shape[1:])
     linear = [m for _, m in layers if isinstance(m, nn.Linear)]

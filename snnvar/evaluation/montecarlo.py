@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from ..datasets.batches import Batches, prepare, prepare_models
 from ..hardware import restrictions_of
+from ..nn.modes import eval_mode
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..variation import Variation
 from ..variation.seeding import derive_seed
@@ -88,12 +89,8 @@ def run_pass(
 
     The pass runs in eval mode (BatchNorm uses and keeps its running statistics,
     dropout is off); the model's mode is restored afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return _run_pass(model, batches, spikes, loss_fn)
-    finally:
-        model.train(was_training)
 
 
 def _run_pass(

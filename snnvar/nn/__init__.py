@@ -21,6 +21,7 @@ from .functional import (
     lif_sequence,
     lif_step,
 )
+from .modes import eval_mode
 from .neurons import IF, LIF, TimeLoop, check_neuron, check_time_major
 from .recording import LayerSpikes, SpikeRecord, is_spiking, neuron_layer_names, record_spikes
 from .sequential import READOUTS, Readout, SpikingSequential, over_time
@@ -57,6 +58,7 @@ __all__ = [
     "Triangle",
     "check_neuron",
     "check_time_major",
+    "eval_mode",
     "if_step",
     "is_spiking",
     "leaky_integrate",

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from .. import datasets
 from ..fields import check_types
+from ..nn.modes import eval_mode
 from .base import Method, Plain, derive_seed
 from .swa import SWA, SWAConfig
 
@@ -230,18 +231,13 @@ class Trainer:
             data, self.model, cfg.encoder, cfg.time_steps, cfg.batch_size, cfg.seed, cache_mb=0
         )
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
-        was_training = self.model.training
-        self.model.eval()
         loss, correct = 0.0, 0
-        try:
-            with torch.no_grad():
-                for x, y in batches:
-                    x, y = x.to(device), y.to(device)
-                    logits = self.model(x)
-                    loss += float(self.loss_fn(logits, y)) * len(y)
-                    correct += int((logits.argmax(-1) == y).sum())
-        finally:
-            self.model.train(was_training)
+        with eval_mode(self.model), torch.no_grad():
+            for x, y in batches:
+                x, y = x.to(device), y.to(device)
+                logits = self.model(x)
+                loss += float(self.loss_fn(logits, y)) * len(y)
+                correct += int((logits.argmax(-1) == y).sum())
         return {"loss": loss / batches.samples, "accuracy": correct / batches.samples}
 
     # -- checkpoints and logs ---------------------------------------------------------
