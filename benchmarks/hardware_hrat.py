@@ -14,6 +14,11 @@ Every run starts from the same initial weights; HRAT + WVAT is WVAT (w_th = 0.2,
         [--seed 0] [--json benchmarks/results/hardware_digits.json]
 
 ``--model fc4`` and ``--model lenet5`` are HRAT's MNIST networks (with BatchNorm).
+``--spiking`` trains and tests the SNN instead of the ANN (``--encoder direct``,
+``--time-steps 5`` by default), for example WVAT's Spiking-CNN2 on MNIST:
+
+    python benchmarks/hardware_hrat.py --dataset mnist --model spiking_cnn2 --spiking \
+        --epochs 5 --draws 5 --lr 1e-3 --json benchmarks/results/hardware_cnn2_mnist.json
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import torch
 
 import snnvar
 from snnvar import Variation, datasets
+from snnvar.datasets import encode
 from snnvar.hardware import Restrictions, ablation, deploy, output_swing_from_data, restrict
 from snnvar.runs import RunSpec, build_trainer
 from snnvar.training import TrainConfig
@@ -40,6 +46,7 @@ def step_time(spec: RunSpec, data, steps: int = 20) -> float:
     """Seconds per training step of ``spec`` (after two warm-up steps)."""
     trainer = build_trainer(spec, data=data)
     x, y = next(iter(torch.utils.data.DataLoader(data, batch_size=spec.train.batch_size)))
+    x = trainer.encode(x, datasets.encoding_generator(spec.train.seed, 0, 0))
 
     def closure():
         loss = torch.nn.functional.cross_entropy(trainer.model(x), y)
@@ -65,6 +72,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spiking", action="store_true", help="the SNN (default: the ANN)")
+    parser.add_argument("--encoder", default="direct", help="input encoding of the SNN")
+    parser.add_argument("--time-steps", type=int, default=5, help="time steps of the SNN")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     start = time.perf_counter()
@@ -73,12 +83,13 @@ def main() -> None:
     test = datasets.get(args.dataset, train=False, **opts)
     if args.train_samples is not None:
         train = torch.utils.data.Subset(train, range(min(args.train_samples, len(train))))
+    encoder = args.encoder if args.spiking else "none"
     options = {"batch_norm": True, **({"hidden": 64} if args.model == "spiking_cnn1" else {})}
     base = RunSpec(
-        model=args.model, model_options=options, spiking=False, dataset=args.dataset,
+        model=args.model, model_options=options, spiking=args.spiking, dataset=args.dataset,
         lr=args.lr, variation=Variation(0.1),
-        train=TrainConfig(epochs=args.epochs, batch_size=64, encoder="none", seed=args.seed,
-                          progress=False),
+        train=TrainConfig(epochs=args.epochs, batch_size=64, encoder=encoder, seed=args.seed,
+                          time_steps=args.time_steps, progress=False),
     )  # fmt: skip
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -86,6 +97,7 @@ def main() -> None:
     sgd.fit(train)
     stages["train_sgd_s"] = time.perf_counter() - t0
     calibration = torch.stack([train[i][0] for i in range(256)])
+    calibration = encode(calibration, encoder, args.time_steps, torch.Generator().manual_seed(0))
     swing = output_swing_from_data(sgd.model.eval(), calibration, percentile=99.9)
     chip = Restrictions(
         weight_levels=15, input_bits=8, input_range=1.0, learn_input_scale=True,
@@ -110,32 +122,30 @@ def main() -> None:
         "hrat+wvat": deploy(trained["hrat+wvat"]),
     }
     t0 = time.perf_counter()
-    common = {"sigmas": SIGMAS, "draws": args.draws, "seed": args.seed, "encoder": "none",
-              "spikes": False}  # fmt: skip
+    io = {"encoder": encoder, "time_steps": args.time_steps, "spikes": False}
+    common = {"sigmas": SIGMAS, "draws": args.draws, "seed": args.seed, **io}
     report = snnvar.evaluate(on_chip, test, Variation(0.0), **common)
     stages["evaluate_s"] = time.perf_counter() - t0
 
     # the ablation: SGD's model with one restriction at a time, clean (σ = 0)
     single = {k: m for k, m in ablation(trained["sgd"], chip).items() if k != "all"}
     ablated = snnvar.evaluate(
-        single, test, Variation(0.0), sigmas=(0.0,), draws=1, seed=args.seed, encoder="none",
-        spikes=False,
-    )  # fmt: skip
+        single, test, Variation(0.0), sigmas=(0.0,), draws=1, seed=args.seed, **io
+    )
     plain = replace(base, method="sgd")
     times = {"unrestricted": step_time(plain, train), "restricted": step_time(
         replace(plain, hardware=chip), train)}  # fmt: skip
     t0 = time.perf_counter()
-    snnvar.evaluate(trained["sgd"], test, Variation(0.1), draws=5, seed=1, encoder="none",
-                    spikes=False)  # fmt: skip
+    snnvar.evaluate(trained["sgd"], test, Variation(0.1), draws=5, seed=1, **io)
     eval_plain = time.perf_counter() - t0
     t0 = time.perf_counter()
-    snnvar.evaluate(on_chip["sgd on the chip"], test, Variation(0.1), draws=5, seed=1,
-                    encoder="none", spikes=False)  # fmt: skip
+    snnvar.evaluate(on_chip["sgd on the chip"], test, Variation(0.1), draws=5, seed=1, **io)
     eval_chip = time.perf_counter() - t0
 
     wall = time.perf_counter() - start
+    kind = f"SNN ({encoder} input, T = {args.time_steps})" if args.spiking else "ANN"
     lines = [
-        f"{args.model} ANN with BatchNorm on {args.dataset} ({len(train)} training, "
+        f"{args.model} {kind} with BatchNorm on {args.dataset} ({len(train)} training, "
         f"{len(test)} test samples), Adam lr {args.lr}; "
         f"chip: {chip.label()}; {args.epochs} epochs, seed {args.seed}, {args.draws} chips "
         f"per σ (relative to each layer's range of the programmed weights)",

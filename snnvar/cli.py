@@ -168,6 +168,12 @@ def _run_flags(t: argparse.ArgumentParser) -> None:
         help="TOML file with a [hardware] table (snnvar.hardware.Restrictions' fields, or "
         "preset = \"hrat\"): train the model as the restricted chip computes it (HRAT)",
     )  # fmt: skip
+    t.add_argument(
+        "--device", type=Path, dest="device_file", metavar="FILE",
+        help="TOML file with a [device] table (kind = \"pcm\", \"rram\", \"custom\" or "
+        "\"stuck\" and the model's settings): the variation-aware methods draw their training "
+        "noise from this device model instead of the variation",
+    )  # fmt: skip
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
 
 
@@ -214,6 +220,22 @@ def _parser() -> argparse.ArgumentParser:
         help="TOML file with a [hardware] table: evaluate every run deployed on that "
         "restricted chip (a run trained with restrictions is deployed on its own)",
     )  # fmt: skip
+    e.add_argument(
+        "--device", type=Path, dest="device_file", metavar="FILE",
+        help="TOML file with a [device] table or [[device]] tables (`name` labels each): "
+        "evaluate on chips of these device models (PCM, RRAM, custom σ(g), stuck-at faults) "
+        "instead of the default variation (with --variation too: both)",
+    )  # fmt: skip
+    e.add_argument(
+        "--times", type=_times,
+        help="with --device: read each chip at these times after programming, e.g. 1,1h,1d,1y",
+    )  # fmt: skip
+    e.add_argument(
+        "--worst-case", type=_floats, metavar="ZETAS",
+        help="also each run's worst-case chip within |Δw| <= ζ|w| (Büchel et al. 2022), "
+        "e.g. 0.05,0.1",
+    )  # fmt: skip
+    e.add_argument("--attack-steps", type=int, default=10, help="worst-case ascent steps (10)")
     e.add_argument(
         "--ablation", action="store_true",
         help="with --hardware: also every run on each restriction alone (what each costs), "
@@ -265,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(
         _commands={"train": t, "evaluate": e, "convert": c, "demo": d},
         variation_tables=None, variation_base=None, config_keys=frozenset(),
-        hardware_table=None,
+        hardware_table=None, device_tables=None, device_base=None,
         **dict.fromkeys(_TABLE_DESTS),
     )  # fmt: skip
     return parser
@@ -337,8 +359,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     actions = {a.dest: a for a in sub._actions if a.dest not in ("help", "config", "_commands")}
     tables = set(_OPTION_TABLES) if args.command == "train" else set()
     with_variation = args.command in ("train", "evaluate")
-    files = {"variation_file", "hardware_file"}
-    extra = {"variation", "hardware"} if with_variation else set()
+    files = {"variation_file", "hardware_file", "device_file"}
+    extra = {"variation", "hardware", "device"} if with_variation else set()
     allowed = sorted((set(actions) - files) | tables | extra)
     defaults: dict[str, Any] = {}
     for key, value in settings.items():
@@ -367,6 +389,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                 )
             defaults["variation_tables"] = value
             defaults["variation_base"] = args.config.parent
+        elif key == "device" and with_variation:
+            if not isinstance(value, dict | list):
+                raise CLIError(
+                    f"device = {value!r} in {args.config}: must be a [device] table"
+                    + (" or [[device]] tables" if args.command == "evaluate" else "")
+                )
+            defaults["device_tables"] = value
+            defaults["device_base"] = args.config.parent
         elif key == "hardware" and with_variation:
             if not isinstance(value, dict):
                 raise CLIError(f"hardware = {value!r} in {args.config}: must be a [hardware] table")
@@ -438,6 +468,38 @@ def _restrictions(args: argparse.Namespace) -> Any:
         raise CLIError(f"{where}: {err}") from None
 
 
+def _devices(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Label -> device model of ``--device FILE`` or of the config's ``[device]``
+    table(s) (not both); None when neither gives one."""
+    from .hardware.devices import devices_from_tables, devices_from_toml
+
+    if args.device_file is not None and args.device_tables is not None:
+        raise CLIError(
+            f"the device model is given twice: --device {args.device_file} and the "
+            f"[device] table of {args.config}; keep one"
+        )
+    try:
+        if args.device_file is not None:
+            return devices_from_toml(args.device_file)
+        if args.device_tables is not None:
+            return devices_from_tables(
+                args.device_tables, args.device_base, where=f"the [device] table of {args.config}"
+            )
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    return None
+
+
+def _times(text: str) -> list[float]:
+    """``1,1h,1d,1y`` -> seconds (argparse type of ``--times``)."""
+    from .hardware.devices import parse_time
+
+    try:
+        return [parse_time(t) for t in text.split(",") if t.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 # -- commands --------------------------------------------------------------------------
 
 
@@ -479,7 +541,11 @@ def _train(args: argparse.Namespace) -> None:
         (variation,) = variations_from_tables(
             table, base, default_sigma=RunSpec().variation.sigma, where="the training variation"
         ).values()
-    spec = RunSpec.from_settings(settings, variation, _restrictions(args))
+    devices = _devices(args)
+    if devices is not None and len(devices) != 1:
+        raise CLIError(f"training takes one [device] table, got {len(devices)}")
+    device = None if devices is None else next(iter(devices.values()))
+    spec = RunSpec.from_settings(settings, variation, _restrictions(args), device)
     _, trainer = train_run(
         spec,
         args.out,
@@ -491,8 +557,13 @@ def _train(args: argparse.Namespace) -> None:
     last = trainer.history[-1]
     print(
         f"trained {spec.model} with {spec.method} on {spec.dataset} for {spec.train.epochs} "
-        f"epochs (seed {spec.seed}; variation {spec.variation.label()}, "
-        f"sigma {spec.variation.sigma:g}): train accuracy {100 * last['train_accuracy']:.2f} %, "
+        f"epochs (seed {spec.seed}; "
+        + (
+            f"variation {spec.variation.label()}, sigma {spec.variation.sigma:g}"
+            if spec.device is None
+            else f"device {spec.device.label()}"
+        )
+        + f"): train accuracy {100 * last['train_accuracy']:.2f} %, "
         f"test accuracy {100 * last['val_accuracy']:.2f} %"
     )
     print(f"run written to {args.out}")
@@ -566,6 +637,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         loss_landscape,
         prepare_out_dir,
         weight_histograms,
+        worst_case_attack,
         write_report,
     )
     from .runs import load_run
@@ -578,7 +650,18 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise CLIError(f"--draws must be >= 1, got {args.draws}")
     if args.name and len(args.name) != len(args.runs):
         raise CLIError(f"{len(args.name)} --name for {len(args.runs)} runs")
-    levels = _test_variations(args)  # a bad variation file fails before anything is loaded
+    devices = _devices(args)  # bad files fail before anything is loaded
+    if args.times is not None and devices is None:
+        raise CLIError("--times reads device models: give them with --device FILE")
+    if args.attack_steps < 1:
+        raise CLIError(f"--attack-steps must be >= 1, got {args.attack_steps}")
+    for z in args.worst_case or ():
+        if not z >= 0:
+            raise CLIError(f"--worst-case radii must be >= 0, got {z}")
+    levels = {} if devices is not None and args.variation_file is None and (
+        args.variation_tables is None) else _test_variations(args)  # fmt: skip
+    sigmas = args.sigmas if levels else None
+    levels.update(devices or {})
     hardware = _restrictions(args)
     out = prepare_out_dir(args.out, args.overwrite)
     if args.ablation and hardware is None:
@@ -602,10 +685,21 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.ablation:
         _add_ablation(args, hardware, names, raw, named_all, encoders, steps)
     report = evaluate(
-        named_all, test, levels, sigmas=args.sigmas, draws=args.draws, seed=args.seed,
-        encoder=encoders, time_steps=steps, batch_size=args.batch_size,
+        named_all, test, levels, sigmas=sigmas, times=args.times, draws=args.draws,
+        seed=args.seed, encoder=encoders, time_steps=steps, batch_size=args.batch_size,
         dataset=specs[0].dataset, progress=not args.no_progress,
     )  # fmt: skip
+    for name, model in named_all.items():
+        for zeta in args.worst_case or ():
+            found = worst_case_attack(
+                model, test, zeta=zeta, steps=args.attack_steps, seed=args.seed,
+                encoder=encoders[name], time_steps=steps[name], batch_size=args.batch_size,
+            )  # fmt: skip
+            report.worst_case.append({
+                "method": name, "zeta": zeta, "steps": found.steps, "seed": found.seed,
+                "accuracy": found.accuracy, "clean_accuracy": found.clean_accuracy,
+                "loss": found.loss,
+            })  # fmt: skip
     if args.landscape:
         report.landscape = loss_landscape(
             named_all, test, seed=args.seed, encoder=encoders, time_steps=steps,
@@ -619,6 +713,8 @@ def _evaluate(args: argparse.Namespace) -> None:
             print(f"snnvar: no weight histograms: {err}", file=sys.stderr)
     write_report(report, out)
     print(report.markdown(sigmas=None))
+    if report.worst_case:
+        print(report.worst_case_table())
     print(f"report written to {out}")
 
 

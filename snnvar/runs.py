@@ -25,6 +25,7 @@ from . import datasets, models
 from .evaluation.report import prepare_out_dir
 from .fields import check_types
 from .hardware import Restrictions, restrict, restrictions_of
+from .hardware.devices import DeviceModel, device_from_dict
 from .training import (
     METHODS,
     OPTIMIZERS,
@@ -93,6 +94,11 @@ class RunSpec:
     """The chip's circuit restrictions (:class:`~snnvar.hardware.Restrictions`): the
     model is trained as :func:`~snnvar.hardware.restrict` makes it (HRAT, with any
     method on top); None: the unrestricted model."""
+    device: DeviceModel | None = None
+    """A device model (:class:`~snnvar.hardware.PCM`, ``RRAM``, ``StuckAt``, a custom
+    σ(g)) as the training noise of the methods that take one, instead of
+    ``variation`` (the WVAT paper trains with its measured device distributions);
+    None: ``variation``."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -132,6 +138,11 @@ class RunSpec:
         return self.train.seed
 
     @property
+    def training_noise(self) -> Variation | DeviceModel:
+        """What the variation-aware methods draw from: ``device``, else ``variation``."""
+        return self.variation if self.device is None else self.device
+
+    @property
     def encoder(self) -> str:
         """How inputs become spikes (``train.encoder``)."""
         return self.train.encoder
@@ -148,7 +159,8 @@ class RunSpec:
         """The flat names a command line or a TOML file sets: every field but
         ``variation`` and ``train``, and every field of TrainConfig but ``progress``,
         each mapped to the dataclass that holds it."""
-        own = {f.name: cls for f in fields(cls) if f.name not in ("variation", "train", "hardware")}
+        tables = ("variation", "train", "hardware", "device")
+        own = {f.name: cls for f in fields(cls) if f.name not in tables}
         loop = {f.name: TrainConfig for f in fields(TrainConfig) if f.name != "progress"}
         return {**own, **loop}
 
@@ -158,9 +170,11 @@ class RunSpec:
         settings: dict[str, Any],
         variation: Variation | None = None,
         hardware: Restrictions | None = None,
+        device: DeviceModel | None = None,
     ) -> RunSpec:
         """A spec from flat settings (names of :meth:`settings`; the others keep their
-        defaults), a Variation (None: the default) and restrictions (None: none)."""
+        defaults), a Variation (None: the default), restrictions (None: none) and a
+        training device model (None: the variation)."""
         owners = cls.settings()
         unknown = sorted(set(settings) - set(owners))
         if unknown:
@@ -168,7 +182,8 @@ class RunSpec:
         loop = {k: v for k, v in settings.items() if owners[k] is TrainConfig}
         own = {k: v for k, v in settings.items() if owners[k] is cls}
         extra: dict[str, Any] = {} if variation is None else {"variation": variation}
-        return cls(**own, **extra, hardware=hardware, train=TrainConfig(progress=False, **loop))
+        return cls(**own, **extra, hardware=hardware, device=device,
+                   train=TrainConfig(progress=False, **loop))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """``run.json``: every setting, the Variation in full (``Variation.to_dict``)."""
@@ -179,7 +194,7 @@ class RunSpec:
                 value = value.to_dict()
             elif f.name == "train":
                 value = {k: v for k, v in asdict(value).items() if k != "progress"}
-            elif f.name == "hardware" and value is not None:
+            elif f.name in ("hardware", "device") and value is not None:
                 value = value.to_dict()
             out[f.name] = value
         return json.loads(json.dumps(out))  # tuples as lists, as read back
@@ -209,6 +224,8 @@ class RunSpec:
             data["variation"] = Variation.from_dict(data["variation"])
         if data.get("hardware") is not None:
             data["hardware"] = Restrictions.from_dict(data["hardware"])
+        if data.get("device") is not None:
+            data["device"] = device_from_dict(data["device"])
         if "train" in data:
             train = data["train"]
             if not isinstance(train, dict):
@@ -227,11 +244,12 @@ class RunSpec:
         pairs = []
         for key in given:
             if key in ("variation", "train") or (
-                key == "hardware" and given[key] is not None and old[key] is not None
-            ):
+                key in ("hardware", "device") and given[key] is not None
+                and old.get(key) is not None
+            ):  # fmt: skip
                 pairs += [(f"{key}.{k}", old[key].get(k), v) for k, v in given[key].items()]
             else:
-                pairs.append((key, old[key], given[key]))
+                pairs.append((key, old.get(key), given[key]))
         return [f"{k}: saved {a!r}, given {b!r}" for k, a, b in pairs if a != b]
 
 
@@ -288,7 +306,7 @@ def build_trainer(
             )
     base = create_optimizer(spec.optimizer, model, spec.lr, weight_decay=spec.weight_decay)
     method = create_method(
-        spec.method, model, base, spec.variation, seed=spec.seed, **spec.method_options
+        spec.method, model, base, spec.training_noise, seed=spec.seed, **spec.method_options
     )
     epochs = spec.train.epochs
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(method, epochs) if spec.cosine else None

@@ -12,9 +12,10 @@ from .histograms import weight_histograms
 from .landscape import loss_landscape
 from .montecarlo import PassResult, chip_seed, evaluate, is_identity, run_pass, variations
 from .output import save_report, write_report
-from .plots import plot_accuracy, plot_histograms, plot_landscape
+from .plots import plot_accuracy, plot_histograms, plot_landscape, plot_time
 from .report import REQUIRED_ROW_KEYS, Report, Row, prepare_out_dir
 from .synops import SynOpsRecord, count_synops, fanout
+from .worst_case import WorstCase, worst_case, worst_case_attack
 
 __all__ = [
     "REQUIRED_ROW_KEYS",
@@ -23,6 +24,7 @@ __all__ = [
     "Report",
     "Row",
     "SynOpsRecord",
+    "WorstCase",
     "chip_seed",
     "count_synops",
     "evaluate",
@@ -32,11 +34,14 @@ __all__ = [
     "plot_accuracy",
     "plot_histograms",
     "plot_landscape",
+    "plot_time",
     "prepare",
     "prepare_out_dir",
     "run_pass",
     "save_report",
     "variations",
     "weight_histograms",
+    "worst_case",
+    "worst_case_attack",
     "write_report",
 ]

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from ..datasets.batches import Batches, prepare, prepare_models
 from ..hardware import restrictions_of
+from ..hardware.devices import DeviceModel, parse_time
 from ..nn.modes import eval_mode
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..variation import Variation
@@ -61,8 +62,14 @@ def chip_seed(seed: int, chip: int) -> int:
     return derive_seed(seed, chip)
 
 
-def is_identity(v: Variation) -> bool:
-    """Whether ``v`` leaves every weight exactly as it is."""
+Level = Variation | DeviceModel
+"""One level of an evaluation: a variation at one σ, or a device model at one read time."""
+
+
+def is_identity(v: Level) -> bool:
+    """Whether ``v`` leaves every weight exactly as it is (a device model never does)."""
+    if isinstance(v, DeviceModel):
+        return False
     return v.sigma == 0.0 and v.mean == 0.0 and not v.clip and v.levels is None
 
 
@@ -145,64 +152,102 @@ def named_models(model: nn.Module | Mapping[str, nn.Module]) -> dict[str, nn.Mod
     raise TypeError(f"model must be an nn.Module or a dict name -> module, got {type(model)}")
 
 
+def _level_time(v: Level) -> float | None:
+    """A device model's read time (s; ``t0`` when not set), else None."""
+    if isinstance(v, DeviceModel):
+        return v.t0 if v.time is None else v.time
+    return None
+
+
 def labelled_variations(
-    variation: Variation | Sequence[Variation] | Mapping[str, Variation] | None,
+    variation: Level | Sequence[Level] | Mapping[str, Level] | None,
     sigmas: Sequence[float] | None,
-) -> list[tuple[str, Variation]]:
-    """``(label, variation)`` of every level of a sweep: each variation at each sigma
-    (or as given). The label is the mapping's key, else :meth:`Variation.label`; two
-    different variations with one label, or one level given twice, are refused."""
+    times: Sequence[float | str] | None = None,
+) -> list[tuple[str, Level]]:
+    """``(label, level)`` of every level of a sweep: each variation at each sigma (or as
+    given), each device model at each of ``times`` (seconds after programming, or
+    e.g. ``"1h"``; or at its own ``time``). The label is the mapping's key, else the
+    level's ``label()``; two different variations with one label, or one level given
+    twice, are refused."""
+    kinds = "a Variation, a device model (snnvar.hardware.PCM, ...), a list of them or a dict"
     if variation is None:
-        base: list[tuple[str | None, Variation]] = [(None, Variation(sigma=0.0))]
-    elif isinstance(variation, Variation):
+        base: list[tuple[str | None, Level]] = [(None, Variation(sigma=0.0))]
+    elif isinstance(variation, Variation | DeviceModel):
         base = [(None, variation)]
     elif isinstance(variation, Mapping):
         base = list(variation.items())
         for k, v in base:
             if not isinstance(k, str) or not k:
                 raise ValueError(f"variation labels must be non-empty strings, got {k!r}")
-            if not isinstance(v, Variation):
-                raise TypeError(f"variation {k!r} is a {type(v).__name__}, not a Variation")
-    else:
+            if not isinstance(v, Variation | DeviceModel):
+                raise TypeError(
+                    f"variation {k!r} is a {type(v).__name__}, not a Variation or device model"
+                )
+    elif isinstance(variation, Sequence) and not isinstance(variation, str):
         base = [(None, v) for v in variation]
-        if not all(isinstance(v, Variation) for _, v in base):
-            raise TypeError(
-                "variation must be a Variation, a list of them or a dict label -> Variation"
-            )
+        if not all(isinstance(v, Variation | DeviceModel) for _, v in base):
+            raise TypeError(f"variation must be {kinds} label -> one of them")
+    else:
+        raise TypeError(f"variation must be {kinds} label -> one of them, got {variation!r}")
     if not base:
         raise ValueError("no variation to evaluate")
-    if sigmas is None:
-        out = base
-    else:
-        sigmas = [float(s) for s in sigmas]
-        if not sigmas:
-            raise ValueError("sigmas is empty")
-        out = [(k, replace(v, sigma=s)) for k, v in base for s in sigmas]
+    devices = [v for _, v in base if isinstance(v, DeviceModel)]
+    if times is not None:
+        times = [parse_time(t) for t in times]
+        if not times:
+            raise ValueError("times is empty")
+        if len(set(times)) != len(times):
+            raise ValueError(f"times holds a time twice: {times}")
+        if not devices:
+            raise ValueError(
+                "times= reads device models (snnvar.hardware.PCM, RRAM, ...) at times after "
+                "programming; the variations given have no time"
+            )
+    out: list[tuple[str | None, Level]] = []
+    for k, v in base:
+        if isinstance(v, DeviceModel):
+            out += [(k, v.read_at(t)) for t in times] if times is not None else [(k, v)]
+        elif sigmas is not None:
+            levels = [float(s) for s in sigmas]
+            if not levels:
+                raise ValueError("sigmas is empty")
+            out += [(k, replace(v, sigma=s)) for s in levels]
+        else:
+            out.append((k, v))
+    if sigmas is not None and len(devices) == len(base):
+        raise ValueError(
+            "sigmas= sweeps a Variation; a device model's noise is its own σ(g) (scale it "
+            "with noise_scale): sweep times= or give several device models"
+        )
     for _, v in out:
-        if not 0.0 <= v.sigma <= 1.0:
+        if isinstance(v, Variation) and not 0.0 <= v.sigma <= 1.0:
             raise ValueError(f"sigma must lie in [0, 1] for an evaluation, got {v.sigma}")
     labelled = [(v.label() if k is None else k, v) for k, v in out]
-    owner: dict[str, Variation] = {}
-    seen: set[tuple[str, float]] = set()
+    owner: dict[str, Level] = {}
+    seen: set[tuple[str, float | None, float | None]] = set()
     for label, v in labelled:
-        unit = replace(v, sigma=0.0)
+        unit = replace(v, time=None) if isinstance(v, DeviceModel) else replace(v, sigma=0.0)
         if owner.setdefault(label, unit) != unit:
             raise ValueError(
                 f"two different variations carry the label {label!r}: {owner[label]} and "
-                f"{unit}; pass a dict label -> Variation to name them"
+                f"{unit}; pass a dict label -> variation to name them"
             )
-        if (label, v.sigma) in seen:
-            raise ValueError(f"the variation {label!r} at sigma {v.sigma} is given twice")
-        seen.add((label, v.sigma))
+        key = (label, getattr(v, "sigma", None) if isinstance(v, Variation) else None,
+               _level_time(v))  # fmt: skip
+        if key in seen:
+            what = f"at sigma {key[1]}" if key[2] is None else f"at time {key[2]:g} s"
+            raise ValueError(f"the variation {label!r} {what} is given twice")
+        seen.add(key)
     return labelled
 
 
 def variations(
-    variation: Variation | Sequence[Variation] | Mapping[str, Variation] | None,
+    variation: Level | Sequence[Level] | Mapping[str, Level] | None,
     sigmas: Sequence[float] | None,
-) -> list[Variation]:
-    """The variation levels of a sweep (see :func:`labelled_variations`)."""
-    return [v for _, v in labelled_variations(variation, sigmas)]
+    times: Sequence[float | str] | None = None,
+) -> list[Level]:
+    """The levels of a sweep (see :func:`labelled_variations`)."""
+    return [v for _, v in labelled_variations(variation, sigmas, times)]
 
 
 def _hardware(model: nn.Module) -> dict[str, Any] | None:
@@ -211,7 +256,7 @@ def _hardware(model: nn.Module) -> dict[str, Any] | None:
     return None if found is None else found.to_dict()
 
 
-def device_weights(model: nn.Module, levels: Sequence[Variation]) -> dict[str, list[int]]:
+def device_weights(model: nn.Module, levels: Sequence[Level]) -> dict[str, list[int]]:
     """Device key -> shape of every tensor the levels perturb in ``model``: what
     pairs its chips with another model's (same key, same noise)."""
     out: dict[str, list[int]] = {}
@@ -235,7 +280,7 @@ def _row(
     method: str,
     model: nn.Module,
     label: str,
-    v: Variation,
+    v: Level,
     results: list[PassResult],
     seeds: list[int],
 ) -> Row:
@@ -245,7 +290,8 @@ def _row(
     return Row(
         method=method,
         model=str(getattr(model, "name", type(model).__name__)),
-        sigma=v.sigma,
+        sigma=v.sigma if isinstance(v, Variation) else None,
+        time=_level_time(v),
         mode=v.mode,
         redraw=v.redraw if v.mode == "dynamic" else None,
         variation_label=label,
@@ -269,9 +315,10 @@ def _row(
 def evaluate(
     model: nn.Module | Mapping[str, nn.Module],
     data: Any,
-    variation: Variation | Sequence[Variation] | Mapping[str, Variation] | None = None,
+    variation: Level | Sequence[Level] | Mapping[str, Level] | None = None,
     *,
     sigmas: Sequence[float] | None = None,
+    times: Sequence[float | str] | None = None,
     draws: int = 20,
     seed: int = 0,
     encoder: str | Mapping[str, str] | None = None,
@@ -293,7 +340,13 @@ def evaluate(
             (e.g. Gaussian vs a measured distribution, WVAT paper Fig. 13), or None
             (clean weights). Every row carries its variation's label
             (:meth:`Variation.label` unless named).
+            A device model (:mod:`snnvar.hardware.devices`: PCM, RRAM, StuckAt, a
+            custom σ(g)) is a level too: one programmed chip per draw.
         sigmas: a sweep: every variation at each of these levels, in [0, 1].
+        times: device models only: read every chip at each of these times after
+            programming (seconds, or ``"1h"``, ``"1d"``, ``"1y"``); one row per
+            (model, device model, time), all on the same programmed chips (a chip is
+            programmed once and read at each time; rows carry ``time``).
         draws: simulated chips per level (>= 1); chip ``k`` is seeded
             :func:`chip_seed(seed, k) <chip_seed>`.
         seed: root of the chips and of the input encoding; recorded in the report.
@@ -323,7 +376,7 @@ def evaluate(
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise ValueError(f"draws must be an integer >= 1, got {draws!r}")
     named = named_models(model)
-    levels = labelled_variations(variation, sigmas)
+    levels = labelled_variations(variation, sigmas, times)
     batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
     total = sum(1 if is_identity(v) else draws for _, v in levels) * len(named)

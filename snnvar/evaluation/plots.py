@@ -3,6 +3,8 @@
 Plots read reports (:mod:`snnvar.evaluation.report`); reports know nothing of plots.
 
 - accuracy vs σ per method, a band of ± one std over chips, one panel per variation;
+- device models: accuracy vs time after programming (log axis), bands of ± one std
+  and of the worst to the best chip, one panel per device model;
 - the loss landscape: mean loss over directions vs σ·γ (γ = −1 to the left);
 - per-layer weight histograms, methods overlaid.
 """
@@ -19,18 +21,25 @@ if TYPE_CHECKING:
 
     from .report import Report
 
-__all__ = ["plot_accuracy", "plot_histograms", "plot_landscape", "save_all"]
+__all__ = ["plot_accuracy", "plot_histograms", "plot_landscape", "plot_time", "save_all"]
 
 
 def plot_accuracy(report: Report, path: str | Path) -> Path:
-    """Accuracy (%) vs σ (%) with std bands, per method; one panel per variation."""
-    labels = report.labels
+    """Accuracy (%) vs σ (%) with std bands, per method; one panel per variation
+    (device-model rows: :func:`plot_time`)."""
+    labels = list(dict.fromkeys(r.label for r in report.results if r.sigma is not None))
+    if not labels:
+        raise ValueError("the report has no variation rows over σ (device rows: plot_time)")
     fig = _figure(figsize=(5.0 * len(labels), 3.8))
     axes = fig.subplots(1, len(labels), squeeze=False)[0]
     for ax, label in zip(axes, labels, strict=True):
         for method in report.methods:
             rows = sorted(
-                (r for r in report.results if r.method == method and r.label == label),
+                (
+                    r
+                    for r in report.results
+                    if r.method == method and r.label == label and r.sigma is not None
+                ),
                 key=lambda r: r.sigma,
             )
             if not rows:
@@ -51,6 +60,43 @@ def plot_accuracy(report: Report, path: str | Path) -> Path:
         ax.set(
             xlabel="σ (% of layer range)", ylabel="accuracy (%)", title=f"{label}, {draws} chips"
         )
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_time(report: Report, path: str | Path) -> Path:
+    """Accuracy (%) vs time after programming (s, log axis) per method: the mean, a band
+    of ± one std and a lighter one from the worst to the best chip; one panel per
+    device model."""
+    rows = [r for r in report.results if r.sigma is None and r.time is not None]
+    if not rows:
+        raise ValueError("the report has no device rows read at a time (evaluate(times=...))")
+    labels = list(dict.fromkeys(r.label for r in rows))
+    fig = _figure(figsize=(5.0 * len(labels), 3.8))
+    axes = fig.subplots(1, len(labels), squeeze=False)[0]
+    for ax, label in zip(axes, labels, strict=True):
+        for method in report.methods:
+            mine = sorted((r for r in rows if r.method == method and r.label == label),
+                          key=lambda r: r.time)  # fmt: skip
+            if not mine:
+                continue
+            x = [max(r.time, 1e-3) for r in mine]
+            m = [100 * r.accuracy_mean for r in mine]
+            s = [100 * r.accuracy_std for r in mine]
+            (line,) = ax.plot(x, m, marker="o", label=method)
+            color = line.get_color()
+            ax.fill_between(x, [a - b for a, b in zip(m, s, strict=True)],
+                            [a + b for a, b in zip(m, s, strict=True)], color=color,
+                            alpha=0.25, linewidth=0)  # fmt: skip
+            lo = [100 * r.accuracy_min for r in mine]
+            hi = [100 * (r.accuracy_max if r.accuracy_max is not None else r.accuracy_mean)
+                  for r in mine]  # fmt: skip
+            ax.fill_between(x, lo, hi, color=color, alpha=0.1, linewidth=0)
+        draws = report.config.get("draws", "?")
+        ax.set_xscale("log")
+        ax.set(xlabel="time after programming (s)", ylabel="accuracy (%)",
+               title=f"{label}, {draws} chips")  # fmt: skip
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)
@@ -108,7 +154,11 @@ def plot_histograms(hist: dict[str, Any], path: str | Path) -> Path:
 
 def save_all(report: Report, out: Path) -> list[Path]:
     """The plots a report has data for, as PNGs in ``out``."""
-    paths = [plot_accuracy(report, out / "accuracy.png")]
+    paths = []
+    if any(r.sigma is not None for r in report.results):
+        paths.append(plot_accuracy(report, out / "accuracy.png"))
+    if any(r.sigma is None and r.time is not None for r in report.results):
+        paths.append(plot_time(report, out / "accuracy_time.png"))
     if report.landscape:
         paths.append(plot_landscape(report.landscape, out / "landscape.png"))
     if report.histograms:

@@ -46,6 +46,7 @@ _CSV_KEYS = (
     "method",
     "model",
     "sigma",
+    "time",
     "mode",
     "redraw",
     "variation_label",
@@ -87,8 +88,12 @@ class Row:
     """The method's name: the key of the model in the dict given to ``evaluate``."""
     model: str | None = None
     """The model's name (its ``name`` attribute, else its class name)."""
-    sigma: float
-    """σ of the variation level (relative to the variation's reference)."""
+    sigma: float | None
+    """σ of the variation level (relative to the variation's reference); None for a
+    device model (:mod:`snnvar.hardware.devices`), whose noise is its own."""
+    time: float | None = None
+    """A device model's row: seconds after programming at which its chips were read
+    (``evaluate(times=...)``); None for a :class:`~snnvar.Variation`."""
     mode: str
     """``"static"`` (one draw per chip) or ``"dynamic"`` (read noise)."""
     redraw: str | None = None
@@ -204,6 +209,9 @@ class Report:
     """Rows of :func:`~snnvar.evaluation.loss_landscape`, if computed."""
     histograms: dict[str, Any] = field(default_factory=dict)
     """:func:`~snnvar.evaluation.weight_histograms`, if computed."""
+    worst_case: list[dict[str, Any]] = field(default_factory=list)
+    """Worst-case chips (:func:`~snnvar.evaluation.worst_case_attack`), if computed:
+    ``{method, zeta, steps, seed, accuracy, clean_accuracy, loss}`` per method and ζ."""
     snnvar_version: str = field(default_factory=package_version)
     """The snnvar that wrote it."""
 
@@ -231,19 +239,22 @@ class Report:
     def row(
         self,
         method: str,
-        sigma: float,
+        sigma: float | None = None,
         mode: str | None = "static",
         variation: str | None = None,
+        time: float | None = None,
     ) -> Row:
-        """The row of ``method`` at ``sigma``, in ``mode`` (``"static"``, ``"dynamic"``,
-        ``"dynamic/step"``, ``"dynamic/pass"``; None: any) and, where several
+        """The row of ``method`` at ``sigma`` (None: a device model's row), in ``mode``
+        (``"static"``, ``"dynamic"``, ``"dynamic/step"``, ``"dynamic/pass"``; None: any),
+        at ``time`` after programming (device rows; None: any) and, where several
         variations share a mode, of the variation labelled ``variation``. A query
         that matches more than one row is refused with the labels to choose from."""
         hits = [
             r
             for r in self.results
             if r.method == method
-            and math.isclose(r.sigma, sigma, abs_tol=1e-12)
+            and _same_or_none(r.sigma, sigma)
+            and (time is None or (r.time is not None and _same(r.time, time)))
             and (mode is None or mode in (r.mode, r.mode_label))
             and (variation is None or r.label == variation)
         ]
@@ -251,15 +262,26 @@ class Report:
             return hits[0]
         if hits:
             raise KeyError(
-                f"{len(hits)} rows for method={method!r}, sigma={sigma}, mode={mode!r}: "
-                f"choose one with variation= among {[r.label for r in hits]}"
+                f"{len(hits)} rows for method={method!r}, sigma={sigma}, mode={mode!r}, "
+                f"time={time}: choose one with variation= (or time=) among "
+                f"{[(r.label, r.time) if r.time is not None else r.label for r in hits]}"
             )
         raise KeyError(
             f"no row for method={method!r}, sigma={sigma}, mode={mode!r}, "
-            f"variation={variation!r}; methods: {self.methods}, sigmas: "
-            f"{sorted({r.sigma for r in self.results})}, modes: {self.modes}, "
+            f"variation={variation!r}, time={time}; methods: {self.methods}, sigmas: "
+            f"{self.sigmas}, times: {self.times}, modes: {self.modes}, "
             f"variations: {self.labels}"
         )
+
+    @property
+    def sigmas(self) -> list[float]:
+        """The σ levels of the variation rows, in increasing order."""
+        return sorted({r.sigma for r in self.results if r.sigma is not None})
+
+    @property
+    def times(self) -> list[float]:
+        """The read times (s) of the device rows, in increasing order."""
+        return sorted({r.time for r in self.results if r.time is not None})
 
     def merge(self, other: Report) -> Report:
         """This report's rows followed by ``other``'s.
@@ -295,6 +317,7 @@ class Report:
             config=config,
             landscape=self.landscape + other.landscape,
             histograms={**self.histograms, **other.histograms},
+            worst_case=self.worst_case + other.worst_case,
         )
 
     # -- JSON ---------------------------------------------------------------------------
@@ -352,14 +375,15 @@ class Report:
 
     def markdown(self, sigmas: tuple[float, ...] | None = (0.0, 0.05, 0.10)) -> str:
         """The paper's layout: one line per method (and mode), accuracy mean ± std in %
-        at each σ; then the worst chip at the largest σ. ``sigmas=None``: all levels."""
-        levels = sorted({r.sigma for r in self.results}) if sigmas is None else list(sigmas)
-        present = [s for s in levels if any(_same(r.sigma, s) for r in self.results)]
+        at each σ; then the worst chip at the largest σ. ``sigmas=None``: all levels.
+        Device-model rows follow in :meth:`time_table`."""
+        devices = self.time_table()
+        if not self.sigmas and devices:
+            return devices
+        levels = self.sigmas if sigmas is None else list(sigmas)
+        present = [s for s in levels if any(_same_or_none(r.sigma, s) for r in self.results)]
         if not present:
-            raise ValueError(
-                f"the report has no rows at sigma {levels}; it has "
-                f"{sorted({r.sigma for r in self.results})}"
-            )
+            raise ValueError(f"the report has no rows at sigma {levels}; it has {self.sigmas}")
         several = len(self.labels) > 1
         head = ["method", *(["variation"] if several else [])]
         head += [f"σ = {100 * s:g} %" for s in present] + [
@@ -372,7 +396,7 @@ class Report:
                     s: r
                     for r in self.results
                     for s in present
-                    if r.method == method and r.label == label and _same(r.sigma, s)
+                    if r.method == method and r.label == label and _same_or_none(r.sigma, s)
                 }
                 if not rows:
                     continue
@@ -387,6 +411,51 @@ class Report:
                 last = rows.get(present[-1])
                 cells.append("-" if last is None else f"{100 * last.accuracy_min:.2f}")
                 lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n" + ("\n" + devices if devices else "")
+
+    def time_table(self) -> str:
+        """Device-model rows: one line per method and device model, accuracy mean ± std
+        in % at each read time after programming, then the worst chip at the last
+        time ("" when the report has no device rows)."""
+        rows = [r for r in self.results if r.sigma is None]
+        if not rows:
+            return ""
+        times = sorted({r.time for r in rows if r.time is not None}) or [None]
+        head = ["method", "device", *(f"t = {format_time(t)}" for t in times)]
+        head.append(f"worst chip, t = {format_time(times[-1])}")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for label in dict.fromkeys(r.label for r in rows):
+            for method in self.methods:
+                found = {r.time: r for r in rows if r.method == method and r.label == label}
+                if not found:
+                    continue
+                cells = [method, label]
+                for t in times:
+                    r = found.get(t)
+                    cells.append(
+                        "-" if r is None
+                        else f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}"
+                    )  # fmt: skip
+                last = found.get(times[-1])
+                cells.append("-" if last is None else f"{100 * last.accuracy_min:.2f}")
+                lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def worst_case_table(self) -> str:
+        """Accuracy (%) of each method's worst-case chip per ζ beside its clean accuracy
+        ("" when none was computed)."""
+        if not self.worst_case:
+            return ""
+        zetas = sorted({w["zeta"] for w in self.worst_case})
+        head = ["method", "clean", *(f"worst case, ζ = {100 * z:g} %" for z in zetas)]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for method in dict.fromkeys(w["method"] for w in self.worst_case):
+            found = {w["zeta"]: w for w in self.worst_case if w["method"] == method}
+            clean = next(iter(found.values()))["clean_accuracy"]
+            cells = [method, f"{100 * clean:.2f}"]
+            cells += ["-" if z not in found else f"{100 * found[z]['accuracy']:.2f}"
+                      for z in zetas]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
     def spike_table(self) -> str:
@@ -401,7 +470,8 @@ class Report:
         for r in rows:
             spk, syn = r.spikes_per_sample, r.synops_per_sample
             lines.append(
-                f"| {r.method} | {r.label} | {100 * r.sigma:g} % | "
+                f"| {r.method} | {r.label} | "
+                f"{format_time(r.time) if r.sigma is None else f'{100 * r.sigma:g} %'} | "
                 f"{'-' if spk is None else f'{spk:.1f}'} | {'-' if syn is None else f'{syn:.3g}'} |"
             )
         return "\n".join(lines) + "\n"
@@ -429,7 +499,10 @@ class Report:
         written = [out / "report.json", out / "results.csv", out / "results.md"]
         written[0].write_text(self.to_json())
         written[1].write_text(self.csv())
-        md = self.markdown(sigmas=None) + "\n" + self.spike_table()
+        md = self.markdown(sigmas=None)
+        for extra in (self.worst_case_table(), self.spike_table()):
+            if extra:
+                md += "\n" + extra
         written[2].write_text(md)
         return written
 
@@ -489,3 +562,20 @@ def _unpaired(a: Report, b: Report) -> list[str]:
 
 def _same(a: float, b: float) -> bool:
     return math.isclose(a, b, abs_tol=1e-12)
+
+
+def _same_or_none(a: float | None, b: float | None) -> bool:
+    """Both None (device rows), or both numbers and equal."""
+    if a is None or b is None:
+        return a is None and b is None
+    return _same(a, b)
+
+
+def format_time(seconds: float | None) -> str:
+    """A read time for tables: ``"1 s"``, ``"1 h"``, ``"1 d"``, ``"1 y"`` (None: ``"t0"``)."""
+    if seconds is None:
+        return "t0"
+    for unit, size in (("y", 3.15576e7), ("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"

@@ -5,8 +5,29 @@ amplitude limit with a learned input scale, op-amp output swing and ADC, bias
 DAC, BatchNorm fused into the weights); :func:`restrict` makes the model the
 chip computes (trainable: HRAT), :func:`deploy` the programmed chip, on which a
 :class:`~snnvar.Variation` perturbs the programmed weights.
+
+Device models over time (:mod:`.devices`): :class:`PCM`, :class:`RRAM`,
+:class:`CustomDevice` (a user's σ(g)) and :class:`StuckAt` map weights to
+conductance pairs (:mod:`.conductance`), programme them with conductance-dependent
+noise, drift them (with global or per-column compensation) and add faults; they
+are accepted wherever a Variation is.
 """
 
+from .conductance import mapping_scale, to_conductances, to_weights
+from .devices import (
+    COMPENSATIONS,
+    DEVICE_KINDS,
+    PCM,
+    RRAM,
+    CustomDevice,
+    DeviceModel,
+    DeviceRead,
+    StuckAt,
+    device_from_dict,
+    devices_from_tables,
+    devices_from_toml,
+    parse_time,
+)
 from .quantize import quantize, ste_round
 from .restrict import (
     DEPLOYABLE,
@@ -24,19 +45,34 @@ from .restrict import (
 from .restrictions import PRESETS, Restrictions
 
 __all__ = [
+    "COMPENSATIONS",
     "DEPLOYABLE",
+    "DEVICE_KINDS",
+    "PCM",
     "PRESETS",
+    "RRAM",
     "SATURATION_WARNING",
+    "CustomDevice",
+    "DeviceModel",
+    "DeviceRead",
     "RestrictedConv2d",
     "RestrictedLinear",
     "Restrictions",
+    "StuckAt",
     "ablation",
     "deploy",
     "describe",
+    "device_from_dict",
+    "devices_from_tables",
+    "devices_from_toml",
+    "mapping_scale",
     "output_swing_from_data",
+    "parse_time",
     "quantize",
     "restrict",
     "restrictions_of",
     "single_restrictions",
     "ste_round",
+    "to_conductances",
+    "to_weights",
 ]

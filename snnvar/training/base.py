@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from ..hardware.devices import DeviceModel
 from ..variation import Variation
 from ..variation.seeding import derive_seed
 
@@ -290,12 +291,15 @@ class VariationMethod(Method):
         self,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
-        variation: Variation,
+        variation: Variation | DeviceModel,
         seed: int = 0,
     ) -> None:
         super().__init__(model, optimizer, seed)
-        if not isinstance(variation, Variation):
-            raise TypeError(f"variation must be a snnvar.Variation, got {type(variation).__name__}")
+        if not isinstance(variation, Variation | DeviceModel):
+            raise TypeError(
+                "variation must be a snnvar.Variation or a device model (snnvar.hardware.PCM, "
+                f"...), got {type(variation).__name__}"
+            )
         self.variation = variation
 
     def hyperparameters(self) -> dict[str, Any]:

@@ -267,7 +267,19 @@ def _reference_stats(v: VariationSpec, t: Target) -> TensorStats | None:
 def _delta_of(
     v: VariationSpec, root: int, device: torch.device, domain: str, read: bool = False
 ) -> Callable[[Target], torch.Tensor]:
-    """Per target: its delta (or, ``read``: the read value), drawn from its stream."""
+    """Per target: its delta (or, ``read``: the read value), drawn from its stream.
+
+    A device model (:mod:`snnvar.hardware.devices`) reads its own devices: its
+    ``read_weights(w, generator)`` returns the weights one chip holds."""
+    device_read = getattr(v, "read_weights", None)
+    if device_read is not None:
+
+        def from_devices(t: Target) -> torch.Tensor:
+            w = _clean(t.tensor)
+            value = device_read(w, stream(root, t.key, device, domain))
+            return value if read else value - w
+
+        return from_devices
     distribution = resolve_distribution(v.distribution)
     fn = read_value if read else perturbation
 

@@ -1,0 +1,177 @@
+"""The worst-case chip: the weight perturbation within a relative ball that hurts a
+model most (Büchel, Faber & Muir, "Network insensitivity to parameter noise via
+adversarial regularization", ICLR 2022, their test-time attack on the weights).
+
+Projected signed-gradient ascent on the cross-entropy of the data: ``steps``
+steps of size ``zeta · |w| / steps`` from a small random start
+(``initial_std · |w| · ε``), each projected onto ``|Δ| ≤ zeta · |w|``
+element-wise, on the weights a :class:`~snnvar.Variation` selects (default: the
+weights of Linear and Conv layers). SNNs are attacked through their surrogate
+gradients. The model is evaluated in eval mode (BatchNorm keeps its running
+statistics), and its weights are restored bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..datasets.batches import prepare
+from ..hardware.devices import DeviceModel
+from ..nn.modes import eval_mode
+from ..variation import Variation
+from ..variation.seeding import derive_seed
+from .montecarlo import run_pass
+
+__all__ = ["WorstCase", "worst_case", "worst_case_attack"]
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """The result of :func:`worst_case_attack`."""
+
+    accuracy: float
+    """Accuracy (fraction) of the model with the worst-case perturbation."""
+    clean_accuracy: float
+    """Accuracy of the unperturbed model on the same data."""
+    loss: float
+    """Mean cross-entropy under the attack."""
+    zeta: float
+    """Radius of the relative ball."""
+    steps: int
+    """Ascent steps."""
+    seed: int
+    """Seed of the random start and of the input encoding."""
+    delta: dict[str, torch.Tensor]
+    """The perturbation found, per parameter name."""
+
+
+def _selected(model: nn.Module, selection: Variation | DeviceModel | None) -> list[str]:
+    params = dict(model.named_parameters())
+    chosen = (selection or Variation(sigma=0.0)).targets(model)
+    names = [t.name for t in chosen if t.name in params]
+    if not names:
+        raise ValueError("the selection picks no parameters of the model to attack")
+    return names
+
+
+def worst_case_attack(
+    model: nn.Module,
+    data: Any,
+    zeta: float = 0.1,
+    steps: int = 10,
+    seed: int = 0,
+    *,
+    variation: Variation | DeviceModel | None = None,
+    attack_samples: int | None = 1024,
+    initial_std: float = 1e-3,
+    encoder: str | None = None,
+    time_steps: int | None = None,
+    batch_size: int = 256,
+) -> WorstCase:
+    """Search the worst chip within ``|Δw| ≤ zeta · |w|`` (see the module docstring).
+
+    Args:
+        model: any model; evaluated in eval mode and left as it was.
+        data: a Dataset, a DataLoader or an ``(inputs, targets)`` pair.
+        zeta: radius of the relative ball (0.05, 0.1: ζ = 5 / 10 %), >= 0.
+        steps: ascent steps (Büchel et al. use 10), >= 1.
+        seed: seed of the random start and of the input encoding (recorded).
+        variation: selects the attacked weights (its ``targets``); None: Linear / Conv.
+        attack_samples: the first samples whose loss the attack maximises (None: all);
+            the accuracy is measured on all of ``data``.
+        initial_std: random start, relative to ``|w|``.
+        encoder, time_steps, batch_size: as for :func:`snnvar.evaluate`.
+    """
+    if isinstance(zeta, bool) or not isinstance(zeta, int | float) or not zeta >= 0:
+        raise ValueError(f"zeta must be a number >= 0, got {zeta!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if attack_samples is not None and (
+        isinstance(attack_samples, bool) or not isinstance(attack_samples, int)
+        or attack_samples < 1
+    ):  # fmt: skip
+        raise ValueError(f"attack_samples must be an integer >= 1 or None, got {attack_samples!r}")
+    batches = prepare(data, model, encoder, time_steps, batch_size, seed)
+    names = _selected(model, variation)
+    params = dict(model.named_parameters())
+    w = {n: params[n].detach() for n in names}
+    radius = {n: float(zeta) * w[n].abs() for n in names}
+    gen = torch.Generator().manual_seed(derive_seed(seed, 7))
+    delta = {
+        n: _clip(initial_std * w[n].abs() * torch.randn(
+            w[n].shape, generator=gen, dtype=w[n].dtype).to(w[n].device), radius[n])
+        for n in names
+    }  # fmt: skip
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    with eval_mode(model):
+        clean = run_pass(model, batches, spikes=False).accuracy
+        for _ in range(steps):
+            grads = {n: torch.zeros_like(w[n]) for n in names}
+            seen = 0
+            for x, y in batches:
+                if attack_samples is not None and seen >= attack_samples:
+                    break
+                if attack_samples is not None:
+                    x, y = _head(x, y, attack_samples - seen, batches.encoder)
+                seen += len(y)
+                x, y = x.to(device), y.to(device)
+                leaves = {n: d.clone().requires_grad_() for n, d in delta.items()}
+                with torch.enable_grad():
+                    out = torch.func.functional_call(
+                        model, {n: w[n] + leaves[n] for n in names}, (x,), strict=False
+                    )
+                    loss = nn.functional.cross_entropy(out.float(), y, reduction="sum")
+                    got = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
+                for n, g in zip(names, got, strict=True):
+                    if g is not None:
+                        grads[n] += g
+            delta = {n: _clip(delta[n] + radius[n] / steps * grads[n].sign(), radius[n])
+                     for n in names}  # fmt: skip
+        originals = {n: params[n].data for n in names}
+        try:
+            for n in names:
+                params[n].data = w[n] + delta[n]
+            attacked = run_pass(model, batches, spikes=False)
+        finally:
+            for n in names:
+                params[n].data = originals[n]
+    return WorstCase(
+        accuracy=attacked.accuracy,
+        clean_accuracy=clean,
+        loss=attacked.loss,
+        zeta=float(zeta),
+        steps=steps,
+        seed=seed,
+        delta=delta,
+    )
+
+
+def worst_case(
+    model: nn.Module,
+    data: Any,
+    zeta: float = 0.1,
+    steps: int = 10,
+    seed: int = 0,
+    **options: Any,
+) -> float:
+    """The accuracy (fraction) of ``model`` on its worst-case chip within
+    ``|Δw| ≤ zeta · |w|`` (:func:`worst_case_attack`; ``options`` are its keywords)."""
+    return worst_case_attack(model, data, zeta, steps, seed, **options).accuracy
+
+
+def _clip(delta: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    return torch.maximum(torch.minimum(delta, radius), -radius)
+
+
+def _head(
+    x: torch.Tensor, y: torch.Tensor, n: int, encoder: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` samples of a batch (time-major inputs of the spike encoders)."""
+    if n >= len(y):
+        return x, y
+    time_major = encoder in ("rate", "direct", "latency", "frames")
+    return (x[:, :n] if time_major else x[:n]), y[:n]
