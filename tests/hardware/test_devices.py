@@ -59,9 +59,7 @@ def test_pcm_programming_noise_std_is_sigma_of_g_within_two_percent() -> None:
     flat = _read(CustomDevice(sigma=((0.0, 0.3), (25.0, 0.3)), w_max=1.0), w)
     assert float((flat.programmed[0] - flat.target[0]).std()) == pytest.approx(0.3, rel=0.02)
     big = _read(PCM(g_max=50.0, w_max=1.0, **QUIET), w)
-    assert float((big.programmed[0] - big.target[0]).std()) == pytest.approx(
-        2 * expected, rel=0.02
-    )
+    assert float((big.programmed[0] - big.target[0]).std()) == pytest.approx(2 * expected, rel=0.02)
 
 
 def test_noiseless_drift_follows_the_power_law_and_compensation_undoes_it() -> None:
@@ -151,9 +149,12 @@ def test_device_models_are_variations_seeded_paired_and_restored(mlp) -> None:
     assert not torch.equal(pcm.sample(mlp, seed=5, domain="train")["0.weight"], draw["0.weight"])
     # the weights the device holds by default: Linear / Conv weights, no biases
     assert [t.name for t in pcm.targets(mlp)] == ["0.weight", "2.weight"]
-    with pytest.raises(RuntimeError, match="nested"), pcm.applied(mlp, seed=0):
-        with Variation(0.1).applied(mlp, seed=0):
-            pass
+    with (
+        pytest.raises(RuntimeError, match="nested"),
+        pcm.applied(mlp, seed=0),
+        Variation(0.1).applied(mlp, seed=0),
+    ):
+        pass
     assert_same_state(mlp, before)
 
 
@@ -336,6 +337,9 @@ def test_cli_trains_with_a_device_and_evaluates_at_times(tmp_path, capsys) -> No
     (tmp_path / "m.csv").write_text(
         "target,achieved\n" + "".join(f"{t},{t + d}\n" for t in (5, 20) for d in (-0.3, 0.3, 0.1))
     )
+    found = devices_from_toml(tmp_path / "cmp.toml")
+    assert list(found) == ["pcm", "custom"] and found["pcm"] == PCM()
+    assert found["custom"].sigma[0][0] == 5.0  # σ(g) per target level of the file
     tiny = ("--model", "fc2", "--model-option", "hidden=(16,)", "--epochs", "1", "--ann",
             "--no-progress")  # fmt: skip
     code, out, err = cli(capsys, "train", *tiny, "--method", "noise_injection", "--device",
@@ -344,9 +348,24 @@ def test_cli_trains_with_a_device_and_evaluates_at_times(tmp_path, capsys) -> No
     assert "device pcm, compensation=global" in out
     spec = snnvar.runs.load_run(tmp_path / "run")[1]
     assert spec.device == PCM(compensation="global", faults=StuckAt(low=0.01))
-    code, out, err = cli(capsys, "evaluate", tmp_path / "run", "--device", tmp_path / "cmp.toml",
-                         "--times", "1,1h,1y", "--draws", "2", "--worst-case", "0.05,0.1",
-                         "--attack-steps", "2", "--no-progress", "--out", tmp_path / "ev")
+    code, out, err = cli(
+        capsys,
+        "evaluate",
+        tmp_path / "run",
+        "--device",
+        tmp_path / "cmp.toml",
+        "--times",
+        "1,1h,1y",
+        "--draws",
+        "2",
+        "--worst-case",
+        "0.05,0.1",
+        "--attack-steps",
+        "2",
+        "--no-progress",
+        "--out",
+        tmp_path / "ev",
+    )
     assert code == 0, err
     report = Report.load(tmp_path / "ev")
     assert report.labels == ["pcm", "custom"] and report.times == [1.0, 3600.0, 3.15576e7]
