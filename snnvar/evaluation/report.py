@@ -91,9 +91,6 @@ class Row:
     sigma: float | None
     """σ of the variation level (relative to the variation's reference); None for a
     device model (:mod:`snnvar.hardware.devices`), whose noise is its own."""
-    time: float | None = None
-    """A device model's row: seconds after programming at which its chips were read
-    (``evaluate(times=...)``); None for a :class:`~snnvar.Variation`."""
     mode: str
     """``"static"`` (one draw per chip) or ``"dynamic"`` (read noise)."""
     redraw: str | None = None
@@ -127,7 +124,10 @@ class Row:
     seeds: list[int] | None = None
     """Each chip's seed (:func:`~snnvar.evaluation.chip_seed`), in chip order."""
     variation: dict[str, Any] | None = None
-    """The variation of this level (:meth:`Variation.to_dict`)."""
+    """The variation of this level (:meth:`Variation.to_dict`, or a device model's)."""
+    time: float | None = None
+    """A device model's row: seconds after programming at which its chips were read
+    (``evaluate(times=...)``); None for a :class:`~snnvar.Variation`."""
 
     @property
     def mode_label(self) -> str:

@@ -43,7 +43,10 @@ import torch
 from torch import nn
 
 from ..variation import engine
-from ..variation.config import _finite, _module_type, _patterns, _type_name
+from ..variation.checks import finite as _finite
+from ..variation.checks import module_type as _module_type
+from ..variation.checks import patterns as _patterns
+from ..variation.checks import type_name as _type_name
 from ..variation.selection import Target, select_targets
 from .conductance import mapping_scale, to_conductances, to_weights
 

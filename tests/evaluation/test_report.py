@@ -186,13 +186,14 @@ ROW_KEYS = (
     "spikes_per_sample", "spikes", "rates", "synops_per_sample", "synops", "accuracies",
     "seeds", "variation",
 )  # fmt: skip
-"""The keys of the rows evaluate wrote as plain dicts: report.json keeps them all."""
+"""The keys of the rows evaluate wrote as plain dicts: report.json keeps them all, in
+order; later fields follow them (``time``, issue 20)."""
 
 
 def test_rows_are_frozen_typed_and_read_like_dicts(report) -> None:
     row = report.row("wvat", 0.1, "dynamic")
     assert isinstance(row, Row) and all(isinstance(r, Row) for r in report.results)
-    assert tuple(row.to_dict()) == ROW_KEYS
+    assert tuple(row.to_dict()) == (*ROW_KEYS, "time")
     assert row["accuracy_mean"] == row.accuracy_mean and row.get("redraw") == "step"
     assert report.row("wvat", 0.1).get("redraw", "static") == "static"  # None: the default
     assert row.get("nonsense", 1) == 1

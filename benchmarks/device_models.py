@@ -1,0 +1,180 @@
+"""Devices over time (issue 20): networks trained with SGD, HA-SGD and WVAT (the
+variation-aware ones with the Gaussian HSV at σ = 10 % of the range and with the
+PCM model as their training noise), read on PCM chips 1 s, 1 h, 1 day and 1
+year after programming, with and without global drift compensation; on chips
+with 0.5 / 1 / 2 % of devices stuck (half at G_min, half at G_max); and their
+worst-case chip at ζ = 5 / 10 % (Büchel et al. 2022). Every model starts from
+the same initial weights and meets the same chips.
+
+    python benchmarks/device_models.py [--dataset mnist] [--model fc2] [--spiking]
+        [--data-root ../shared/data] [--epochs 10] [--draws 10] [--seed 0]
+        [--json benchmarks/results/devices_fc2_mnist.json]
+
+The default is WVAT Table 1's FC network (784-512-512-10 ReLU ANN) on MNIST, SGD
+with lr 0.05 and a cosine schedule, batch 128 (as ``paper_tables.py fc_mnist``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+import snnvar
+from snnvar import Variation, datasets
+from snnvar.evaluation import worst_case_attack
+from snnvar.hardware import PCM, StuckAt
+from snnvar.runs import RunSpec, build_trainer
+from snnvar.training import TrainConfig
+
+TIMES = (1.0, 3600.0, 86400.0, 3.15576e7)
+FAULTS = (0.005, 0.01, 0.02)
+ZETAS = (0.05, 0.10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--model", default="fc2")
+    parser.add_argument("--spiking", action="store_true")
+    parser.add_argument("--encoder", default="direct")
+    parser.add_argument("--time-steps", type=int, default=5)
+    parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--train-samples", type=int)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--attack-samples", type=int, default=2048)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    opts = {} if args.dataset == "digits" else {"root": args.data_root, "download": False}
+    train = datasets.get(args.dataset, **opts)
+    test = datasets.get(args.dataset, train=False, **opts)
+    if args.train_samples is not None:
+        train = torch.utils.data.Subset(train, range(min(args.train_samples, len(train))))
+    encoder = args.encoder if args.spiking else "none"
+    base = RunSpec(
+        model=args.model, spiking=args.spiking, dataset=args.dataset, optimizer=args.optimizer,
+        lr=args.lr, variation=Variation(0.1),
+        train=TrainConfig(epochs=args.epochs, batch_size=128, encoder=encoder,
+                          time_steps=args.time_steps, seed=args.seed, progress=False),
+    )  # fmt: skip
+    pcm = PCM()
+    runs = {
+        "sgd": replace(base, method="sgd"),
+        "hasgd": replace(base, method="hasgd", method_options={"samples": 4}),
+        "wvat": replace(base, method="wvat", method_options={"w_th": 0.5, "alpha": 0.01}),
+        "hasgd+pcm": replace(base, method="hasgd", method_options={"samples": 4}, device=pcm),
+        "wvat+pcm": replace(
+            base, method="wvat", method_options={"w_th": 0.5, "alpha": 0.01}, device=pcm
+        ),
+    }
+    trained, stages = {}, {}
+    for name, spec in runs.items():
+        t0 = time.perf_counter()
+        trainer = build_trainer(spec, data=train)
+        trainer.fit(train)
+        trained[name] = trainer.model.eval()
+        stages[f"train_{name}_s"] = time.perf_counter() - t0
+        print(f"trained {name} in {stages[f'train_{name}_s'] / 60:.1f} min", flush=True)
+    io = {"encoder": encoder, "time_steps": args.time_steps, "spikes": False}
+    t0 = time.perf_counter()
+    drift = snnvar.evaluate(
+        trained, test, {"pcm": pcm, "pcm + global compensation": replace(pcm,
+                        compensation="global")},
+        times=TIMES, draws=args.draws, seed=args.seed, **io,
+    )  # fmt: skip
+    stages["evaluate_drift_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    faults = snnvar.evaluate(
+        trained, test,
+        {f"stuck {100 * f:g} %": StuckAt(low=f / 2, high=f / 2) for f in FAULTS},
+        draws=args.draws, seed=args.seed, **io,
+    )  # fmt: skip
+    stages["evaluate_faults_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gauss = snnvar.evaluate(trained, test, Variation(0.0), sigmas=(0.0, 0.10), draws=args.draws,
+                            seed=args.seed, **io)  # fmt: skip
+    worst = {
+        (name, z): worst_case_attack(
+            model,
+            test,
+            zeta=z,
+            steps=10,
+            seed=args.seed,
+            attack_samples=args.attack_samples,
+            encoder=encoder,
+            time_steps=args.time_steps,
+        )
+        for name, model in trained.items()
+        for z in ZETAS
+    }
+    stages["evaluate_worst_case_s"] = time.perf_counter() - t0
+
+    wall = time.perf_counter() - start
+    kind = f"SNN ({encoder}, T = {args.time_steps})" if args.spiking else "ANN"
+    lines = [
+        f"{args.model} {kind} on {args.dataset} ({len(train)} training, {len(test)} test "
+        f"samples), {args.optimizer} lr {args.lr}, {args.epochs} epochs, seed {args.seed}; "
+        f"{args.draws} chips per row; PCM: g_max 25 µS, Nandakumar et al. 2019 σ(g), drift "
+        "and 1/f read noise",
+        "",
+        "| method | clean | σ = 10 % (range) | PCM 1 s | 1 h | 1 day | 1 year | 1 year, "
+        "compensated | worst PCM chip, 1 year, compensated |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in trained:
+        row = [name, f"{100 * gauss.row(name, 0.0).accuracy_mean:.2f}",
+               f"{100 * gauss.row(name, 0.1).accuracy_mean:.2f} ± "
+               f"{100 * gauss.row(name, 0.1).accuracy_std:.2f}"]  # fmt: skip
+        for t in TIMES:
+            r = drift.row(name, variation="pcm", time=t)
+            row.append(f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}")
+        comp = drift.row(name, variation="pcm + global compensation", time=TIMES[-1])
+        row += [f"{100 * comp.accuracy_mean:.2f} ± {100 * comp.accuracy_std:.2f}",
+                f"{100 * comp.accuracy_min:.2f}"]  # fmt: skip
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "| method | compensated at 1 s | 1 h | 1 day |", "|---|---|---|---|"]
+    for name in trained:
+        comp = [drift.row(name, variation="pcm + global compensation", time=t) for t in TIMES[:3]]
+        cells = [f"{100 * r.accuracy_mean:.2f}" for r in comp]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    head = " | ".join(f"stuck {100 * f:g} %" for f in FAULTS)
+    zs = " | ".join(f"worst case ζ = {100 * z:g} %" for z in ZETAS)
+    lines += ["", f"| method | {head} | {zs} |", "|---" * (1 + len(FAULTS) + len(ZETAS)) + "|"]
+    for name in trained:
+        cells = []
+        for f in FAULTS:
+            r = faults.row(name, variation=f"stuck {100 * f:g} %")
+            cells.append(f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}")
+        cells += [f"{100 * worst[(name, z)].accuracy:.2f}" for z in ZETAS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "stages (min): " + ", ".join(f"{k[:-2]} {v / 60:.1f}" for k, v in stages.items()),
+        f"wall time {wall / 60:.1f} min on {platform.platform()} "
+        f"({torch.get_num_threads()} threads)",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "table": text, "seed": args.seed, "stages_s": stages,
+            "drift": drift.to_dict(), "faults": faults.to_dict(), "gaussian": gauss.to_dict(),
+            "worst_case": [{"method": n, "zeta": z, "accuracy": w.accuracy,
+                            "clean_accuracy": w.clean_accuracy, "steps": w.steps,
+                            "seed": w.seed} for (n, z), w in worst.items()],
+        }, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
