@@ -47,6 +47,7 @@ from ..variation.checks import finite as _finite
 from ..variation.checks import module_type as _module_type
 from ..variation.checks import patterns as _patterns
 from ..variation.checks import type_name as _type_name
+from ..variation.config import MODES, REDRAWS
 from ..variation.selection import Target, select_targets
 from .conductance import mapping_scale, to_conductances, to_weights
 
@@ -58,6 +59,7 @@ __all__ = [
     "CustomDevice",
     "DeviceModel",
     "DeviceRead",
+    "ProgrammedChip",
     "StuckAt",
     "device_from_dict",
     "devices_from_tables",
@@ -129,6 +131,34 @@ class DeviceRead(NamedTuple):
     """The drift compensation's scale (a scalar, or one per output), else None."""
 
 
+class ProgrammedChip(NamedTuple):
+    """One chip's devices for one weight tensor after programming, before a read
+    (:meth:`DeviceModel.program_tensor`); ``[2, *shape]`` tensors, µS."""
+
+    target: torch.Tensor
+    """Target conductances."""
+    programmed: torch.Tensor
+    """Conductances after programming (at ``t0``), faults included."""
+    drifted: torch.Tensor
+    """Conductances at the read's time before read noise and faults."""
+    read_rel: torch.Tensor | None
+    """Relative read noise per device, else None."""
+    nu: torch.Tensor | None
+    """Drift exponents per device (PCM), else None."""
+    stuck: torch.Tensor
+    """Per device: 0 healthy, 1 stuck low, 2 stuck high (weight-level faults: ``[1, *shape]``)."""
+    high: torch.Tensor | None
+    """Weight-level faults: the value a weight stuck high holds (±w_max), else None."""
+    w_max: float
+    """The weight mapped to ``g_max``."""
+    w0: torch.Tensor
+    """The weights right after programming (the compensation's reference read)."""
+    z_read: torch.Tensor
+    """The chip's own unit normal read-noise draws (its static read)."""
+    dtype: torch.dtype
+    """The dtype of the clean weights (the read weights are returned in it)."""
+
+
 def _positive(name: str, value: object) -> float:
     v = _finite(name, value)
     if v <= 0:
@@ -165,9 +195,6 @@ class DeviceModel:
     Use a subclass: :class:`PCM`, :class:`RRAM`, :class:`CustomDevice`, :class:`StuckAt`."""
 
     kind: ClassVar[str] = ""
-    mode: ClassVar[str] = "static"
-    """Device models are programmed once per chip (static); read noise is part of the read."""
-    redraw: ClassVar[str] = "step"
 
     g_max: float = 25.0
     """Largest programmable conductance (µS); ``w_max`` of each layer maps to it."""
@@ -192,6 +219,16 @@ class DeviceModel:
     """Stuck-at faults on top of this device's noise (:class:`StuckAt`), or None."""
     noise_scale: float = 1.0
     """Multiplies the programming noise σ(g) (1: the model as published; 0: none)."""
+    read_std: float = 0.0
+    """Relative std of every read of a conductance, on top of the model's own read
+    noise (added in quadrature): a measured read-to-read fluctuation."""
+    mode: str = "static"
+    """"static": one read per chip (its read noise drawn once); "dynamic": the chip is
+    programmed once (programming noise, drift, faults, compensation) and every read
+    draws fresh read noise (the engine's dynamic mode: per time step or per pass)."""
+    redraw: str = "step"
+    """Dynamic mode only: "step" reads at every call of a device layer (an snnvar
+    SNN calls it once per time step); "pass" once per forward pass of the model."""
     modules: tuple[type[nn.Module] | str, ...] | None = None
     """Module types (or class names) whose weights sit on devices; None: Linear and Conv."""
     include: tuple[str, ...] = ()
@@ -225,6 +262,16 @@ class DeviceModel:
         if self.faults is not None and not isinstance(self.faults, StuckAt):
             raise TypeError(f"faults must be a StuckAt or None, got {type(self.faults).__name__}")
         object.__setattr__(self, "noise_scale", _nonnegative("noise_scale", self.noise_scale))
+        object.__setattr__(self, "read_std", _nonnegative("read_std", self.read_std))
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; allowed: {list(MODES)}")
+        if self.redraw not in REDRAWS:
+            raise ValueError(f"unknown redraw {self.redraw!r}; allowed: {list(REDRAWS)}")
+        if self.faults is not None and (self.faults.mode, self.faults.redraw) != ("static", "step"):
+            raise ValueError(
+                "faults are programmed once per chip; set mode / redraw on the "
+                "device model that holds them, not on its faults"
+            )
         if self.modules is not None:
             object.__setattr__(self, "modules", tuple(_module_type(m) for m in self.modules))
         for name in ("include", "exclude"):
@@ -259,6 +306,13 @@ class DeviceModel:
 
     def read_tensor(self, w: torch.Tensor, generator: torch.Generator) -> DeviceRead:
         """One chip's devices for the clean weights ``w``, drawn from ``generator``."""
+        chip = self.program_tensor(w, generator)
+        return self.read_chip(chip, chip.z_read)
+
+    def program_tensor(self, w: torch.Tensor, generator: torch.Generator) -> ProgrammedChip:
+        """Programme one chip's devices for the clean weights ``w`` (every random number
+        of the chip drawn from ``generator``, in one fixed order); read it with
+        :meth:`read_chip`."""
         t = self.read_time
         self.check_time(t)
         w = w.detach()
@@ -287,29 +341,73 @@ class DeviceModel:
             )
         programmed = (target + self.noise_scale * sigma * z_prog).clamp(min=0.0)
         nu = self.drift_exponents(target, z_nu)
-        read = programmed
+        drifted = programmed
         if nu is not None and t > self.t0:
-            read = programmed * (t / self.t0) ** (-nu)
-        rel = self.read_sigma(programmed, t)
-        if rel is not None:
-            read = (read + read.abs() * rel * z_read).clamp(min=0.0)
+            drifted = programmed * (t / self.t0) ** (-nu)
+        rel = self._read_rel(programmed, t)
         faults = self._fault_model()
         stuck = torch.zeros(shape if faults is None or faults.at == "conductance" else (1,
                             *w.shape), dtype=torch.uint8, device=w.device)  # fmt: skip
+        held = programmed
         if faults is not None and faults.at == "conductance":
             stuck = faults.masks(u_fault)
-            programmed = faults.hold(programmed, stuck, self.g_min, self.g_max)
-            read = faults.hold(read, stuck, self.g_min, self.g_max)
-        w0 = to_weights(programmed[0], programmed[1], w_max, self.g_min, self.g_max)
-        wt = to_weights(read[0], read[1], w_max, self.g_min, self.g_max)
+            held = faults.hold(programmed, stuck, self.g_min, self.g_max)
+        w0 = to_weights(held[0], held[1], w_max, self.g_min, self.g_max)
+        high = None
         if faults is not None and faults.at == "weight":
             stuck = faults.masks(u_fault[:1])
             high = torch.where(w_work < 0, -w_max, w_max).to(dtype)
             w0 = faults.hold_weights(w0, stuck[0], high)
-            wt = faults.hold_weights(wt, stuck[0], high)
-        alpha = self._compensation(w0, wt)
+        return ProgrammedChip(target, held, drifted, rel, nu, stuck, high, w_max, w0, z_read,
+                              w.dtype)  # fmt: skip
+
+    def read_chip(
+        self, chip: ProgrammedChip, z_read: torch.Tensor, alpha: torch.Tensor | None = None
+    ) -> DeviceRead:
+        """One read of a programmed chip with unit normal read-noise draws ``z_read``
+        (``[2, *shape]``). ``alpha``: a drift compensation already calibrated (dynamic
+        reads keep the chip's first); None: calibrated on this read if the model
+        compensates."""
+        read = chip.drifted
+        if chip.read_rel is not None:
+            read = (read + read.abs() * chip.read_rel * z_read).clamp(min=0.0)
+        faults = self._fault_model()
+        if faults is not None and faults.at == "conductance":
+            read = faults.hold(read, chip.stuck, self.g_min, self.g_max)
+        wt = to_weights(read[0], read[1], chip.w_max, self.g_min, self.g_max)
+        if chip.high is not None:
+            wt = faults.hold_weights(wt, chip.stuck[0], chip.high)
+        if alpha is None:
+            alpha = self._compensation(chip.w0, wt)
         weights = wt if alpha is None else wt * alpha
-        return DeviceRead(target, programmed, read, nu, stuck, weights.to(w.dtype), alpha)
+        return DeviceRead(chip.target, chip.programmed, read, chip.nu, chip.stuck,
+                          weights.to(chip.dtype), alpha)  # fmt: skip
+
+    def reader(
+        self, w: torch.Tensor, generator: torch.Generator, read_generator: torch.Generator
+    ) -> Callable[[], torch.Tensor]:
+        """Dynamic reads (the engine's dynamic mode): programme one chip for ``w`` from
+        ``generator``, calibrate its drift compensation on the chip's own read, then
+        return a function whose every call is one read of the chip (the weights), its
+        read noise drawn fresh from ``read_generator``."""
+        chip = self.program_tensor(w, generator)
+        alpha = self.read_chip(chip, chip.z_read).alpha
+
+        def read() -> torch.Tensor:
+            z = torch.randn(chip.z_read.shape, generator=read_generator,
+                            dtype=chip.z_read.dtype, device=read_generator.device)  # fmt: skip
+            return self.read_chip(chip, z.to(chip.z_read.device), alpha).weights
+
+        return read
+
+    def _read_rel(self, g: torch.Tensor, time: float) -> torch.Tensor | None:
+        """Relative read noise per device: the model's, with ``read_std`` in quadrature."""
+        rel = self.read_sigma(g, time)
+        if self.read_std == 0.0:
+            return rel
+        if rel is None:
+            return torch.full_like(g, self.read_std)
+        return torch.sqrt(rel * rel + self.read_std**2)
 
     def _compensation(self, w0: torch.Tensor, wt: torch.Tensor) -> torch.Tensor | None:
         if self.compensation is None:

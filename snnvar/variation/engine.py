@@ -54,6 +54,10 @@ __all__ = [
 _CLEAN = "_snnvar_clean"
 """Attribute set on a tensor while a variation is applied to it: its clean value."""
 
+READ_STREAM = "#read"
+"""Suffix of a device key whose stream feeds a device model's dynamic reads (the
+chip's programming draws from the key's own stream)."""
+
 _READS = "_snnvar_dynamic_reads"
 """Attribute set on a module while a dynamic variation redraws its tensors at every call."""
 
@@ -371,9 +375,12 @@ def _dynamic(
     device: torch.device,
     domain: str,
 ) -> Iterator[Draw]:
-    distribution = resolve_distribution(v.distribution)
+    device_reader = getattr(v, "reader", None)  # a device model: programmed once, read often
+    distribution = None if device_reader is not None else resolve_distribution(v.distribution)
     draw = Draw(v, root, [t.name for t in targets], domain=domain)
-    generators = {t.name: stream(root, t.key, device, domain) for t in targets}
+    generators = {} if device_reader is not None else {
+        t.name: stream(root, t.key, device, domain) for t in targets
+    }  # fmt: skip
     stats_cache: dict[str, tuple[int, TensorStats]] = {}
     by_module: dict[int, list[tuple[Target, torch.Tensor, torch.Tensor]]] = {}
     for t in targets:  # (target, its clean tensor, the tensor of its reference statistics)
@@ -389,8 +396,26 @@ def _dynamic(
         return cached[1]
 
     per_pass = v.redraw == "pass"
-    constrained = _constrained(v)
+    constrained = device_reader is not None or _constrained(v)
     current: dict[str, torch.Tensor] = {}  # per pass: this pass's reads, drawn lazily
+    readers: dict[str, tuple[int, Callable[[], torch.Tensor]]] = {}
+
+    def device_read(t: Target, tensor: torch.Tensor) -> torch.Tensor:
+        """One read of the chip programmed for the current value of ``tensor`` (the chip
+        is programmed again, from its own stream, if the clean weights change)."""
+        cached = readers.get(t.name)
+        if cached is None or cached[0] != tensor._version:
+            chip = stream(root, t.key, device, domain)
+            reads = stream(root, f"{t.key}{READ_STREAM}", device, domain)
+            cached = (tensor._version, device_reader(tensor.detach(), chip, reads))
+            readers[t.name] = cached
+        return cached[1]()
+
+    def read_of(t: Target, tensor: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        if device_reader is not None:
+            return device_read(t, tensor)
+        fn = read_value if constrained else perturbation
+        return fn(tensor, v, distribution, generators[t.name], stats_of(t.name, ref))
 
     def new_pass(_module: nn.Module, _args: object) -> None:
         current.clear()
@@ -399,9 +424,8 @@ def _dynamic(
     def swap_in(module: nn.Module, _args: object) -> None:
         for t, tensor, ref in by_module[id(module)]:
             drawn = current.get(t.name) if per_pass else None
-            if drawn is None:  # the read value (constrained) or the delta
-                fn = read_value if constrained else perturbation
-                drawn = fn(tensor, v, distribution, generators[t.name], stats_of(t.name, ref))
+            if drawn is None:  # the read value (constrained, a device) or the delta
+                drawn = read_of(t, tensor, ref)
                 if per_pass:
                     current[t.name] = drawn
             store = module._buffers if t.is_buffer else module._parameters

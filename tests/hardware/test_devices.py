@@ -187,6 +187,81 @@ def test_custom_device_from_measurements_estimates_sigma_per_level() -> None:
     assert got[2] == pytest.approx(dev.sigma[2][1])
 
 
+def test_dynamic_reads_share_one_programmed_chip_and_restore(mlp) -> None:
+    from dataclasses import replace
+
+    before = state(mlp)
+    x = torch.randn(32, 8, generator=torch.Generator().manual_seed(0))
+    dev = PCM(read_noise=False, time=3600, compensation="global", faults=StuckAt(low=0.02))
+    with dev.applied(mlp, seed=4):
+        static = mlp(x)
+    # no read noise: every dynamic read is the static chip, bit for bit
+    with replace(dev, mode="dynamic").applied(mlp, seed=4) as draw:
+        first, second = mlp(x), mlp(x)
+    assert torch.equal(first, static) and torch.equal(second, static)
+    assert draw.reads == 4 and draw.mode == "dynamic"  # two device layers, two passes
+    assert_same_state(mlp, before)
+    # the clean weights change inside the block (a training step): the chip is
+    # programmed again for them
+    ideal = StuckAt(mode="dynamic")
+    with ideal.applied(mlp, seed=0):
+        with torch.no_grad():
+            mlp[0].weight.mul_(2.0)
+        doubled = mlp(x)
+        with torch.no_grad():
+            mlp[0].weight.div_(2.0)
+    torch.testing.assert_close(doubled, nn.functional.linear(
+        torch.relu(nn.functional.linear(x, 2 * before["0.weight"], before["0.bias"])),
+        before["2.weight"], before["2.bias"]), rtol=0, atol=1e-5)  # fmt: skip
+
+
+def test_dynamic_read_noise_is_fresh_per_read_with_its_std() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(300, 200)
+    w = layer.weight.detach().clone()
+    reads: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, i, o: reads.append(m.weight.detach().clone()))
+    dev = PCM(**QUIET, noise_scale=0.0, read_std=0.05, mode="dynamic")
+    try:
+        with dev.applied(layer, seed=1):
+            for _ in range(3):
+                layer(torch.zeros(1, 300))
+    finally:
+        hook.remove()
+    assert torch.equal(layer.weight, w)
+    # g_min = 0: a weight sits on one device, read as w (1 + 0.05 z) with z ~ N(0, 1)
+    rel = torch.stack([(r - w) / w for r in reads]).double()
+    n = rel[0].numel()
+    for k in range(3):  # sample std within 5 standard errors (1 / sqrt(2 n) relative)
+        assert abs(float(rel[k].std()) / 0.05 - 1) < 5 / (2 * n) ** 0.5
+    corr = torch.corrcoef(rel.flatten(1))
+    off = corr[~torch.eye(3, dtype=torch.bool)]
+    assert float(off.abs().max()) < 5 / n**0.5  # independent reads
+    # a static read has the same noise once
+    static = PCM(**QUIET, noise_scale=0.0, read_std=0.05).sample(layer, seed=1)["weight"]
+    assert abs(float((static / w).std()) / 0.05 - 1) < 5 / (2 * n) ** 0.5
+
+
+def test_dynamic_device_reads_per_time_step_and_trains_straight_through() -> None:
+    from snnvar import nn as snn
+
+    torch.manual_seed(0)
+    net = snn.SpikingSequential(nn.Flatten(), nn.Linear(12, 16), snn.TimeLoop(snn.LIF(0.9)),
+                                nn.Linear(16, 3), snn.Readout("mean_membrane"))  # fmt: skip
+    x = torch.rand(6, 5, 12, generator=torch.Generator().manual_seed(0))
+    before = state(net)
+    step = RRAM(read_std=0.1, mode="dynamic")
+    with step.applied(net, seed=0) as draw:
+        out = net(x)
+        out.sum().backward()
+    assert draw.reads == 6 * 2  # two device layers, six steps
+    assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in net.parameters())
+    assert_same_state(net, before)
+    with RRAM(read_std=0.1, mode="dynamic", redraw="pass").applied(net, seed=0) as draw:
+        net(x)
+    assert draw.reads == 1
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -205,6 +280,10 @@ def test_custom_device_from_measurements_estimates_sigma_per_level() -> None:
         (lambda: device_from_dict({"kind": "pcm", "gmax": 5}), r"unknown pcm device setting"),
         (lambda: parse_time("1 week"), "cannot read the time"),
         (lambda: StuckAt(faults=StuckAt()), "leave its faults None"),
+        (lambda: PCM(mode="sometimes"), "unknown mode 'sometimes'"),
+        (lambda: PCM(redraw="never"), "unknown redraw 'never'"),
+        (lambda: PCM(read_std=-0.1), "read_std must be >= 0"),
+        (lambda: PCM(faults=StuckAt(mode="dynamic")), "faults are programmed once per chip"),
     ],
 )
 def test_bad_device_settings_are_refused(make, message) -> None:
@@ -226,6 +305,7 @@ def test_to_dict_round_trips_every_kind() -> None:
         CustomDevice(sigma=((0.0, 0.2), (25.0, 0.8))),
         StuckAt(low=0.005, high=0.01),
         PCM(modules=("Linear",), exclude=("*.2.*",)),
+        RRAM(read_std=0.02, mode="dynamic", redraw="pass"),
     ):
         assert device_from_dict(dev.to_dict()) == dev, dev
     with pytest.raises(ValueError, match="callable"):
