@@ -8,7 +8,7 @@ the same initial weights and meets the same chips.
 
     python benchmarks/device_models.py [--dataset mnist] [--model fc2] [--spiking]
         [--data-root ../shared/data] [--epochs 10] [--batch-size 128] [--wvat-alpha 0.01]
-        [--draws 10] [--seed 0]
+        [--draws 10] [--seed 0] [--methods sgd,hasgd,wvat,hasgd+pcm,wvat+pcm]
         [--json benchmarks/results/devices_fc2_mnist.json]
 
 The default is WVAT Table 1's FC network (784-512-512-10 ReLU ANN) on MNIST, SGD
@@ -18,6 +18,7 @@ with lr 0.05 and a cosine schedule, batch 128 (as ``paper_tables.py fc_mnist``).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import time
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--attack-samples", type=int, default=2048)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default="sgd,hasgd,wvat,hasgd+pcm,wvat+pcm",
+                        help="comma-separated subset of the five trainings")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     start = time.perf_counter()
@@ -81,6 +84,11 @@ def main() -> None:
         "hasgd+pcm": replace(base, method="hasgd", method_options={"samples": 4}, device=pcm),
         "wvat+pcm": replace(base, method="wvat", method_options=wvat, device=pcm),
     }
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(runs))
+    if unknown or not methods:
+        parser.error(f"unknown --methods {unknown or args.methods!r}; allowed: {list(runs)}")
+    runs = {name: runs[name] for name in methods}
     trained, stages = {}, {}
     for name, spec in runs.items():
         t0 = time.perf_counter()
@@ -97,6 +105,20 @@ def main() -> None:
         times=TIMES, draws=args.draws, seed=args.seed, **io,
     )  # fmt: skip
     stages["evaluate_drift_s"] = time.perf_counter() - t0
+    # What a year of drift does, without noise: conductance-dependent exponents, one
+    # exponent for all (every weight times the same factor, biases off the devices
+    # unchanged), and that with the biases scaled to match (a ReLU ANN without
+    # BatchNorm then computes its clean function, times a constant)
+    t0 = time.perf_counter()
+    quiet = PCM(noise_scale=0.0, read_noise=False)
+    uniform = replace(quiet, drift_nu=(0.06, 0.0))
+    factor = (TIMES[-1] / pcm.t0) ** -0.06
+    scaled = {f"{name} / biases too": _biases_scaled(m, factor) for name, m in trained.items()}
+    probe = snnvar.evaluate(
+        {**trained, **scaled}, test, {"drift only": quiet, "uniform drift": uniform},
+        times=(TIMES[-1],), draws=args.draws, seed=args.seed, **io,
+    )  # fmt: skip
+    stages["evaluate_drift_probe_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     faults = snnvar.evaluate(
         trained, test,
@@ -152,6 +174,21 @@ def main() -> None:
         comp = [drift.row(name, variation="pcm + global compensation", time=t) for t in TIMES[:3]]
         cells = [f"{100 * r.accuracy_mean:.2f}" for r in comp]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| method | clean | drift only, 1 year | one exponent ν = 0.06 "
+        f"(weights × {factor:.3f}), 1 year | the same, biases scaled to match |",
+        "|---|---|---|---|---|",
+    ]
+    for name in trained:
+        cells = [
+            gauss.row(name, 0.0),
+            probe.row(name, variation="drift only", time=TIMES[-1]),
+            probe.row(name, variation="uniform drift", time=TIMES[-1]),
+            probe.row(f"{name} / biases too", variation="uniform drift", time=TIMES[-1]),
+        ]
+        lines.append(f"| {name} | " + " | ".join(f"{100 * r.accuracy_mean:.2f}"
+                                                  for r in cells) + " |")  # fmt: skip
     head = " | ".join(f"stuck {100 * f:g} %" for f in FAULTS)
     zs = " | ".join(f"worst case ζ = {100 * z:g} %" for z in ZETAS)
     lines += ["", f"| method | {head} | {zs} |", "|---" * (1 + len(FAULTS) + len(ZETAS)) + "|"]
@@ -174,11 +211,27 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "table": text, "seed": args.seed, "stages_s": stages,
-            "drift": drift.to_dict(), "faults": faults.to_dict(), "gaussian": gauss.to_dict(),
+            "drift": drift.to_dict(), "drift_probe": probe.to_dict(), "faults": faults.to_dict(),
+            "gaussian": gauss.to_dict(),
             "worst_case": [{"method": n, "zeta": z, "accuracy": w.accuracy,
                             "clean_accuracy": w.clean_accuracy, "steps": w.steps,
                             "seed": w.seed} for (n, z), w in worst.items()],
         }, indent=1))  # fmt: skip
+
+
+def _biases_scaled(model: torch.nn.Module, factor: float) -> torch.nn.Module:
+    """A copy of ``model`` whose k-th Linear / Conv layer (in module order) has its bias
+    multiplied by ``factor ** k``: with every weight times ``factor``, a chain of such
+    layers and ReLUs then computes its clean function times ``factor ** depth``."""
+    out = copy.deepcopy(model)
+    depth = 0
+    with torch.no_grad():
+        for m in out.modules():
+            if isinstance(m, torch.nn.Linear | torch.nn.modules.conv._ConvNd):
+                depth += 1
+                if m.bias is not None:
+                    m.bias.mul_(factor**depth)
+    return out
 
 
 if __name__ == "__main__":
