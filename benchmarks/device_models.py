@@ -8,6 +8,7 @@ the same initial weights and meets the same chips.
 
     python benchmarks/device_models.py [--dataset mnist] [--model fc2] [--spiking]
         [--data-root ../shared/data] [--epochs 10] [--batch-size 128] [--wvat-alpha 0.01]
+        [--hasgd-samples 4]
         [--draws 10] [--seed 0] [--methods sgd,hasgd,wvat,hasgd+pcm,wvat+pcm]
         [--json benchmarks/results/devices_fc2_mnist.json]
 
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--train-samples", type=int)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--hasgd-samples", type=int, default=4)
     parser.add_argument("--wvat-alpha", type=float, default=0.01,
                         help="WVAT's α (0.01 for the FC ANN at SGD lr 0.05; the paper's 0.1 "
                         "for Spiking-CNN2 with Adam)")  # fmt: skip
@@ -77,11 +79,12 @@ def main() -> None:
     )  # fmt: skip
     pcm = PCM()
     wvat = {"w_th": 0.5, "alpha": args.wvat_alpha}
+    hasgd = {"samples": args.hasgd_samples}
     runs = {
         "sgd": replace(base, method="sgd"),
-        "hasgd": replace(base, method="hasgd", method_options={"samples": 4}),
+        "hasgd": replace(base, method="hasgd", method_options=hasgd),
         "wvat": replace(base, method="wvat", method_options=wvat),
-        "hasgd+pcm": replace(base, method="hasgd", method_options={"samples": 4}, device=pcm),
+        "hasgd+pcm": replace(base, method="hasgd", method_options=hasgd, device=pcm),
         "wvat+pcm": replace(base, method="wvat", method_options=wvat, device=pcm),
     }
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -150,7 +153,8 @@ def main() -> None:
     lines = [
         f"{args.model} {kind} on {args.dataset} ({len(train)} training, {len(test)} test "
         f"samples), {args.optimizer} lr {args.lr}, batch {args.batch_size}, {args.epochs} "
-        f"epochs, WVAT w_th 0.5 α {args.wvat_alpha}, HA-SGD 4 samples, seed {args.seed}; "
+        f"epochs, WVAT w_th 0.5 α {args.wvat_alpha}, HA-SGD {args.hasgd_samples} samples, "
+        f"seed {args.seed}; "
         f"{args.draws} chips per row; PCM: g_max 25 µS, Nandakumar et al. 2019 σ(g), drift "
         "and 1/f read noise",
         "",
