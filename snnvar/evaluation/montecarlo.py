@@ -206,7 +206,10 @@ def labelled_variations(
     out: list[tuple[str | None, Level]] = []
     for k, v in base:
         if isinstance(v, DeviceModel):
-            out += [(k, v.read_at(t)) for t in times] if times is not None else [(k, v)]
+            reads = [v.read_at(t) for t in times] if times is not None else [v]
+            for r in reads:  # refuse a time a model cannot be read at before any pass runs
+                r.check_time(r.read_time)
+            out += [(k, r) for r in reads]
         elif sigmas is not None:
             levels = [float(s) for s in sigmas]
             if not levels:

@@ -29,7 +29,12 @@ def mapping_scale(w: torch.Tensor, percentile: float = 100.0, given: float | Non
     if percentile >= 100.0:
         top = float(values.max()) if values.numel() else 0.0
     else:
-        top = float(torch.quantile(values, percentile / 100.0))
+        # torch.quantile's linear interpolation, by sorting (quantile refuses > 2^24 values)
+        ordered = values.sort().values
+        pos = percentile / 100.0 * (ordered.numel() - 1)
+        lo, frac = int(pos), pos - int(pos)
+        hi = min(lo + 1, ordered.numel() - 1)
+        top = float(ordered[lo] + frac * (ordered[hi] - ordered[lo]))
     return top if top > 0.0 else 1.0
 
 

@@ -132,17 +132,16 @@ class DeviceRead(NamedTuple):
 
 
 class ProgrammedChip(NamedTuple):
-    """One chip's devices for one weight tensor after programming, before a read
-    (:meth:`DeviceModel.program_tensor`); ``[2, *shape]`` tensors, µS."""
+    """One chip's devices for one weight tensor, programmed and taken to the read's
+    time, before a read (:meth:`DeviceModel.program_tensor`); ``[2, *shape]``, µS."""
 
     target: torch.Tensor
     """Target conductances."""
     programmed: torch.Tensor
-    """Conductances after programming (at ``t0``), faults included."""
-    drifted: torch.Tensor
-    """Conductances at the read's time before read noise and faults."""
-    read_rel: torch.Tensor | None
-    """Relative read noise per device, else None."""
+    """Conductances right after programming (at ``t0``), faults included."""
+    state: torch.Tensor
+    """Conductances at the read's time: drift and the model's accumulated read noise
+    (PCM's 1/f), before ``read_std`` and faults."""
     nu: torch.Tensor | None
     """Drift exponents per device (PCM), else None."""
     stuck: torch.Tensor
@@ -153,8 +152,8 @@ class ProgrammedChip(NamedTuple):
     """The weight mapped to ``g_max``."""
     w0: torch.Tensor
     """The weights right after programming (the compensation's reference read)."""
-    z_read: torch.Tensor
-    """The chip's own unit normal read-noise draws (its static read)."""
+    z_std: torch.Tensor | None
+    """The chip's own unit normal draws for ``read_std`` (its static read), else None."""
     dtype: torch.dtype
     """The dtype of the clean weights (the read weights are returned in it)."""
 
@@ -207,8 +206,11 @@ class DeviceModel:
     """With ``w_max = None``: the percentile of ``|w|`` mapped to ``g_max`` (100: max-abs;
     below 100, larger weights clip at ``g_max``)."""
     time: float | None = None
-    """Seconds after programming at which the chip is read (None: at ``t0``, right
-    after programming); ``snnvar.evaluate(times=...)`` sets it per row."""
+    """Seconds since programming began at which the chip is read (None: at ``t0``);
+    drift is ``(time / t0)^-ν``, and times before ``t0`` read as ``t0``.
+    ``snnvar.evaluate(times=...)`` sets it per row. (aihwkit counts its
+    ``t_inference`` from ``t0``, ``(t0 + t) / t0``; from 1 h on the two differ by
+    less than 0.06 % at PCM's mean exponents.)"""
     t0: float = 20.0
     """End of programming and verification (s): drift counts from here; earlier
     times read as ``t0`` (aihwkit's default t_0 = 20 s)."""
@@ -220,12 +222,13 @@ class DeviceModel:
     noise_scale: float = 1.0
     """Multiplies the programming noise σ(g) (1: the model as published; 0: none)."""
     read_std: float = 0.0
-    """Relative std of every read of a conductance, on top of the model's own read
-    noise (added in quadrature): a measured read-to-read fluctuation."""
+    """Relative std of every read of a conductance (a measured read-to-read
+    fluctuation), on top of the chip's state (PCM: its accumulated 1/f noise)."""
     mode: str = "static"
-    """"static": one read per chip (its read noise drawn once); "dynamic": the chip is
-    programmed once (programming noise, drift, faults, compensation) and every read
-    draws fresh read noise (the engine's dynamic mode: per time step or per pass)."""
+    """"static": one read per chip; "dynamic": the chip is programmed once (programming
+    noise, drift, PCM's accumulated 1/f noise as in aihwkit, faults, compensation) and
+    every read draws fresh ``read_std`` noise (the engine's dynamic mode: per time
+    step or per pass)."""
     redraw: str = "step"
     """Dynamic mode only: "step" reads at every call of a device layer (an snnvar
     SNN calls it once per time step); "pass" once per forward pass of the model."""
@@ -267,11 +270,18 @@ class DeviceModel:
             raise ValueError(f"unknown mode {self.mode!r}; allowed: {list(MODES)}")
         if self.redraw not in REDRAWS:
             raise ValueError(f"unknown redraw {self.redraw!r}; allowed: {list(REDRAWS)}")
-        if self.faults is not None and (self.faults.mode, self.faults.redraw) != ("static", "step"):
-            raise ValueError(
-                "faults are programmed once per chip; set mode / redraw on the "
-                "device model that holds them, not on its faults"
-            )
+        if self.faults is not None:
+            own = {"low", "high", "at"}
+            given = [
+                f"{f.name}={getattr(self.faults, f.name)!r}"
+                for f in fields(self.faults)
+                if f.name not in own and getattr(self.faults, f.name) != f.default
+            ]
+            if given:
+                raise ValueError(
+                    "faults=StuckAt(...) takes only low, high and at (the device model that "
+                    f"holds them sets the rest); got {', '.join(given)}"
+                )
         if self.modules is not None:
             object.__setattr__(self, "modules", tuple(_module_type(m) for m in self.modules))
         for name in ("include", "exclude"):
@@ -306,20 +316,20 @@ class DeviceModel:
 
     def read_tensor(self, w: torch.Tensor, generator: torch.Generator) -> DeviceRead:
         """One chip's devices for the clean weights ``w``, drawn from ``generator``."""
-        chip = self.program_tensor(w, generator)
-        return self.read_chip(chip, chip.z_read)
+        return self.read_chip(self.program_tensor(w, generator))
 
     def program_tensor(self, w: torch.Tensor, generator: torch.Generator) -> ProgrammedChip:
-        """Programme one chip's devices for the clean weights ``w`` (every random number
-        of the chip drawn from ``generator``, in one fixed order); read it with
-        :meth:`read_chip`."""
+        """Programme one chip's devices for the clean weights ``w`` and take them to the
+        read's time (programming noise, drift, the model's accumulated read noise,
+        faults), every random number drawn from ``generator`` in one fixed order; read
+        it with :meth:`read_chip`."""
         t = self.read_time
         self.check_time(t)
         w = w.detach()
         dtype = w.dtype if w.dtype in (torch.float32, torch.float64) else torch.float32
         shape = (2, *w.shape)
 
-        def draw(kind: str) -> torch.Tensor:  # always all four, in this order
+        def draw(kind: str) -> torch.Tensor:  # always these four, in this order
             fn = torch.randn if kind == "normal" else torch.rand
             out = fn(shape, generator=generator, dtype=dtype, device=generator.device)
             return out.to(w.device)
@@ -330,21 +340,24 @@ class DeviceModel:
             draw("uniform"),
             draw("normal"),
         )
+        z_std = draw("normal") if self.read_std > 0 else None  # after the four: they stay
         w_work = w.to(dtype)
         w_max = mapping_scale(w_work, self.percentile, self.w_max)
         target = torch.stack(to_conductances(w_work, w_max, self.g_min, self.g_max))
-        sigma = self.programming_sigma(target, t)
-        if bool((sigma < 0).any()):
-            raise ValueError(
-                f"the {self.kind} model's σ(g) is negative (min {float(sigma.min()):.4g} µS) "
-                "for some target conductance; σ(g) must be >= 0 over [g_min, g_max]"
-            )
-        programmed = (target + self.noise_scale * sigma * z_prog).clamp(min=0.0)
+        sigma0 = self._sigma(target, self.t0)
+        programmed = (target + self.noise_scale * sigma0 * z_prog).clamp(min=0.0)
+        at_t = programmed  # the programming error at t (RRAM: σ(g) grows with t)
+        if t > self.t0:
+            sigma_t = self._sigma(target, t)
+            if not torch.equal(sigma_t, sigma0):
+                at_t = (target + self.noise_scale * sigma_t * z_prog).clamp(min=0.0)
         nu = self.drift_exponents(target, z_nu)
-        drifted = programmed
+        state = at_t
         if nu is not None and t > self.t0:
-            drifted = programmed * (t / self.t0) ** (-nu)
-        rel = self._read_rel(programmed, t)
+            state = at_t * (t / self.t0) ** (-nu)
+        rel = self.read_sigma(at_t, t)
+        if rel is not None:  # the 1/f noise accumulated up to t: part of the chip's state
+            state = (state + state.abs() * rel * z_read).clamp(min=0.0)
         faults = self._fault_model()
         stuck = torch.zeros(shape if faults is None or faults.at == "conductance" else (1,
                             *w.shape), dtype=torch.uint8, device=w.device)  # fmt: skip
@@ -358,19 +371,34 @@ class DeviceModel:
             stuck = faults.masks(u_fault[:1])
             high = torch.where(w_work < 0, -w_max, w_max).to(dtype)
             w0 = faults.hold_weights(w0, stuck[0], high)
-        return ProgrammedChip(target, held, drifted, rel, nu, stuck, high, w_max, w0, z_read,
+        return ProgrammedChip(target, held, state, nu, stuck, high, w_max, w0, z_std,
                               w.dtype)  # fmt: skip
 
+    def _sigma(self, target: torch.Tensor, time: float) -> torch.Tensor:
+        sigma = self.programming_sigma(target, time)
+        if not bool((sigma >= 0).all()):  # also refuses NaN
+            bad = sigma[~(sigma >= 0)]
+            raise ValueError(
+                f"the {self.kind} model's σ(g) is negative or NaN ({float(bad[0]):.4g} µS) "
+                "for some target conductance; σ(g) must be finite and >= 0 over "
+                "[g_min, g_max]"
+            )
+        return sigma
+
     def read_chip(
-        self, chip: ProgrammedChip, z_read: torch.Tensor, alpha: torch.Tensor | None = None
+        self,
+        chip: ProgrammedChip,
+        z_std: torch.Tensor | None = None,
+        alpha: torch.Tensor | None = None,
     ) -> DeviceRead:
-        """One read of a programmed chip with unit normal read-noise draws ``z_read``
-        (``[2, *shape]``). ``alpha``: a drift compensation already calibrated (dynamic
-        reads keep the chip's first); None: calibrated on this read if the model
-        compensates."""
-        read = chip.drifted
-        if chip.read_rel is not None:
-            read = (read + read.abs() * chip.read_rel * z_read).clamp(min=0.0)
+        """One read of a programmed chip: ``read_std`` noise from the unit normal draws
+        ``z_std`` (``[2, *shape]``; None: the chip's own, its static read), faults, back
+        to weights. ``alpha``: a drift compensation already calibrated (dynamic reads
+        keep the chip's); None: calibrated on this read if the model compensates."""
+        read = chip.state
+        if self.read_std > 0:
+            z = chip.z_std if z_std is None else z_std
+            read = (read + read.abs() * self.read_std * z).clamp(min=0.0)
         faults = self._fault_model()
         if faults is not None and faults.at == "conductance":
             read = faults.hold(read, chip.stuck, self.g_min, self.g_max)
@@ -387,27 +415,21 @@ class DeviceModel:
         self, w: torch.Tensor, generator: torch.Generator, read_generator: torch.Generator
     ) -> Callable[[], torch.Tensor]:
         """Dynamic reads (the engine's dynamic mode): programme one chip for ``w`` from
-        ``generator``, calibrate its drift compensation on the chip's own read, then
-        return a function whose every call is one read of the chip (the weights), its
-        read noise drawn fresh from ``read_generator``."""
+        ``generator`` (its state at the read's time, the model's accumulated read noise
+        included, as aihwkit's drifted weights), calibrate its drift compensation on the
+        chip's own read, then return a function whose every call is one read of the
+        chip (the weights), its ``read_std`` noise drawn fresh from ``read_generator``."""
         chip = self.program_tensor(w, generator)
-        alpha = self.read_chip(chip, chip.z_read).alpha
+        alpha = self.read_chip(chip).alpha
 
         def read() -> torch.Tensor:
-            z = torch.randn(chip.z_read.shape, generator=read_generator,
-                            dtype=chip.z_read.dtype, device=read_generator.device)  # fmt: skip
-            return self.read_chip(chip, z.to(chip.z_read.device), alpha).weights
+            if self.read_std == 0:
+                return self.read_chip(chip, None, alpha).weights
+            z = torch.randn(chip.state.shape, generator=read_generator,
+                            dtype=chip.state.dtype, device=read_generator.device)  # fmt: skip
+            return self.read_chip(chip, z.to(chip.state.device), alpha).weights
 
         return read
-
-    def _read_rel(self, g: torch.Tensor, time: float) -> torch.Tensor | None:
-        """Relative read noise per device: the model's, with ``read_std`` in quadrature."""
-        rel = self.read_sigma(g, time)
-        if self.read_std == 0.0:
-            return rel
-        if rel is None:
-            return torch.full_like(g, self.read_std)
-        return torch.sqrt(rel * rel + self.read_std**2)
 
     def _compensation(self, w0: torch.Tensor, wt: torch.Tensor) -> torch.Tensor | None:
         if self.compensation is None:

@@ -242,6 +242,101 @@ def test_dynamic_read_noise_is_fresh_per_read_with_its_std() -> None:
     assert abs(float((static / w).std()) / 0.05 - 1) < 5 / (2 * n) ** 0.5
 
 
+def test_dynamic_reads_continue_their_stream_when_the_weights_change() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(40, 30)
+    reads: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, i, o: reads.append(m.weight.detach().clone()))
+    dev = PCM(**QUIET, noise_scale=0.0, read_std=0.05, mode="dynamic")
+    x = torch.zeros(1, 40)
+    try:
+        with dev.applied(layer, seed=2):
+            layer(x)
+            layer(x)
+            with torch.no_grad():
+                layer.weight.add_(0.0)  # a new version, the same values
+            layer(x)
+            layer(x)
+            layer.weight.data = layer.weight.data * 2  # no new version: a new storage
+            layer(x)
+    finally:
+        hook.remove()
+    assert len({tuple(r.flatten().tolist()) for r in reads[:4]}) == 4  # no read repeats
+    # the chip was programmed again for the doubled weights: reads around 2 w
+    torch.testing.assert_close(reads[4], 2 * reads[3], rtol=0.5, atol=0.0)
+    ratio = (reads[4] / reads[0]).median()
+    assert abs(float(ratio) - 2.0) < 0.05
+
+
+def test_pcm_accumulated_read_noise_follows_the_published_one_over_f_fit() -> None:
+    g = torch.full((200_000,), 12.5)
+    w = g / 25.0  # one layer, w_max = 1: G+ = 12.5 µS on every device
+    w[0] = 1.0
+    dev = PCM(drift=False, noise_scale=0.0, time=3600.0)
+    r = _read(dev, w, seed=4)
+    rel = (r.read[0, 1:] / 12.5 - 1).double()
+    q_s = min(0.0088 / 0.5**0.65, 0.2)
+    expected = q_s * math.sqrt(math.log((3600.0 + 250e-9) / (2 * 250e-9)))
+    n = rel.numel()
+    assert abs(float(rel.std()) / expected - 1) < 5 / (2 * n) ** 0.5
+    assert abs(float(rel.mean())) < 5 * expected / n**0.5
+    # a dynamic PCM keeps that accumulated noise as the chip's state: without read_std
+    # every read is the static chip (aihwkit: one drifted chip per inference time)
+    layer = nn.Linear(4, 3)
+    with PCM(time=3600.0).applied(layer, seed=1):
+        static = layer.weight.detach().clone()
+    seen: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, i, o: seen.append(m.weight.detach().clone()))
+    with PCM(time=3600.0, mode="dynamic").applied(layer, seed=1):
+        layer(torch.zeros(1, 4))
+        layer(torch.zeros(1, 4))
+    hook.remove()
+    assert torch.equal(seen[0], static) and torch.equal(seen[1], static)
+
+
+def test_rram_compensation_references_the_chip_right_after_programming() -> None:
+    w = torch.randn(300, 200, generator=torch.Generator().manual_seed(0))
+    late = _read(RRAM(time=172800.0, compensation="global"), w, seed=1)
+    early = _read(RRAM(time=1.0), w, seed=1)
+    assert torch.equal(late.programmed, early.programmed)  # the reference: at t0
+    assert not torch.equal(late.read, early.read)  # relaxation widened the error by t
+    assert late.alpha is not None and float(late.alpha) != 1.0
+    ref = early.weights.abs().mean() / (late.weights / late.alpha).abs().mean()
+    torch.testing.assert_close(late.alpha, ref.to(late.alpha.dtype))
+
+
+def test_dynamic_device_gradients_pass_straight_through_the_read() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(6, 5)
+    x = torch.randn(7, 6)
+    seen: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, i, o: seen.append(m.weight.detach().clone()))
+    with PCM(read_std=0.1, time=3600.0, mode="dynamic").applied(layer, seed=3):
+        (layer(x) ** 2).sum().backward()
+    hook.remove()
+    w_read = seen[0]
+    assert not torch.equal(w_read, layer.weight.detach())
+    # d/dW sum((W_r x + b)^2) = 2 (W_r x + b)^T x, taken at the read weights
+    expected = 2 * (x @ w_read.T + layer.bias.detach()).T @ x
+    torch.testing.assert_close(layer.weight.grad, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_nan_sigma_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative or NaN"):
+        _read(CustomDevice(sigma=lambda g: g * float("nan")), torch.randn(4, 4))
+
+
+def test_evaluate_refuses_an_unreadable_time_before_any_pass(mlp) -> None:
+    calls = []
+    hook = mlp.register_forward_hook(lambda *a: calls.append(1))
+    x, y = torch.randn(20, 8), torch.randint(0, 4, (20,))
+    with pytest.raises(ValueError, match="RRAM"):
+        snnvar.evaluate(mlp, (x, y), {"pcm": PCM(), "rram": RRAM()}, times=(1, "1y"),
+                        draws=2, encoder="none")  # fmt: skip
+    hook.remove()
+    assert calls == []
+
+
 def test_dynamic_device_reads_per_time_step_and_trains_straight_through() -> None:
     from snnvar import nn as snn
 
@@ -283,7 +378,8 @@ def test_dynamic_device_reads_per_time_step_and_trains_straight_through() -> Non
         (lambda: PCM(mode="sometimes"), "unknown mode 'sometimes'"),
         (lambda: PCM(redraw="never"), "unknown redraw 'never'"),
         (lambda: PCM(read_std=-0.1), "read_std must be >= 0"),
-        (lambda: PCM(faults=StuckAt(mode="dynamic")), "faults are programmed once per chip"),
+        (lambda: PCM(faults=StuckAt(mode="dynamic")), "takes only low, high and at"),
+        (lambda: PCM(faults=StuckAt(low=0.1, g_max=5.0)), "got g_max=5.0"),
     ],
 )
 def test_bad_device_settings_are_refused(make, message) -> None:
