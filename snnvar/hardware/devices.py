@@ -33,6 +33,7 @@ Times before ``t0`` (the end of programming and verification) read as ``t0``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -156,6 +157,37 @@ class ProgrammedChip(NamedTuple):
     """The chip's own unit normal draws for ``read_std`` (its static read), else None."""
     dtype: torch.dtype
     """The dtype of the clean weights (the read weights are returned in it)."""
+
+
+def _drift_nu(value: Any) -> tuple[float, float] | tuple[tuple[float, float, float], ...]:
+    """``drift_nu`` validated: (mean, std), or rows (g, mean, std) with g increasing."""
+    rows = tuple(value) if isinstance(value, tuple | list) else None
+    if rows and all(isinstance(r, tuple | list) for r in rows):
+        if len(rows) < 2 or any(len(r) != 3 for r in rows):
+            raise ValueError(
+                f"drift_nu rows must be at least two (g, mean, std) triples, got {value!r}"
+            )
+        out = tuple(
+            (_nonnegative("drift_nu g", r[0]), _finite("drift_nu mean", r[1]),
+             _nonnegative("drift_nu std", r[2])) for r in rows
+        )  # fmt: skip
+        if any(b[0] <= a[0] for a, b in itertools.pairwise(out)):
+            raise ValueError(f"drift_nu rows: g must increase, got {[r[0] for r in out]}")
+        return out
+    if rows is None or len(rows) != 2:
+        raise ValueError(
+            f"drift_nu must be (mean, std) or rows ((g, mean, std), ...), got {value!r}"
+        )
+    return (_finite("drift_nu mean", rows[0]), _nonnegative("drift_nu std", rows[1]))
+
+
+def _interp(x: torch.Tensor, xs: torch.Tensor, ys: Sequence[float]) -> torch.Tensor:
+    """Piecewise-linear ``y(x)`` through ``(xs, ys)``, held constant beyond the ends."""
+    fy = torch.tensor(list(ys), dtype=x.dtype, device=x.device)
+    xc = x.clamp(min=float(xs[0]), max=float(xs[-1]))
+    k = torch.bucketize(xc, xs).clamp(min=1, max=len(xs) - 1)
+    x0, x1, y0, y1 = xs[k - 1], xs[k], fy[k - 1], fy[k]
+    return y0 + (y1 - y0) * (xc - x0) / (x1 - x0)
 
 
 def _positive(name: str, value: object) -> float:
@@ -618,8 +650,11 @@ class PCM(DeviceModel):
 
     drift: bool = True
     """Conductances drift after ``t0``."""
-    drift_nu: tuple[float, float] | None = None
-    """(mean, std) of ν for every device; None: the published conductance-dependent fit."""
+    drift_nu: tuple[float, float] | tuple[tuple[float, float, float], ...] | None = None
+    """(mean, std) of ν for every device; or measured rows ``((g, mean, std), ...)``
+    (µS, g increasing, at least two), interpolated linearly in the target
+    conductance and held beyond the ends (as aihwkit's CustomDriftPCMLikeNoiseModel);
+    None: the published conductance-dependent fit."""
     drift_scale: float = 1.0
     """Multiplies every drift exponent."""
     read_noise: bool = True
@@ -636,13 +671,7 @@ class PCM(DeviceModel):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.drift_nu is not None:
-            if len(self.drift_nu) != 2:
-                raise ValueError(f"drift_nu must be (mean, std), got {self.drift_nu!r}")
-            mean, std = (
-                _finite("drift_nu mean", self.drift_nu[0]),
-                _nonnegative("drift_nu std", self.drift_nu[1]),
-            )
-            object.__setattr__(self, "drift_nu", (mean, std))
+            object.__setattr__(self, "drift_nu", _drift_nu(self.drift_nu))
         for name in ("drift_scale", "read_noise_scale"):
             object.__setattr__(self, name, _nonnegative(name, getattr(self, name)))
         object.__setattr__(self, "t_read", _positive("t_read", self.t_read))
@@ -658,8 +687,13 @@ class PCM(DeviceModel):
     def drift_exponents(self, g: torch.Tensor, eps: torch.Tensor) -> torch.Tensor | None:
         if not self.drift:
             return None
-        if self.drift_nu is not None:
+        if self.drift_nu is not None and not isinstance(self.drift_nu[0], tuple):
             mean, std = self.drift_nu
+            return (mean + std * eps).abs() * self.drift_scale
+        if self.drift_nu is not None:  # measured rows (g, mean, std)
+            xs = torch.tensor([r[0] for r in self.drift_nu], dtype=g.dtype, device=g.device)
+            mean = _interp(g.abs(), xs, [r[1] for r in self.drift_nu])
+            std = _interp(g.abs(), xs, [r[2] for r in self.drift_nu])
             return (mean + std * eps).abs() * self.drift_scale
         rel = (g / self.g_max).abs().clamp(min=1e-7).log()
         mu = (-0.0155 * rel + 0.0244).clamp(min=0.049, max=0.1)

@@ -94,6 +94,24 @@ def test_pcm_drift_exponents_follow_the_published_fit() -> None:
     assert float(nu0.mean()) == pytest.approx(0.1, abs=0.002)
 
 
+def test_measured_drift_exponents_are_interpolated_in_conductance() -> None:
+    table = ((0.0, 0.1, 0.0), (10.0, 0.05, 0.0), (25.0, 0.03, 0.0))
+    dev = PCM(drift_nu=table, noise_scale=0.0, read_noise=False, time=2000.0)
+    w = torch.tensor([0.2, 0.4, 0.7, 1.0])  # w_max 1: G+ = 5, 10, 17.5, 25 µS
+    r = _read(dev, w)
+    torch.testing.assert_close(r.nu[0], torch.tensor([0.075, 0.05, 0.04, 0.03]))
+    torch.testing.assert_close(r.read[0], r.programmed[0] * 100.0 ** -r.nu[0])
+    assert device_from_dict(dev.to_dict()) == dev
+    for bad, message in (
+        (((10.0, 0.05, 0.0), (5.0, 0.05, 0.0)), "g must increase"),
+        (((10.0, 0.05, -0.1), (20.0, 0.05, 0.0)), "drift_nu std must be >= 0"),
+        (((10.0, 0.05),), "at least two"),
+        ((0.05,), "must be \\(mean, std\\)"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            PCM(drift_nu=bad)
+
+
 def test_stuck_fractions_lie_within_their_binomial_error() -> None:
     n = 400 * 500
     out = _read(StuckAt(low=0.01, high=0.02), torch.randn(400, 500))
