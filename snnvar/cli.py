@@ -662,6 +662,23 @@ def _evaluate(args: argparse.Namespace) -> None:
         args.variation_tables is None) else _test_variations(args)  # fmt: skip
     sigmas = args.sigmas if levels else None
     levels.update(devices or {})
+    attack_on = None  # the worst-case attack perturbs the weights the devices hold
+    if devices:
+        selections = {(d.modules, d.include, d.exclude) for d in devices.values()}
+        if args.worst_case and len(selections) > 1:
+            raise CLIError(
+                "--worst-case attacks the weights the devices hold, but the device models "
+                "select different weights (modules / include / exclude); evaluate them apart"
+            )
+        attack_on = next(iter(devices.values()))
+        if args.times is not None and not list(args.times):
+            raise CLIError("--times is empty; give times such as 1,1h,1d,1y")
+        try:  # a time a device cannot be read at fails before --out is made
+            for d in devices.values():
+                for t in args.times or (None,):
+                    d.read_at(t).check_time(d.read_at(t).read_time)
+        except ValueError as err:
+            raise CLIError(str(err)) from None
     hardware = _restrictions(args)
     out = prepare_out_dir(args.out, args.overwrite)
     if args.ablation and hardware is None:
@@ -693,7 +710,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         for zeta in args.worst_case or ():
             found = worst_case_attack(
                 model, test, zeta=zeta, steps=args.attack_steps, seed=args.seed,
-                encoder=encoders[name], time_steps=steps[name], batch_size=args.batch_size,
+                variation=attack_on, encoder=encoders[name], time_steps=steps[name],
+                batch_size=args.batch_size,
             )  # fmt: skip
             report.worst_case.append({
                 "method": name, "zeta": zeta, "steps": found.steps, "seed": found.seed,

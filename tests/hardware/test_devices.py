@@ -577,3 +577,14 @@ def test_cli_trains_with_a_device_and_evaluates_at_times(tmp_path, capsys) -> No
     code, _, err = cli(capsys, "evaluate", tmp_path / "run", "--device", tmp_path / "dev.toml",
                        "--times", "1,-2", "--out", tmp_path / "ev4")  # fmt: skip
     assert code == 2 and "must be finite and >= 0" in err
+    (tmp_path / "rram.toml").write_text('[device]\nkind = "rram"\n')
+    code, _, err = cli(capsys, "evaluate", tmp_path / "run", "--device", tmp_path / "rram.toml",
+                       "--times", "1,1y", "--out", tmp_path / "ev5")  # fmt: skip
+    assert code == 2 and "RRAM" in err and not (tmp_path / "ev5").exists()
+    (tmp_path / "two.toml").write_text(
+        '[[device]]\nname = "a"\nkind = "pcm"\n'
+        '[[device]]\nname = "b"\nkind = "pcm"\nexclude = ["*.0.*"]\n'
+    )
+    code, _, err = cli(capsys, "evaluate", tmp_path / "run", "--device", tmp_path / "two.toml",
+                       "--worst-case", "0.1", "--out", tmp_path / "ev6")  # fmt: skip
+    assert code == 2 and "select different weights" in err and not (tmp_path / "ev6").exists()
