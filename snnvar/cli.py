@@ -675,8 +675,8 @@ def _evaluate(args: argparse.Namespace) -> None:
             raise CLIError("--times is empty; give times such as 1,1h,1d,1y")
         try:  # a time a device cannot be read at fails before --out is made
             for d in devices.values():
-                for t in args.times or (None,):
-                    d.read_at(t).check_time(d.read_at(t).read_time)
+                for r in [d.read_at(t) for t in args.times] if args.times else [d]:
+                    r.check_time(r.read_time)
         except ValueError as err:
             raise CLIError(str(err)) from None
     hardware = _restrictions(args)

@@ -34,7 +34,7 @@ def mapping_scale(w: torch.Tensor, percentile: float = 100.0, given: float | Non
         pos = percentile / 100.0 * (ordered.numel() - 1)
         lo, frac = int(pos), pos - int(pos)
         hi = min(lo + 1, ordered.numel() - 1)
-        top = float(ordered[lo] + frac * (ordered[hi] - ordered[lo]))
+        top = float(torch.lerp(ordered[lo], ordered[hi], frac))
     return top if top > 0.0 else 1.0
 
 

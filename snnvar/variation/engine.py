@@ -398,21 +398,22 @@ def _dynamic(
     per_pass = v.redraw == "pass"
     constrained = device_reader is not None or _constrained(v)
     current: dict[str, torch.Tensor] = {}  # per pass: this pass's reads, drawn lazily
-    readers: dict[str, tuple[tuple[int, int], Callable[[], torch.Tensor]]] = {}
+    readers: dict[str, tuple[torch.Tensor, Callable[[], torch.Tensor]]] = {}
     read_streams: dict[str, torch.Generator] = {}  # one per tensor and block: never restarts
 
     def device_read(t: Target, tensor: torch.Tensor) -> torch.Tensor:
         """One read of the chip programmed for the current value of ``tensor``. If the
-        clean weights change (in place or by ``.data =``), the chip is programmed again
-        from its own stream (the same devices, the same programming draws, new targets);
-        the reads continue the block's read stream."""
-        state = (tensor._version, tensor.data_ptr())
+        clean weights change (in place, through ``.data`` or by ``.data =``), the chip
+        is programmed again from its own stream (the same devices, the same programming
+        draws, new targets); the reads continue the block's read stream. The clean
+        values are compared, not version counters (``.data`` updates bump none)."""
+        clean = tensor.detach()
         cached = readers.get(t.name)
-        if cached is None or cached[0] != state:
+        if cached is None or cached[0].shape != clean.shape or not torch.equal(cached[0], clean):
             if t.name not in read_streams:
                 read_streams[t.name] = stream(root, f"{t.key}{READ_STREAM}", device, domain)
             chip = stream(root, t.key, device, domain)
-            cached = (state, device_reader(tensor.detach(), chip, read_streams[t.name]))
+            cached = (clean.clone(), device_reader(clean, chip, read_streams[t.name]))
             readers[t.name] = cached
         return cached[1]()
 

@@ -277,6 +277,8 @@ def test_dynamic_reads_continue_their_stream_when_the_weights_change() -> None:
             layer(x)
             layer.weight.data = layer.weight.data * 2  # no new version: a new storage
             layer(x)
+            layer.weight.data.mul_(0.5)  # neither a new version nor a new storage
+            layer(x)
     finally:
         hook.remove()
     assert len({tuple(r.flatten().tolist()) for r in reads[:4]}) == 4  # no read repeats
@@ -284,6 +286,30 @@ def test_dynamic_reads_continue_their_stream_when_the_weights_change() -> None:
     torch.testing.assert_close(reads[4], 2 * reads[3], rtol=0.5, atol=0.0)
     ratio = (reads[4] / reads[0]).median()
     assert abs(float(ratio) - 2.0) < 0.05
+    assert abs(float((reads[5] / reads[0]).median()) - 1.0) < 0.05
+    # with programming noise, the chip programmed again keeps its devices' draws
+    dev = PCM(**QUIET, mode="dynamic")
+    seen: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, i, o: seen.append(m.weight.detach().clone()))
+    w = layer.weight.detach().clone()
+    with dev.applied(layer, seed=5):
+        layer(x)
+        with torch.no_grad():
+            layer.weight.add_(0.0)
+        layer(x)
+    hook.remove()
+    assert torch.equal(seen[0], seen[1])  # the same values: the same programmed chip
+    assert torch.equal(layer.weight, w)
+
+
+def test_percentile_mapping_matches_torch_quantile() -> None:
+    from snnvar.hardware.conductance import mapping_scale
+
+    gen = torch.Generator().manual_seed(0)
+    for n in (1, 2, 7, 1000):
+        w = torch.randn(n, generator=gen, dtype=torch.float64)
+        for q in (1.0, 50.0, 99.0, 99.9):
+            assert mapping_scale(w, q) == float(torch.quantile(w.abs(), q / 100)), (n, q)
 
 
 def test_pcm_accumulated_read_noise_follows_the_published_one_over_f_fit() -> None:
@@ -581,6 +607,10 @@ def test_cli_trains_with_a_device_and_evaluates_at_times(tmp_path, capsys) -> No
     code, _, err = cli(capsys, "evaluate", tmp_path / "run", "--device", tmp_path / "rram.toml",
                        "--times", "1,1y", "--out", tmp_path / "ev5")  # fmt: skip
     assert code == 2 and "RRAM" in err and not (tmp_path / "ev5").exists()
+    (tmp_path / "rram1y.toml").write_text('[device]\nkind = "rram"\ntime = "1y"\n')
+    code, _, err = cli(capsys, "evaluate", tmp_path / "run", "--device",
+                       tmp_path / "rram1y.toml", "--out", tmp_path / "ev7")  # fmt: skip
+    assert code == 2 and "RRAM" in err and not (tmp_path / "ev7").exists()
     (tmp_path / "two.toml").write_text(
         '[[device]]\nname = "a"\nkind = "pcm"\n'
         '[[device]]\nname = "b"\nkind = "pcm"\nexclude = ["*.0.*"]\n'
