@@ -181,13 +181,17 @@ def _drift_nu(value: Any) -> tuple[float, float] | tuple[tuple[float, float, flo
     return (_finite("drift_nu mean", rows[0]), _nonnegative("drift_nu std", rows[1]))
 
 
-def _interp(x: torch.Tensor, xs: torch.Tensor, ys: Sequence[float]) -> torch.Tensor:
-    """Piecewise-linear ``y(x)`` through ``(xs, ys)``, held constant beyond the ends."""
-    fy = torch.tensor(list(ys), dtype=x.dtype, device=x.device)
+def _interp(x: torch.Tensor, points: Sequence[Sequence[float]], column: int = 1) -> torch.Tensor:
+    """Piecewise-linear ``y(x)`` through ``points`` (rows ``(x, y0, y1, ...)``, x
+    increasing; ``column`` picks the y), held constant beyond the ends."""
+    xs = torch.tensor([p[0] for p in points], dtype=x.dtype, device=x.device)
+    ys = torch.tensor([p[column] for p in points], dtype=x.dtype, device=x.device)
+    if len(xs) == 1:
+        return torch.full_like(x, float(ys[0]))
     xc = x.clamp(min=float(xs[0]), max=float(xs[-1]))
     k = torch.bucketize(xc, xs).clamp(min=1, max=len(xs) - 1)
-    x0, x1, y0, y1 = xs[k - 1], xs[k], fy[k - 1], fy[k]
-    return y0 + (y1 - y0) * (xc - x0) / (x1 - x0)
+    x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+    return y0 + (xc - x0) / (x1 - x0) * (y1 - y0)
 
 
 def _positive(name: str, value: object) -> float:
@@ -691,9 +695,8 @@ class PCM(DeviceModel):
             mean, std = self.drift_nu
             return (mean + std * eps).abs() * self.drift_scale
         if self.drift_nu is not None:  # measured rows (g, mean, std)
-            xs = torch.tensor([r[0] for r in self.drift_nu], dtype=g.dtype, device=g.device)
-            mean = _interp(g.abs(), xs, [r[1] for r in self.drift_nu])
-            std = _interp(g.abs(), xs, [r[2] for r in self.drift_nu])
+            mean = _interp(g.abs(), self.drift_nu, 1)
+            std = _interp(g.abs(), self.drift_nu, 2)
             return (mean + std * eps).abs() * self.drift_scale
         rel = (g / self.g_max).abs().clamp(min=1e-7).log()
         mu = (-0.0155 * rel + 0.0244).clamp(min=0.049, max=0.1)
@@ -827,14 +830,7 @@ class CustomDevice(DeviceModel):
         if callable(self.sigma):
             out = torch.as_tensor(self.sigma(g), dtype=g.dtype, device=g.device)
             return out.expand_as(g)
-        xs = torch.tensor([p[0] for p in self.sigma], dtype=g.dtype, device=g.device)
-        ys = torch.tensor([p[1] for p in self.sigma], dtype=g.dtype, device=g.device)
-        if len(xs) == 1:
-            return torch.full_like(g, float(ys[0]))
-        gc = g.clamp(min=float(xs[0]), max=float(xs[-1]))
-        k = torch.bucketize(gc, xs).clamp(min=1, max=len(xs) - 1)
-        x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
-        return y0 + (gc - x0) / (x1 - x0) * (y1 - y0)
+        return _interp(g, self.sigma)
 
 
 DEVICE_KINDS: dict[str, type[DeviceModel]] = {c.kind: c for c in (PCM, RRAM, CustomDevice, StuckAt)}
