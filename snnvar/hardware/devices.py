@@ -456,11 +456,12 @@ class DeviceModel:
         chip's own read, then return a function whose every call is one read of the
         chip (the weights), its ``read_std`` noise drawn fresh from ``read_generator``."""
         chip = self.program_tensor(w, generator)
-        alpha = self.read_chip(chip).alpha
+        first = self.read_chip(chip)
+        if self.read_std == 0:  # every read is the chip's own: computed once
+            return lambda: first.weights
+        alpha = first.alpha
 
         def read() -> torch.Tensor:
-            if self.read_std == 0:
-                return self.read_chip(chip, None, alpha).weights
             z = torch.randn(chip.state.shape, generator=read_generator,
                             dtype=chip.state.dtype, device=read_generator.device)  # fmt: skip
             return self.read_chip(chip, z.to(chip.state.device), alpha).weights
