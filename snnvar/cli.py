@@ -640,6 +640,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         worst_case_attack,
         write_report,
     )
+    from .evaluation.montecarlo import labelled_variations
     from .runs import load_run
 
     if not args.runs:
@@ -671,14 +672,12 @@ def _evaluate(args: argparse.Namespace) -> None:
                 "select different weights (modules / include / exclude); evaluate them apart"
             )
         attack_on = next(iter(devices.values()))
-        if args.times is not None and not list(args.times):
-            raise CLIError("--times is empty; give times such as 1,1h,1d,1y")
-        try:  # a time a device cannot be read at fails before --out is made
-            for d in devices.values():
-                for r in [d.read_at(t) for t in args.times] if args.times else [d]:
-                    r.check_time(r.read_time)
-        except ValueError as err:
-            raise CLIError(str(err)) from None
+    if args.times is not None and not args.times:
+        raise CLIError("--times is empty; give times such as 1,1h,1d,1y")
+    try:  # the sweep evaluate runs (labels, sigmas, the times each device can be read
+        labelled_variations(levels, sigmas, args.times)  # at), checked before --out is made
+    except ValueError as err:
+        raise CLIError(str(err)) from None
     hardware = _restrictions(args)
     out = prepare_out_dir(args.out, args.overwrite)
     if args.ablation and hardware is None:
