@@ -1,4 +1,4 @@
-"""The ``snnvar`` command: ``train``, ``evaluate``, ``convert`` and ``demo``.
+"""The ``snnvar`` command: ``train``, ``evaluate``, ``convert``, ``export`` and ``demo``.
 
 ``snnvar train``'s flags are the fields of :class:`~snnvar.runs.RunSpec` and
 :class:`~snnvar.training.TrainConfig` (name, default and help text come from
@@ -268,12 +268,53 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--encoder", default="direct", choices=["direct", "rate"])
     c.add_argument("--percentile", type=float, default=100.0, help="threshold percentile")
     c.add_argument("--scale", type=float, default=1.0, help="threshold scaling factor")
+    c.add_argument(
+        "--reset", default="subtract", choices=["subtract", "zero"],
+        help="the IF neurons' reset (subtract; zero: exportable to NIR, less accurate)",
+    )  # fmt: skip
     c.add_argument("--calibration", type=int, default=256, help="calibration samples (256)")
     c.add_argument("--sweep", type=_ints, default=[], help="more T to report, e.g. 16,32")
     c.add_argument("--finetune-epochs", type=int, default=0, help="spike fine-tuning epochs")
     c.add_argument("--method", help="fine-tuning method (default: the ANN run's)")
     c.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (Adam)")
     c.add_argument("--batch-size", type=int, default=64)
+
+    x = sub.add_parser(
+        "export",
+        help="write a run's SNN (or one simulated chip of it) as a NIR graph",
+        description="Write the SNN of a run (trained, converted or HRAT) as a NIR graph "
+        "(nir.write), for simulators and chips that read NIR (snntorch, spikingjelly, "
+        "norse, Lava, rockpool, sinabs, ...), and print what was exported; --chip K "
+        "--sigma S exports the weights of simulated chip K that `snnvar evaluate --seed "
+        "SEED` tests at that σ. The report is also written beside the graph (FILE.json).",
+    )  # fmt: skip
+    x.add_argument("--config", type=Path, help="TOML file of option values (flags win)")
+    x.add_argument("run", type=Path, help="a run directory (train or convert)")
+    x.add_argument("--nir", type=Path, required=True, metavar="FILE", help="the graph file")
+    x.add_argument(
+        "--chip", type=int, metavar="K",
+        help="export simulated chip K (0-based, as in `snnvar evaluate`) instead of the "
+        "trained weights; needs --sigma",
+    )  # fmt: skip
+    x.add_argument("--sigma", type=float, help="σ of the chip's variation (with --chip)")
+    x.add_argument(
+        "--variation", type=Path, dest="variation_file", metavar="FILE",
+        help="with --chip: a TOML file with one [variation] table (leave sigma out), as "
+        "given to `snnvar evaluate --variation`; default: evaluate's default variation",
+    )  # fmt: skip
+    x.add_argument("--seed", type=int, default=0, help="the evaluation seed of --chip (0)")
+    x.add_argument(
+        "--dt", type=float, default=1e-4,
+        help="time step in seconds for NIR's time constants (1e-4, what snntorch assumes)",
+    )  # fmt: skip
+    x.add_argument(
+        "--omit-converters", action="store_true",
+        help="an HRAT run with an input DAC or output swing / ADC: export the programmed "
+        "weights without those circuits (NIR has none)",
+    )  # fmt: skip
+    x.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    x.add_argument("--data-root", type=Path, help="data root (default: $SNNVAR_DATA)")
+    x.set_defaults(mode=None, redraw=None)  # the chip's variation: evaluate's default
 
     d = sub.add_parser(
         "demo",
@@ -285,7 +326,7 @@ def _parser() -> argparse.ArgumentParser:
     _common(d)
     d.add_argument("--quick", action="store_true", help="a smaller budget (under 30 s)")
     parser.set_defaults(
-        _commands={"train": t, "evaluate": e, "convert": c, "demo": d},
+        _commands={"train": t, "evaluate": e, "convert": c, "export": x, "demo": d},
         variation_tables=None, variation_base=None, config_keys=frozenset(),
         hardware_table=None, device_tables=None, device_base=None,
         **dict.fromkeys(_TABLE_DESTS),
@@ -743,7 +784,7 @@ def _convert(args: argparse.Namespace) -> None:
         raise CLIError("snnvar convert needs --out DIR")
     config = ConversionConfig(
         time_steps=args.time_steps, encoder=args.encoder, percentile=args.percentile,
-        scale=args.scale, seed=args.seed,
+        scale=args.scale, seed=args.seed, reset=args.reset,
     )  # fmt: skip
     convert_run(
         args.run, args.out, config, calibration=args.calibration, sweep=tuple(args.sweep),
@@ -753,6 +794,80 @@ def _convert(args: argparse.Namespace) -> None:
     )  # fmt: skip
     print((args.out / "conversion.md").read_text())
     print(f"converted run written to {args.out}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    import json
+
+    from . import nir as snn_nir
+    from .evaluation.montecarlo import chip_seed
+    from .runs import load_run
+
+    if (args.chip is None) != (args.sigma is None):
+        raise CLIError("--chip K and --sigma S go together (chip K of the variation at σ = S)")
+    if args.variation_file is not None and args.chip is None:
+        raise CLIError("--variation sets the variation of --chip; give --chip K --sigma S")
+    if args.chip is not None and args.chip < 0:
+        raise CLIError(f"--chip must be >= 0, got {args.chip}")
+    if args.sigma is not None and not args.sigma >= 0:
+        raise CLIError(f"--sigma must be >= 0, got {args.sigma}")
+    if args.nir.suffix == ".json":
+        raise CLIError(f"--nir {args.nir}: give the graph file (e.g. model.nir), not .json")
+    report_path = args.nir.with_name(args.nir.name + ".json")
+    for p in (args.nir, report_path):
+        if p.exists() and not args.overwrite:
+            raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
+    variation = None
+    if args.chip is not None:
+        from dataclasses import replace
+
+        levels = _test_variations(args)
+        if len(levels) != 1:
+            raise CLIError(
+                f"--variation gives {len(levels)} variations; --chip exports one chip of one"
+            )
+        variation = replace(next(iter(levels.values())), sigma=args.sigma)
+        if variation.mode != "static":
+            raise CLIError(
+                "the variation is dynamic (noise redrawn at every read); a graph holds one "
+                'static chip: set mode = "static"'
+            )
+    model, spec = load_run(args.run, root=args.data_root)
+    model, spec = _on_chip(model, spec, None, args.run)
+    draw = None
+    if variation is not None:
+        seed = chip_seed(args.seed, args.chip)
+        draw = variation.sample(model, seed=seed)
+    graph = snn_nir.to_nir(model, dt=args.dt, chip=draw, omit_converters=args.omit_converters)
+    graph.metadata.update({
+        "run": str(args.run), "method": spec.method, "encoder": spec.encoder,
+        "time_steps": spec.time_steps,
+    })  # fmt: skip
+    chip_info = None
+    if draw is not None:
+        chip_info = {
+            "chip": args.chip, "chip_sigma": args.sigma, "chip_evaluation_seed": args.seed,
+            "chip_seed": draw.seed, "chip_variation": variation.label(),
+        }  # fmt: skip
+        graph.metadata.update(chip_info)
+    args.nir.parent.mkdir(parents=True, exist_ok=True)
+    snn_nir.write(args.nir, graph)
+    info = snn_nir.summary(graph)
+    info["file"] = str(args.nir)
+    tmp = report_path.with_name(report_path.name + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    tmp.replace(report_path)
+    print(snn_nir.summary_text(info))
+    what = (
+        f"chip {args.chip} at σ = {args.sigma:g} ({variation.label()}, seed {args.seed})"
+        if chip_info
+        else "the trained weights"
+    )
+    print(
+        f"\nexported {what} of {args.run} to {args.nir} (dt = {args.dt:g} s; input: "
+        f"{spec.encoder} encoding over T = {spec.time_steps}, not part of the graph; "
+        f"logits: {graph.metadata['readout']} of the output); report: {report_path}"
+    )
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -772,7 +887,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``snnvar`` console script."""
     try:
         args = _parse(argv)
-        commands = {"train": _train, "evaluate": _evaluate, "convert": _convert, "demo": _demo}
+        commands = {
+            "train": _train, "evaluate": _evaluate, "convert": _convert, "export": _export,
+            "demo": _demo,
+        }  # fmt: skip
         commands[args.command](args)
     except (CLIError, ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"snnvar: error: {err}", file=sys.stderr)

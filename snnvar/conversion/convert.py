@@ -2,9 +2,10 @@
 
 1. BatchNorm is folded into the layer before it (:mod:`.fuse`).
 2. Every ReLU becomes an integrate-and-fire neuron with a soft reset
-   (subtract θ, in the same step), so a neuron's firing rate approximates the
-   ReLU's output divided by θ; its spikes reach the next layer with amplitude
-   θ (an :class:`Amplitude` after the neuron: the read pulse of the crossbar),
+   (subtract θ, in the same step; ``reset="zero"`` for NIR export), so a
+   neuron's firing rate approximates the ReLU's output divided by θ; its spikes
+   reach the next layer with amplitude θ (an :class:`Amplitude` after the
+   neuron: the read pulse of the crossbar),
    so every layer sees currents on the ANN's scale and the ANN's biases stay
    exact. Pooling, dropout and flatten act on spikes as
    they act on activations: average pooling passes fractional rates on;
@@ -73,6 +74,11 @@ class ConversionConfig:
     """Calibration samples per chunk (memory: T × chunk × neurons per layer)."""
     seed: int = 0
     """Seed of the rate encoding during calibration and of the SNN's own encoder."""
+    reset: str = "subtract"
+    """The IF neurons' reset: ``"subtract"`` (soft reset, Rathi et al.: the residual
+    above θ carries over) or ``"zero"`` (Diehl et al., IJCNN 2015: the residual is lost,
+    which costs accuracy; what NIR's IF expresses, so the SNN exports with
+    :func:`snnvar.nir.to_nir`)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.time_steps, bool) or not isinstance(self.time_steps, int):
@@ -87,6 +93,8 @@ class ConversionConfig:
             raise ValueError(f"scale must be > 0, got {self.scale}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.reset not in ("subtract", "zero"):
+            raise ValueError(f"unknown reset {self.reset!r}; allowed: ['subtract', 'zero']")
 
 
 _dataclass_init = ConversionConfig.__init__
@@ -280,7 +288,7 @@ def convert(
     for path, m in layers:
         name = path.replace(".", "_")
         if isinstance(m, nn.ReLU):
-            cell = IF(threshold=1.0, reset="subtract", reset_delay=False)
+            cell = IF(threshold=1.0, reset=cfg.reset, reset_delay=False)
             modules.append((name, TimeLoop(cell)))
             modules.append((f"{name}_amplitude", Amplitude()))
         elif isinstance(m, nn.Identity):

@@ -11,7 +11,7 @@ Time-major tensors ``[T, B, ...]`` throughout; encoders that make them from
 >>> spikes = layer(torch.rand(25, 8, 100))        # [T, B, neurons]
 """
 
-from .backends import BACKENDS, NorseLIF, SnntorchLIF, make_cell
+from .backends import BACKENDS, NorseLIF, SnntorchLIF, make_cell, with_reset
 from .functional import (
     RESETS,
     LIFParameters,
@@ -69,4 +69,5 @@ __all__ = [
     "over_time",
     "record_spikes",
     "surrogate",
+    "with_reset",
 ]

@@ -35,7 +35,7 @@ from .functional import LIFState
 from .neurons import IF, LIF, check_neuron
 from .surrogate import FastSigmoid, StraightThrough, Surrogate, Triangle, surrogate
 
-__all__ = ["BACKENDS", "NorseLIF", "SnntorchLIF", "make_cell"]
+__all__ = ["BACKENDS", "NorseLIF", "SnntorchLIF", "make_cell", "with_reset"]
 
 BACKENDS = ("snnvar", "snntorch", "norse")
 """The neuron backends."""
@@ -191,3 +191,51 @@ def make_cell(
             )
         return NorseLIF(beta, threshold, reset, surrogate)
     raise ValueError(f"unknown neuron backend {backend!r}; available: {list(BACKENDS)}")
+
+
+def with_reset(model: nn.Module, reset: str) -> nn.Module:
+    """A copy of ``model`` whose neurons reset by ``reset`` (``"subtract"``, ``"zero"``,
+    ``"none"``); everything else (weights, β, θ, surrogates, backends) unchanged.
+
+    The zero-reset variant is what NIR can express (its LIF / IF reset to
+    ``v_reset``): ``snnvar.nir.to_nir(with_reset(model, "zero"))``. It is a different
+    network, so evaluate (or fine-tune) it before deploying it. Raises
+    ``ValueError`` for an unknown reset, a backend that lacks it (norse: subtract
+    or zero only) or a model without neuron loops.
+    """
+    import copy
+
+    from .functional import RESETS
+    from .neurons import TimeLoop
+
+    if reset not in RESETS:
+        raise ValueError(f"unknown reset {reset!r}; allowed: {list(RESETS)}")
+    out = copy.deepcopy(model)
+    loops = [m for m in out.modules() if isinstance(m, TimeLoop)]
+    if not loops:
+        raise ValueError(f"{type(model).__name__} has no neuron loops (snnvar TimeLoop) to change")
+    for loop in loops:
+        cell = loop.cell
+        if isinstance(cell, LIF):
+            cell.reset = reset
+        elif isinstance(cell, SnntorchLIF):
+            leaky = cell.leaky
+            leaky.reset_mechanism = reset
+            # snntorch's Leaky picks its state function once, in __init__
+            leaky.state_function = {
+                "subtract": leaky._base_sub, "zero": leaky._base_zero, "none": leaky._base_int,
+            }[reset]  # fmt: skip
+        elif isinstance(cell, NorseLIF):
+            if reset not in ("subtract", "zero"):
+                raise ValueError(
+                    f"neuron='norse' supports reset 'subtract' or 'zero', got {reset!r}"
+                )
+            if cell.beta == 1.0 and reset != "zero":
+                raise ValueError("neuron='norse' with beta=1 (IAFCell) resets to zero only")
+            if cell.beta != 1.0:
+                fn = importlib.import_module("norse.torch.functional.reset")
+                method = fn.reset_subtract if reset == "subtract" else fn.reset_value
+                cell.cell.p = cell.cell.p._replace(reset_method=method)
+        else:
+            raise ValueError(f"cannot change the reset of a {type(cell).__name__} cell")
+    return out

@@ -1,0 +1,475 @@
+"""``to_nir``: a snnvar SNN as a NIR graph (see :mod:`snnvar.nir`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..conversion.fuse import fuse_batchnorm
+from ..models.network import Concat
+from ..nn.neurons import LIF, TimeLoop
+from ..nn.sequential import Readout, SpikingSequential, over_time
+from ..variation import Draw, device_keys
+from .semantics import DEFAULT_DT, check_dt, r_from_beta, tau_from_beta
+
+__all__ = ["neuron_parameters", "to_nir"]
+
+
+def _nir() -> Any:
+    try:
+        import nir
+    except ImportError as err:  # pragma: no cover - nir is in the [test] and [nir] extras
+        raise ImportError("snnvar.nir needs the nir package: pip install 'snnvar[nir]'") from err
+    return nir
+
+
+def neuron_parameters(cell: nn.Module) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """``(β, θ, reset)`` of a neuron cell of any backend (snnvar, snntorch, norse).
+
+    The reset timing does not matter here: with a zero reset, a reset one step
+    after the spike and one in the same step give the same spikes.
+    """
+    if isinstance(cell, LIF):
+        return cell.beta.detach(), cell.threshold.detach(), cell.reset
+    leaky = getattr(cell, "leaky", None)
+    if leaky is not None:  # snnvar.nn.SnntorchLIF
+        beta = torch.as_tensor(leaky.beta).detach().clamp(0, 1)
+        return beta, torch.as_tensor(leaky.threshold).detach(), leaky.reset_mechanism
+    inner = getattr(cell, "cell", None)
+    if inner is not None and hasattr(cell, "scale"):  # snnvar.nn.NorseLIF
+        p = inner.p
+        reset = "zero"
+        method = getattr(p, "reset_method", None)
+        if method is not None and getattr(method, "__name__", "") == "reset_subtract":
+            reset = "subtract"
+        return torch.as_tensor(float(cell.beta)), torch.as_tensor(p.v_th).detach(), reset
+    raise ValueError(
+        f"cannot export the neuron cell {type(cell).__name__}: to_nir exports snnvar's "
+        "LIF / IF and the zoo's snntorch and norse cells"
+    )
+
+
+def _refuse_reset(path: str, reset: str) -> None:
+    if reset == "zero":
+        return
+    what = {
+        "subtract": "resets by subtracting the threshold",
+        "none": "never resets",
+    }.get(reset, f"resets by {reset!r}")
+    raise ValueError(
+        f"the neurons of {path!r} {what}; NIR's LIF and IF reset to v_reset after a spike, so "
+        "the graph would fire differently. Export the zero-reset variant instead: "
+        "snnvar.nn.with_reset(model, 'zero') (a different network: evaluate or fine-tune it "
+        "first), or build / train the model with reset='zero' (models.create(..., "
+        "reset='zero'), `snnvar train --model-option reset=zero`, "
+        "ConversionConfig(reset='zero'))"
+    )
+
+
+def _array(t: torch.Tensor, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+    value = t.detach().cpu().double().numpy() if dtype == np.float64 else t.detach().cpu().numpy()
+    return np.ascontiguousarray(np.broadcast_to(value, shape), dtype=dtype)
+
+
+def _weights(m: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The weight and bias a layer computes with (a deployed restricted layer's are
+    the programmed ones)."""
+    return m.weight.detach(), (m.bias.detach() if m.bias is not None else None)
+
+
+class _Builder:
+    """Nodes and edges of the graph, one layer at a time."""
+
+    def __init__(self, nir: Any, dt: float) -> None:
+        self.nir = nir
+        self.dt = dt
+        self.nodes: dict[str, Any] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.tails: list[str] = []  # the nodes whose (summed) output is the current signal
+        self.scale: float | None = None  # a spike amplitude to fold into the next weights
+
+    def add(self, name: str, node: Any) -> None:
+        if name in self.nodes:
+            raise ValueError(f"two layers map to the NIR node name {name!r}")
+        self.nodes[name] = node
+        self.edges.extend((t, name) for t in self.tails)
+        self.tails = [name]
+
+
+def _linear(b: _Builder, name: str, m: nn.Linear, module: str, meta: dict[str, str]) -> None:
+    w, bias = _weights(m)
+    if b.scale is not None:
+        w, b.scale = w * b.scale, None
+    if bias is None:
+        b.add(name, b.nir.Linear(weight=_np(w), metadata=meta))
+    else:
+        b.add(name, b.nir.Affine(weight=_np(w), bias=_np(bias), metadata=meta))
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().cpu().numpy())
+
+
+def _conv_args(m: nn.Conv2d, path: str) -> dict[str, Any]:
+    if m.padding_mode != "zeros":
+        raise ValueError(
+            f"cannot export the Conv2d at {path!r}: padding_mode={m.padding_mode!r}; NIR's "
+            "Conv2d pads with zeros"
+        )
+    if isinstance(m.padding, str):
+        if m.padding != "valid":
+            raise ValueError(
+                f"cannot export the Conv2d at {path!r}: padding={m.padding!r}; give the "
+                "padding as integers"
+            )
+        padding: tuple[int, ...] = (0, 0)
+    else:
+        padding = tuple(int(p) for p in m.padding)
+    return {
+        "stride": tuple(int(s) for s in m.stride),
+        "padding": padding,
+        "dilation": tuple(int(d) for d in m.dilation),
+        "groups": int(m.groups),
+    }
+
+
+def _conv(
+    b: _Builder, name: str, m: nn.Conv2d, in_hw: tuple[int, int], module: str,
+    meta: dict[str, str], out_channels: tuple[int, int] | None = None,
+) -> None:  # fmt: skip
+    """A Conv2d node; ``out_channels=(first, total)`` embeds it in a wider output (a
+    Concat branch: its channels, zeros elsewhere, summed with the other branches)."""
+    w, bias = _weights(m)
+    if b.scale is not None:
+        w, b.scale = w * b.scale, None
+    if bias is None:
+        bias = torch.zeros(w.shape[0], dtype=w.dtype)
+    if out_channels is not None:
+        first, total = out_channels
+        wide = torch.zeros(total, *w.shape[1:], dtype=w.dtype)
+        wide[first : first + w.shape[0]] = w
+        wide_b = torch.zeros(total, dtype=w.dtype)
+        wide_b[first : first + w.shape[0]] = bias
+        w, bias = wide, wide_b
+    node = b.nir.Conv2d(
+        input_shape=in_hw, weight=_np(w), bias=_np(bias), **_conv_args(m, module),
+        metadata=meta,
+    )  # fmt: skip
+    b.add(name, node)
+
+
+def _neuron(b: _Builder, name: str, loop: TimeLoop, shape: tuple[int, ...], module: str) -> None:
+    beta, thr, reset = neuron_parameters(loop.cell)
+    _refuse_reset(module, reset)
+    if not torch.isfinite(thr).all() or (thr <= 0).any():
+        raise ValueError(f"the thresholds of {module!r} must be finite and > 0")
+    v_thr = _array(thr, shape)
+    zeros = np.zeros(shape, dtype=np.float32)
+    meta = {"module": module}
+    if bool((beta == 1).all()):
+        r = np.full(shape, 1.0 / b.dt)
+        b.add(name, b.nir.IF(r=r, v_threshold=v_thr, v_reset=zeros, metadata=meta))
+        return
+    if bool((beta == 1).any()):
+        raise ValueError(
+            f"the neurons of {module!r} mix beta = 1 (IF) and beta < 1 (LIF); NIR needs one "
+            "neuron type per layer"
+        )
+    beta64 = _array(beta, shape, np.float64)
+    node = b.nir.LIF(
+        tau=tau_from_beta(beta64, b.dt), r=r_from_beta(beta64), v_leak=zeros,
+        v_threshold=v_thr, v_reset=zeros.copy(), metadata=meta,
+    )  # fmt: skip
+    b.add(name, node)
+
+
+def _avgpool(b: _Builder, name: str, m: nn.AvgPool2d, module: str) -> None:
+    if m.ceil_mode or m.divisor_override is not None:
+        raise ValueError(
+            f"cannot export the AvgPool2d at {module!r}: ceil_mode / divisor_override have "
+            "no NIR counterpart"
+        )
+    pad = _pair(m.padding)
+    if any(pad) and not m.count_include_pad:
+        raise ValueError(
+            f"cannot export the AvgPool2d at {module!r}: padding with count_include_pad=False"
+        )
+    kernel = _pair(m.kernel_size)
+    stride = _pair(m.stride if m.stride is not None else m.kernel_size)
+    b.add(
+        name,
+        b.nir.AvgPool2d(
+            kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array(pad),
+            metadata={"module": module},
+        ),
+    )  # fmt: skip
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _flatten(b: _Builder, name: str, m: nn.Flatten, in_shape: tuple[int, ...], path: str) -> None:
+    rank = len(in_shape) + 1  # with the batch dimension torch's Flatten sees
+    start = m.start_dim % rank
+    end = m.end_dim % rank
+    if start == 0:
+        raise ValueError(f"cannot export the Flatten at {path!r}: it flattens the batch dimension")
+    # NIR counts dimensions without the batch (nir.Flatten's type inference)
+    node = b.nir.Flatten(
+        input_type={"input": np.array(in_shape)}, start_dim=start - 1, end_dim=end - 1,
+        metadata={"module": path},
+    )  # fmt: skip
+    b.add(name, node)
+
+
+def _readout(b: _Builder, readout: Readout, shape: tuple[int, ...]) -> dict[str, Any]:
+    """The tail of a membrane readout: nothing for β = 0 (the output is the last
+    layer's current), NIR's LI for 0 < β < 1, its I for β = 1."""
+    meta: dict[str, Any] = {"readout": readout.kind, "readout_beta": float(readout.beta)}
+    if readout.kind == "spike_count":
+        return meta
+    beta = float(readout.beta)
+    if beta == 0.0:
+        return meta
+    if beta == 1.0:
+        b.add("readout", b.nir.I(r=np.full(shape, 1.0 / b.dt), metadata={"module": "readout"}))
+    else:
+        node = b.nir.LI(
+            tau=np.full(shape, tau_from_beta(beta, b.dt)), r=np.full(shape, r_from_beta(beta)),
+            v_leak=np.zeros(shape, dtype=np.float32), metadata={"module": "readout"},
+        )  # fmt: skip
+        b.add("readout", node)
+    return meta
+
+
+def _model_layers(model: nn.Module) -> tuple[str, SpikingSequential]:
+    """The prefix and the SpikingSequential of a zoo SNN, a converted SNN or a bare one."""
+    if isinstance(model, SpikingSequential):
+        return "", model
+    layers = getattr(model, "layers", None)
+    if isinstance(layers, SpikingSequential):
+        return "layers.", layers
+    raise ValueError(
+        f"to_nir exports snnvar's spiking networks (a zoo SNN, a converted SNN, or a "
+        f"SpikingSequential), got {type(model).__name__}"
+        + (
+            ": an ANN; build the SNN (spiking=True) or convert it (snnvar.convert) first"
+            if isinstance(getattr(model, "layers", None), nn.Sequential)
+            else ""
+        )
+    )
+
+
+@contextlib.contextmanager
+def _chip(model: nn.Module, chip: Draw | None) -> Iterator[None]:
+    if chip is None:
+        yield
+        return
+    if not isinstance(chip, Draw):
+        raise TypeError(f"chip must be a snnvar Draw (variation.sample(...)), got {chip!r}")
+    if chip.mode != "static":
+        raise ValueError(
+            "chip is a dynamic draw (noise redrawn at every read), which no fixed graph holds; "
+            "export a static chip (Variation(mode='static'))"
+        )
+    expected = [t.name for t in chip.variation.targets(model)]
+    if sorted(expected) != sorted(chip):
+        raise ValueError(
+            "chip was drawn on another model: its tensors "
+            f"{sorted(chip)[:4]} are not this model's {sorted(expected)[:4]}"
+        )
+    with chip.variation.applied(model, seed=chip.seed, domain=chip.domain):
+        yield
+
+
+def _prepare(model: nn.Module, omit_converters: bool) -> nn.Module:
+    """A restricted model deployed (its programmed weights); its converters checked."""
+    from ..hardware.restrict import _Restricted, deploy, restrictions_of
+
+    hw = restrictions_of(model)
+    if hw is None:
+        return model
+    if not any(m.__dict__["_hw_state"].deployed for m in model.modules()
+               if isinstance(m, _Restricted)):  # fmt: skip
+        model = deploy(model)
+    circuit = [
+        name
+        for name, on in (
+            ("input DAC / input range", hw.input_range is not None),
+            ("output swing / ADC", hw.output_swing is not None),
+        )
+        if on
+    ]
+    if circuit and not omit_converters:
+        raise ValueError(
+            f"the model is restricted with {' and '.join(circuit)} ({hw.label()}), which NIR "
+            "cannot express (no clipping or rounding primitive): the graph would hold the "
+            "programmed weights without them. Pass omit_converters=True to export exactly "
+            "that (the input scale is folded into the weights), or restrict with only "
+            "weight_levels / bias_bits / fuse_batchnorm for an exact export"
+        )
+    return model
+
+
+def _layer_list(layers: SpikingSequential, prefix: str) -> list[tuple[str, nn.Module]]:
+    """``(module path, module)`` in order, BatchNorm folded into the layer before it
+    (in inference form), Dropout and Identity left out (inference passes them by)."""
+    items = [(f"{prefix}{n}", m) for n, m in layers.named_children()]
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for _, m in items):
+        items = fuse_batchnorm(items)
+    return [(p, m) for p, m in items if not isinstance(m, nn.Dropout | nn.Identity)]
+
+
+@torch.no_grad()
+def to_nir(
+    model: nn.Module,
+    in_shape: tuple[int, ...] | None = None,
+    dt: float = DEFAULT_DT,
+    chip: Draw | None = None,
+    omit_converters: bool = False,
+) -> Any:
+    """A snnvar SNN as a ``nir.NIRGraph`` that does what the model does.
+
+    Args:
+        model: a zoo SNN of any neuron backend, a converted SNN
+            (:func:`snnvar.convert`, per-layer thresholds), a restricted model
+            (:func:`snnvar.hardware.restrict` / ``deploy``: the programmed,
+            quantised weights), or a :class:`~snnvar.nn.SpikingSequential`.
+        in_shape: one sample's shape without time and batch (default: the
+            model's ``in_shape``).
+        dt: the time step in seconds that maps β to NIR's τ
+            (:mod:`snnvar.nir.semantics`); recorded in the graph's metadata.
+        chip: a static :class:`~snnvar.Draw` (``variation.sample(model, seed=...)``):
+            export the weights of that simulated chip, bit for bit those
+            :func:`snnvar.evaluate` reads for the same variation and seed.
+        omit_converters: for a model restricted with an input DAC or an output
+            swing / ADC, export the programmed weights without those circuits
+            (NIR has none); otherwise such a model is refused.
+
+    Layers: Linear → ``Affine`` (``Linear`` without bias), Conv2d → ``Conv2d``
+    (BatchNorm folded in with its running statistics), AvgPool2d → ``AvgPool2d``,
+    Flatten → ``Flatten`` (NIR counts dimensions without the batch), a neuron
+    loop → ``LIF`` (β < 1) or ``IF`` (β = 1) with zero reset, a converted SNN's
+    spike amplitude θ → folded into the next layer's weights, a Concat of
+    convolutions → one Conv2d per branch on its channels, summed. Dropout is
+    left out (inference). The readout is training-side: the graph ends at the
+    output layer's current (``mean_membrane`` / ``last_membrane`` with β = 0),
+    an ``LI`` (0 < β < 1) or ``I`` (β = 1) membrane, or the output neurons'
+    spikes (``spike_count``); the graph's metadata ``readout`` says how the
+    logits follow from the output over time. Refused with a ``ValueError`` that
+    names the layer: subtract reset (NIR resets to v_reset; see
+    :func:`snnvar.nn.with_reset`), max pooling, other layer types.
+    """
+    nir = _nir()
+    dt = check_dt(dt)
+    model = _prepare(model, omit_converters)
+    prefix, layers = _model_layers(model)
+    shape = tuple(int(s) for s in (in_shape or getattr(model, "in_shape", None) or ()))
+    if not shape:
+        raise ValueError("to_nir needs in_shape (one sample's shape, e.g. (1, 28, 28))")
+    was_training = model.training
+    model.eval()
+    try:
+        with _chip(model, chip):
+            graph = _build(nir, model, prefix, layers, shape, dt)
+    finally:
+        model.train(was_training)
+    return graph
+
+
+def _build(
+    nir: Any, model: nn.Module, prefix: str, layers: SpikingSequential,
+    shape: tuple[int, ...], dt: float,
+) -> Any:  # fmt: skip
+    from ..hardware.restrict import _Restricted
+
+    b = _Builder(nir, dt)
+    b.add("input", nir.Input(input_type={"input": np.array(shape)}))
+    x = torch.zeros(1, 1, *shape, dtype=next(model.parameters()).dtype)
+    names = [n for n, _ in model.named_parameters()]
+    keys = dict(zip(names, device_keys(model, names), strict=True))
+    meta: dict[str, Any] = {}
+    for path, m in _layer_list(layers, prefix):
+        name = path.replace(".", "_")
+        here = tuple(x.shape[2:])
+        if isinstance(m, _Restricted):
+            a = m._scale() if m.__dict__["_hw_state"].analog else None
+            if a is not None:  # the input stage's gain, folded into the weights
+                b.scale = float(a) if b.scale is None else b.scale * float(a)
+        if isinstance(m, nn.Linear):
+            _linear(b, name, m, path, _device_meta(path, keys))
+        elif isinstance(m, nn.Conv2d):
+            _conv(b, name, m, here[-2:], path, _device_meta(path, keys))
+        elif isinstance(m, Concat):
+            _concat(b, name, m, here, path, keys)
+        elif isinstance(m, TimeLoop):
+            _neuron(b, name, m, tuple(over_time(m, x).shape[2:]), path)
+        elif isinstance(m, nn.AvgPool2d):
+            _avgpool(b, name, m, path)
+        elif isinstance(m, nn.Flatten):
+            _flatten(b, name, m, here, path)
+        elif type(m).__name__ == "Amplitude":  # a converted SNN's spike amplitude θ
+            b.scale = float(m.value) if b.scale is None else b.scale * float(m.value)
+        elif isinstance(m, Readout):
+            meta = _readout(b, m, here)
+        elif isinstance(m, nn.MaxPool2d):
+            raise ValueError(
+                f"cannot export the MaxPool2d at {path!r}: NIR 1.0 has no max pooling; build "
+                "the model with pool='avg' (the zoo's default)"
+            )
+        else:
+            raise ValueError(
+                f"cannot export {type(m).__name__} at {path!r}: to_nir exports Linear, Conv2d, "
+                "Concat of Conv2d, AvgPool2d, Flatten, neuron loops (LIF / IF), BatchNorm "
+                "(folded), Dropout (left out) and the readout"
+            )
+        if not isinstance(m, Readout):
+            x = over_time(m, x)
+    if b.scale is not None:
+        raise ValueError("the model ends in a spike amplitude with no layer to fold it into")
+    out_shape = tuple(x.shape[2:])
+    b.add("output", nir.Output(output_type={"output": np.array(out_shape)}))
+    from ..version import package_version
+
+    metadata = {
+        "source": f"snnvar {package_version()}",
+        "dt": dt,
+        "model": str(getattr(model, "name", type(model).__name__)),
+        **(meta or {"readout": "none"}),
+    }
+    return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=metadata)
+
+
+def _device_meta(path: str, keys: dict[str, str]) -> dict[str, str]:
+    """A weighted node's metadata: its module and the device keys of its weight and bias
+    (the names its simulated chips are drawn by; see :func:`snnvar.variation.device_keys`)."""
+    meta = {"module": path}
+    for tensor in ("weight", "bias"):
+        if f"{path}.{tensor}" in keys:
+            meta[f"device_{tensor}"] = keys[f"{path}.{tensor}"]
+    return meta
+
+
+def _concat(
+    b: _Builder, name: str, m: Concat, here: tuple[int, ...], path: str, keys: dict[str, str]
+) -> None:
+    convs = list(m.branches)
+    if not all(isinstance(c, nn.Conv2d) for c in convs):
+        raise ValueError(f"cannot export the Concat at {path!r}: every branch must be a Conv2d")
+    total = sum(c.out_channels for c in convs)
+    sources, first, scale = b.tails, 0, b.scale
+    ends = []
+    for i, conv in enumerate(convs):
+        b.tails, b.scale = sources, scale
+        where = f"{path}.branches.{i}"
+        _conv(b, f"{name}_branch{i}", conv, here[-2:], where, _device_meta(where, keys),
+              (first, total))  # fmt: skip
+        ends.append(f"{name}_branch{i}")
+        first += conv.out_channels
+    b.tails, b.scale = ends, None  # NIR sums a node's inputs: the branches' channels join

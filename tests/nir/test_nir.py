@@ -1,0 +1,512 @@
+"""snnvar.nir: export and import of NIR graphs, spike for spike.
+
+Round trips compare spikes per layer and logits with ``torch.equal``; the
+independent consumers (snntorch 1.0, spikingjelly 2.0, norse 1.1) run the
+exported graphs on the same input. Where a consumer deviates from NIR, the test
+pins the deviation to what its code does (see BENCHMARKS.md, "NIR export").
+"""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from snnvar import Variation, models
+from snnvar import nir as snn_nir
+from snnvar.conversion import convert
+from snnvar.hardware import Restrictions, deploy, restrict
+from snnvar.nn import record_spikes, with_reset
+
+
+def snntorch_run(graph, x):
+    return snn_nir.run_consumer("snntorch", graph, x)
+
+
+def spikingjelly_run(graph, x, dt):
+    assert dt == graph.metadata["dt"]
+    return snn_nir.run_consumer("spikingjelly", graph, x)
+
+
+def norse_run(graph, x, dt):
+    assert dt == graph.metadata["dt"]
+    return snn_nir.run_consumer("norse", graph, x)
+
+
+SMALL = {
+    "fc2": {"in_shape": (1, 8, 8), "hidden": (24, 16)},
+    "fc4": {"in_shape": (1, 8, 8), "hidden": (24, 16, 12)},
+    "lenet5": {"in_shape": (1, 16, 16)},
+    "spiking_cnn1": {"in_shape": (1, 12, 12), "hidden": 20},
+    "spiking_cnn2": {"in_shape": (1, 16, 16), "channels": (4, 6), "hidden": 20},
+    "vgg5": {"in_shape": (3, 16, 16), "width": 0.0625, "hidden": (16, 16)},
+    "vgg11": {"in_shape": (3, 32, 32), "width": 0.0625, "hidden": (16, 16)},
+    "vgg16": {"in_shape": (3, 32, 32), "width": 0.0625, "hidden": (16, 16)},
+}
+
+
+def _zoo(name: str, neuron: str = "snnvar", seed: int = 0, **options) -> nn.Module:
+    torch.manual_seed(seed)
+    kw = {"reset": "zero", "threshold": 0.5, **SMALL[name], **options}
+    model = models.create(name, neuron=neuron, **kw)
+    with torch.no_grad():  # BatchNorm with statistics of its own, so folding it is no no-op
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.1, 0.1)
+    return model.eval()
+
+
+def _input(shape: tuple[int, ...], steps: int = 8, batch: int = 3, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(steps, batch, *shape, generator=g) < 0.5).float()
+
+
+def _spikes(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    with record_spikes(model, keep=True) as rec:
+        out = model(x)
+    return out, {k: torch.cat(v.kept, 1) for k, v in rec.layers.items()}
+
+
+def _by_module(graph, spikes: dict[str, torch.Tensor], prefix: str = "nodes.") -> dict:
+    """Spikes of an imported network keyed by the snnvar module each node came from."""
+    out = {}
+    for key, value in spikes.items():
+        node = key[len(prefix) :] if key.startswith(prefix) else key
+        out[graph.nodes[node].metadata["module"]] = value
+    return out
+
+
+# --- the time-constant conversion -------------------------------------------------------
+
+
+def test_beta_tau_golden_values() -> None:
+    assert snn_nir.tau_from_beta(0.9, 1e-4) == pytest.approx(1e-3, rel=1e-12)
+    assert snn_nir.r_from_beta(0.9) == pytest.approx(10.0, rel=1e-12)
+    assert snn_nir.tau_from_beta(0.0, 1e-3) == pytest.approx(1e-3, rel=1e-15)
+    assert snn_nir.beta_from_tau(0.02, 1e-3) == pytest.approx(0.95, rel=1e-12)
+
+
+def test_beta_survives_the_round_trip_bit_for_bit() -> None:
+    betas = torch.linspace(0.0, 0.9999, 4001, dtype=torch.float32).numpy()
+    for dt in (1e-4, 1e-3, 1.0):
+        back = snn_nir.beta_from_tau(snn_nir.tau_from_beta(betas, dt), dt).astype(np.float32)
+        np.testing.assert_array_equal(back, betas)
+
+
+@pytest.mark.parametrize("beta", [1.0, -0.1, 1.5])
+def test_tau_refuses_beta_outside_0_1(beta: float) -> None:
+    with pytest.raises(ValueError, match="beta must lie in"):
+        snn_nir.tau_from_beta(beta, 1e-4)
+
+
+@pytest.mark.parametrize("dt", [0.0, -1e-4, float("nan"), "1e-4", True])
+def test_bad_dt_is_refused(dt: object) -> None:
+    with pytest.raises(ValueError, match="dt must be"):
+        snn_nir.to_nir(_zoo("fc2"), dt=dt)  # type: ignore[arg-type]
+
+
+def test_tau_shorter_than_dt_names_dt() -> None:
+    with pytest.raises(ValueError, match="is dt the one"):
+        snn_nir.beta_from_tau(1e-5, 1e-4)
+
+
+# --- round trips ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_round_trip_every_zoo_snn(name: str, tmp_path) -> None:
+    model = _zoo(name)
+    graph = snn_nir.to_nir(model)
+    path = snn_nir.write(tmp_path / f"{name}.nir", graph)
+    back = snn_nir.from_nir(path)
+    x = _input(model.in_shape)
+    ref, ref_spikes = _spikes(model, x)
+    out, spikes = _spikes(back, x)
+    spikes = _by_module(graph, spikes)
+    assert set(spikes) == set(ref_spikes)
+    for layer, s in ref_spikes.items():
+        assert s.sum() > 0, f"{layer} is silent: the comparison would prove little"
+        assert torch.equal(spikes[layer], s), layer
+    if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        # the graph holds Conv2d with the BatchNorm folded in: the same function, rounded
+        # once instead of twice
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    else:
+        assert torch.equal(out, ref)
+
+
+@pytest.mark.parametrize("neuron", ["snntorch", "norse"])
+def test_round_trip_other_backends(neuron: str) -> None:
+    model = _zoo("spiking_cnn2", neuron=neuron)
+    mine = _zoo("spiking_cnn2", neuron="snnvar")
+    models.transfer(mine, model)
+    x = _input(model.in_shape)
+    back = snn_nir.from_nir(snn_nir.to_nir(model))
+    ref, ref_spikes = _spikes(model, x)
+    out, spikes = _spikes(back, x)
+    assert torch.equal(out, ref)
+    assert [s.sum() for s in spikes.values()] == [s.sum() for s in ref_spikes.values()]
+    # the graph does not depend on the backend that made it
+    a, b = snn_nir.to_nir(model), snn_nir.to_nir(mine)
+    for k in a.nodes:
+        for field in ("weight", "bias", "tau", "r", "v_threshold"):
+            if hasattr(a.nodes[k], field):
+                np.testing.assert_array_equal(getattr(a.nodes[k], field),
+                                              getattr(b.nodes[k], field))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("readout", "beta", "tail"),
+    [("mean_membrane", 0.0, None), ("mean_membrane", 0.6, nir.LI),
+     ("last_membrane", 1.0, nir.I), ("last_membrane", 0.3, nir.LI),
+     ("spike_count", 0.0, nir.LIF)],
+)  # fmt: skip
+def test_readouts(readout: str, beta: float, tail: type | None) -> None:
+    model = _zoo("fc2", readout=readout, readout_beta=beta)
+    graph = snn_nir.to_nir(model)
+    last = [src for src, dst in graph.edges if dst == "output"]
+    assert graph.metadata["readout"] == readout
+    if tail is None:
+        assert isinstance(graph.nodes[last[0]], nir.Affine)
+    else:
+        assert isinstance(graph.nodes[last[0]], tail)
+    x = _input(model.in_shape)
+    assert torch.equal(snn_nir.from_nir(graph)(x), model(x))
+
+
+def test_converted_vgg_round_trip_and_per_layer_thresholds() -> None:
+    torch.manual_seed(0)
+    ann = models.create("vgg5", spiking=False, in_shape=(3, 16, 16), width=0.125, hidden=(32, 32))
+    with torch.no_grad():
+        for m in ann.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+    ann.eval()
+    calib = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    snn = convert(ann, calib, time_steps=10, encoder="direct", reset="zero")
+    graph = snn_nir.to_nir(snn)
+    thresholds = {
+        graph.nodes[n].metadata["module"]: float(np.unique(graph.nodes[n].v_threshold)[0])
+        for n in graph.nodes
+        if isinstance(graph.nodes[n], nir.IF)
+    }
+    assert thresholds == pytest.approx({f"layers.{k}": v for k, v in snn.thresholds.items()})
+    assert len(set(thresholds.values())) == len(thresholds)  # one θ per layer
+    x = torch.rand(10, 3, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    back = snn_nir.from_nir(graph)
+    ref, ref_spikes = _spikes(snn, x)
+    out, spikes = _spikes(back, x)
+    assert torch.equal(out, ref)
+    spikes = _by_module(graph, spikes)
+    for layer, s in ref_spikes.items():
+        assert torch.equal(spikes[layer], s), layer
+
+
+def test_subtract_reset_is_refused_with_the_way_out() -> None:
+    model = _zoo("fc2", reset="subtract")
+    with pytest.raises(ValueError, match=r"layers\.2.*subtracting.*with_reset"):
+        snn_nir.to_nir(model)
+    variant = with_reset(model, "zero")
+    assert model.layers[2].cell.reset == "subtract"  # the original is untouched
+    x = _input(model.in_shape)
+    assert torch.equal(snn_nir.from_nir(snn_nir.to_nir(variant))(x), variant(x))
+    calib = torch.rand(16, 1, 8, 8)
+    ann = models.create("fc2", spiking=False, in_shape=(1, 8, 8), hidden=(16,))
+    with pytest.raises(ValueError, match="ConversionConfig"):
+        snn_nir.to_nir(convert(ann, calib, time_steps=4))
+
+
+@pytest.mark.parametrize("neuron", ["snnvar", "snntorch", "norse"])
+def test_with_reset_changes_every_backend(neuron: str) -> None:
+    model = _zoo("fc2", neuron=neuron, reset="subtract")
+    zero = with_reset(model, "zero")
+    loops = [m for m in zero.modules() if type(m).__name__ == "TimeLoop"]
+    assert [snn_nir.neuron_parameters(loop.cell)[2] for loop in loops] == ["zero"] * len(loops)
+    x = _input(model.in_shape)
+    fresh = _zoo("fc2", neuron=neuron, reset="zero")
+    models.transfer(model, fresh)
+    assert torch.equal(zero(x), fresh(x))
+    with pytest.raises(ValueError, match="unknown reset 'soft'"):
+        with_reset(model, "soft")
+
+
+def test_unsupported_layers_are_named() -> None:
+    with pytest.raises(ValueError, match=r"MaxPool2d at 'layers\.2'.*pool='avg'"):
+        snn_nir.to_nir(_zoo("spiking_cnn2", pool="max"))
+    ann = models.create("fc2", spiking=False, in_shape=(1, 8, 8), hidden=(16,))
+    with pytest.raises(ValueError, match="an ANN"):
+        snn_nir.to_nir(ann)
+    with pytest.raises(ValueError, match="in_shape"):
+        snn_nir.to_nir(models.create("fc2", hidden=(8,), reset="zero").layers)
+
+
+# --- restricted models and chips ----------------------------------------------------------
+
+
+def test_restricted_model_exports_its_programmed_levels() -> None:
+    model = _zoo("spiking_cnn2", batch_norm=True)
+    chip = deploy(restrict(model, Restrictions(weight_levels=7, bias_bits=6,
+                                               fuse_batchnorm=True)))  # fmt: skip
+    graph = snn_nir.to_nir(restrict(model, Restrictions(weight_levels=7, bias_bits=6,
+                                                        fuse_batchnorm=True)))  # fmt: skip
+    w = graph.nodes["layers_0"].weight
+    assert len(np.unique(w)) <= 7
+    np.testing.assert_array_equal(w, chip.layers[0].weight.detach().numpy())
+    x = _input(model.in_shape)
+    assert torch.equal(snn_nir.from_nir(graph)(x), chip(x))
+
+
+def test_converters_are_refused_unless_omitted() -> None:
+    model = _zoo("fc2")
+    hw = Restrictions(weight_levels=15, input_bits=8, input_range=1.0, learn_input_scale=True,
+                      output_swing=50.0)  # fmt: skip
+    restricted = restrict(model, hw)
+    with torch.no_grad():
+        restricted.layers[1].input_log_scale.fill_(0.25)
+    with pytest.raises(ValueError, match="omit_converters=True"):
+        snn_nir.to_nir(restricted)
+    graph = snn_nir.to_nir(restricted, omit_converters=True)
+    programmed = deploy(restricted).layers[1]
+    a = float(restricted.layers[1].input_log_scale.detach().exp())
+    np.testing.assert_allclose(
+        graph.nodes["layers_1"].weight, programmed.weight.detach().numpy() * a, rtol=1e-6
+    )
+
+
+def test_chip_export_holds_the_chip_weights_bit_for_bit() -> None:
+    model = _zoo("spiking_cnn2")
+    v = Variation(sigma=0.1)
+    draw = v.sample(model, seed=123)
+    graph = snn_nir.to_nir(model, chip=draw)
+    with v.applied(model, seed=123):
+        chip = {n: p.detach().clone() for n, p in model.named_parameters()}
+    np.testing.assert_array_equal(graph.nodes["layers_0"].weight, chip["layers.0.weight"].numpy())
+    np.testing.assert_array_equal(graph.nodes["layers_7"].bias, chip["layers.7.bias"].numpy())
+    clean = snn_nir.to_nir(model)
+    assert not np.array_equal(clean.nodes["layers_0"].weight, graph.nodes["layers_0"].weight)
+    np.testing.assert_array_equal(clean.nodes["layers_0"].weight,
+                                  model.layers[0].weight.detach().numpy())  # fmt: skip
+    with pytest.raises(ValueError, match="dynamic"):
+        snn_nir.to_nir(model, chip=Variation(sigma=0.1, mode="dynamic").sample(model, seed=0))
+    with pytest.raises(ValueError, match="another model"):
+        snn_nir.to_nir(model, chip=v.sample(_zoo("fc2"), seed=0))
+    with pytest.raises(TypeError, match="Draw"):
+        snn_nir.to_nir(model, chip={"layers.0.weight": torch.zeros(1)})  # type: ignore[arg-type]
+
+
+def test_exported_chip_is_the_chip_evaluate_tests() -> None:
+    from snnvar import evaluate
+    from snnvar.evaluation.montecarlo import chip_seed
+
+    model = _zoo("fc2")
+    g = torch.Generator().manual_seed(5)
+    data = torch.utils.data.TensorDataset(torch.rand(40, 1, 8, 8, generator=g),
+                                          torch.randint(0, 10, (40,), generator=g))  # fmt: skip
+    v = Variation(sigma=0.15)
+    kw = {"encoder": "direct", "time_steps": 6, "seed": 4, "spikes": False}
+    report = evaluate(model, data, v, draws=3, **kw)
+    for k in range(3):
+        graph = snn_nir.to_nir(model, chip=v.sample(model, seed=chip_seed(4, k)))
+        clean = evaluate(snn_nir.from_nir(graph), data, Variation(sigma=0.0), draws=1, **kw)
+        assert clean.results[0].accuracies[0] == report.results[0].accuracies[k]
+
+
+def test_imported_network_draws_the_original_chips() -> None:
+    model = _zoo("fc2")
+    back = snn_nir.from_nir(snn_nir.to_nir(model))
+    v = Variation(sigma=0.1, include_bias=True)
+    a, b = v.sample(model, seed=9), v.sample(back, seed=9)
+    assert len(a) == len(b) == 6  # three Linear layers, weights and biases
+    for name in a:  # layers.1.weight -> nodes.layers_1.weight
+        module, tensor = name.rsplit(".", 1)
+        assert torch.equal(a[name], b[f"nodes.{module.replace('.', '_')}.{tensor}"])
+
+
+# --- independent consumers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["fc2", "spiking_cnn2", "lenet5"])
+def test_snntorch_import_gives_the_same_spikes(name: str) -> None:
+    model = _zoo(name)
+    graph = snn_nir.to_nir(model)  # dt = 1e-4: what snntorch's importer assumes
+    x = _input(model.in_shape)
+    ref, ref_spikes = _spikes(model, x)
+    signal, spikes = snntorch_run(graph, x)
+    spikes = _by_module(graph, spikes, prefix="")
+    assert set(spikes) == set(ref_spikes)
+    for layer, s in ref_spikes.items():
+        assert s.sum() > 0
+        assert torch.equal(spikes[layer].reshape(s.shape), s), layer
+    torch.testing.assert_close(signal.mean(0), ref, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["fc2", "spiking_cnn2", "vgg5"])
+def test_spikingjelly_import_gives_the_same_spikes(name: str) -> None:
+    model = _zoo(name)
+    graph = snn_nir.to_nir(model)
+    x = _input(model.in_shape)
+    ref, ref_spikes = _spikes(model, x)
+    signal, spikes = spikingjelly_run(graph, x, dt=graph.metadata["dt"])
+    spikes = _by_module(graph, spikes, prefix="")
+    for layer, s in ref_spikes.items():
+        assert torch.equal(spikes[layer], s), layer
+    torch.testing.assert_close(signal.mean(0), ref, rtol=0, atol=1e-4)
+
+
+def _converted_fc(seed: int = 0):
+    torch.manual_seed(seed)
+    ann = models.create("fc2", spiking=False, in_shape=(1, 8, 8), hidden=(32, 24)).eval()
+    calib = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+    return convert(ann, calib, time_steps=12, encoder="direct", reset="zero")
+
+
+def test_converted_snn_in_spikingjelly_and_norse() -> None:
+    snn = _converted_fc()
+    graph = snn_nir.to_nir(snn)
+    x = torch.rand(12, 3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    ref, ref_spikes = _spikes(snn, x)
+    for run in (lambda: spikingjelly_run(graph, x, 1e-4), lambda: norse_run(graph, x, 1e-4)):
+        signal, spikes = run()
+        spikes = _by_module(graph, spikes, prefix="")
+        for layer, s in ref_spikes.items():
+            assert s.sum() > 0
+            assert torch.equal(spikes[layer].reshape(s.shape), s), layer
+        torch.testing.assert_close(signal.mean(0).reshape(ref.shape), ref, rtol=0, atol=1e-4)
+
+
+def test_snntorch_cannot_import_nir_if() -> None:
+    """snntorch 1.0 asserts R = 1 for nir.IF (NIR's IF with dt = 1e-4 has R = 1/dt) and
+    would build a Leaky with β = 0.9 anyway: converted (IF) SNNs go to other consumers."""
+    graph = snn_nir.to_nir(_converted_fc())
+    with pytest.raises(AssertionError, match="r != 1"):
+        snntorch_run(graph, torch.zeros(2, 1, 1, 8, 8))
+
+
+def test_spikingjelly_fires_at_the_threshold_itself() -> None:
+    """NIR fires when v > θ; spikingjelly 2.0 fires when v ≥ θ (its heaviside is
+    ``x >= 0``, surrogate.py): the one neuron-step in 5.25 million where the WVAT
+    Spiking-CNN2 of BENCHMARKS.md differs is such a tie."""
+    graph = nir.NIRGraph(
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([1])}),
+            "fc": nir.Linear(weight=np.ones((1, 1), dtype=np.float32)),
+            "if": nir.IF(r=np.full(1, 1e4), v_threshold=np.ones(1), v_reset=np.zeros(1)),
+            "out": nir.Output(output_type={"output": np.array([1])}),
+        },
+        edges=[("in", "fc"), ("fc", "if"), ("if", "out")],
+        metadata={"dt": 1e-4},
+    )
+    x = torch.full((4, 1, 1), 0.5)  # v = 0.5, 1.0 (= θ exactly), 1.5, ...
+    mine, _ = snn_nir.run_consumer("snnvar", graph, x)
+    theirs, _ = spikingjelly_run(graph, x, 1e-4)
+    assert mine.flatten().tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert theirs.flatten().tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_norse_lif_deviation_is_that_it_ignores_r() -> None:
+    """norse 1.1 reads nir.LIF as v ← v + dt/τ (x − v), without R: its spikes are
+    snnvar's on the input scaled by 1 − β (measured in BENCHMARKS.md)."""
+    model = _zoo("fc2", threshold=0.05)
+    graph = snn_nir.to_nir(model)
+    x = _input(model.in_shape)
+    _, norse_spikes = norse_run(graph, x, dt=1e-4)
+    for node in graph.nodes.values():
+        if isinstance(node, nir.LIF):
+            node.r = np.ones_like(node.r)  # the graph norse actually runs
+    _, expected = _spikes(snn_nir.from_nir(graph), x)
+    expected = _by_module(graph, expected)
+    norse_spikes = _by_module(graph, norse_spikes, prefix="")
+    for layer, s in expected.items():
+        assert torch.equal(norse_spikes[layer].reshape(s.shape), s), layer
+
+
+def test_compare_reports_agreement_and_consumer_failures() -> None:
+    model = _zoo("fc2")
+    graph = snn_nir.to_nir(model)
+    x = _input(model.in_shape)
+    for consumer in ("snnvar", "snntorch", "spikingjelly"):
+        result = snn_nir.compare(model, graph, x, consumer)
+        assert result.identical and result.same_prediction == 1.0, consumer
+        assert result.logits_max_diff <= 1e-5
+        assert set(result.layers) == {"layers.2", "layers.4"}
+    norse = snn_nir.compare(model, graph, x, "norse")
+    assert not norse.identical and norse.error is None
+    assert min(v["agreement"] for v in norse.layers.values()) < 1.0
+    failed = snn_nir.compare(_converted_fc(), snn_nir.to_nir(_converted_fc()),
+                             torch.rand(4, 2, 1, 8, 8), "snntorch")  # fmt: skip
+    assert failed.error is not None and failed.error.startswith("AssertionError")
+    assert not failed.identical and failed.version != "not installed"
+    with pytest.raises(ValueError, match="unknown NIR consumer 'lava'"):
+        snn_nir.compare(model, graph, x, "lava")
+
+
+# --- import of foreign graphs and bad input -------------------------------------------------
+
+
+def _tiny(**lif) -> nir.NIRGraph:
+    w = np.ones((2, 3), dtype=np.float32)
+    params = {"tau": np.full(2, 2e-3), "r": np.full(2, 20.0), "v_leak": np.zeros(2),
+              "v_threshold": np.ones(2), "v_reset": np.zeros(2), **lif}  # fmt: skip
+    return nir.NIRGraph(
+        nodes={
+            "in": nir.Input(input_type={"input": np.array([3])}),
+            "fc": nir.Affine(weight=w, bias=np.zeros(2, dtype=np.float32)),
+            "lif": nir.LIF(**params),
+            "out": nir.Output(output_type={"output": np.array([2])}),
+        },
+        edges=[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    )
+
+
+def test_foreign_lif_with_input_gain() -> None:
+    """R dt/τ ≠ 1: v_t = β v + (R dt/τ) x, checked against the formula by hand."""
+    net = snn_nir.from_nir(_tiny(r=np.full(2, 10.0)), dt=1e-4)  # gain 0.5, β = 0.95
+    x = torch.full((6, 1, 3), 0.4)
+    v, expected = 0.0, []
+    for _ in range(6):
+        v = 0.95 * v + 0.5 * 1.2
+        expected.append(float(v > 1.0))
+        v = 0.0 if v > 1.0 else v
+    spikes = net.output_signal(x)[:, 0, 0]
+    assert spikes.tolist() == expected
+    assert net.readout_kind == "sum"  # a spiking output: spike counts
+    assert torch.equal(net(x), spikes.sum().expand(1, 2))
+
+
+def test_foreign_graph_errors() -> None:
+    with pytest.raises(ValueError, match="v_leak"):
+        snn_nir.from_nir(_tiny(v_leak=np.full(2, 0.1)))
+    with pytest.raises(ValueError, match="v_reset"):
+        snn_nir.from_nir(_tiny(v_reset=np.full(2, -0.5)))
+    cyclic = _tiny()
+    cyclic.edges.append(("lif", "fc"))
+    with pytest.raises(ValueError, match="cycle"):
+        snn_nir.from_nir(cyclic)
+    delay = _tiny()
+    delay.nodes["lif"] = nir.Delay(delay=np.ones(2))
+    with pytest.raises(ValueError, match="type Delay"):
+        snn_nir.from_nir(delay)
+    with pytest.raises(ValueError, match="unknown readout"):
+        snn_nir.from_nir(_tiny(), readout="max")
+    with pytest.raises(TypeError, match="NIRGraph"):
+        snn_nir.from_nir({"nodes": {}})  # type: ignore[arg-type]
+
+
+def test_files(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="no NIR file"):
+        snn_nir.from_nir(tmp_path / "missing.nir")
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="not a readable NIR graph"):
+        snn_nir.from_nir(bad)
+    path = snn_nir.write(tmp_path / "m.nir", snn_nir.to_nir(_zoo("fc2")))
+    assert not list(tmp_path.glob("*.tmp"))
+    graph = snn_nir.read(path)
+    assert graph.metadata["dt"] == pytest.approx(1e-4)
+    assert snn_nir.from_nir(path, dt=2e-4).metadata["dt"] == pytest.approx(1e-4)
