@@ -26,7 +26,8 @@ resets by subtraction is refused (export :func:`snnvar.nn.with_reset` ``(model,
 
 from .consumers import CONSUMERS, Agreement, compare, run_consumer
 from .export import neuron_parameters, to_nir
-from .load import OUTPUT_READOUTS, Integrator, NIRNetwork, Scale, from_nir, read, write
+from .io import read, require_nir, write
+from .load import OUTPUT_READOUTS, Integrator, NIRNetwork, Scale, from_nir
 from .semantics import DEFAULT_DT, beta_from_tau, r_from_beta, tau_from_beta
 from .summary import summary, summary_text
 
@@ -44,6 +45,7 @@ __all__ = [
     "neuron_parameters",
     "r_from_beta",
     "read",
+    "require_nir",
     "run_consumer",
     "summary",
     "summary_text",

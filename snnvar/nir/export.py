@@ -15,17 +15,10 @@ from ..models.network import Concat
 from ..nn.neurons import LIF, TimeLoop
 from ..nn.sequential import Readout, SpikingSequential, over_time
 from ..variation import Draw, device_keys
+from .io import require_nir
 from .semantics import DEFAULT_DT, check_dt, r_from_beta, tau_from_beta
 
 __all__ = ["neuron_parameters", "to_nir"]
-
-
-def _nir() -> Any:
-    try:
-        import nir
-    except ImportError as err:  # pragma: no cover - nir is in the [test] and [nir] extras
-        raise ImportError("snnvar.nir needs the nir package: pip install 'snnvar[nir]'") from err
-    return nir
 
 
 def neuron_parameters(cell: nn.Module) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -290,13 +283,12 @@ def _chip(model: nn.Module, chip: Draw | None) -> Iterator[None]:
 
 def _prepare(model: nn.Module, omit_converters: bool) -> nn.Module:
     """A restricted model deployed (its programmed weights); its converters checked."""
-    from ..hardware.restrict import _Restricted, deploy, restrictions_of
+    from ..hardware.restrict import deploy, describe, restrictions_of
 
     hw = restrictions_of(model)
     if hw is None:
         return model
-    if not any(m.__dict__["_hw_state"].deployed for m in model.modules()
-               if isinstance(m, _Restricted)):  # fmt: skip
+    if not all(layer["deployed"] for layer in describe(model)):
         model = deploy(model)
     circuit = [
         name
@@ -366,7 +358,7 @@ def to_nir(
     names the layer: subtract reset (NIR resets to v_reset; see
     :func:`snnvar.nn.with_reset`), max pooling, other layer types.
     """
-    nir = _nir()
+    nir = require_nir()
     dt = check_dt(dt)
     model = _prepare(model, omit_converters)
     prefix, layers = _model_layers(model)
@@ -387,9 +379,15 @@ def _build(
     nir: Any, model: nn.Module, prefix: str, layers: SpikingSequential,
     shape: tuple[int, ...], dt: float,
 ) -> Any:  # fmt: skip
-    from ..hardware.restrict import _Restricted
+    from ..hardware.restrict import describe
 
     b = _Builder(nir, dt)
+    # a restricted analog layer's learned input scale a: the gain of its input stage
+    gains = {
+        row["layer"]: row["input_scale"]
+        for row in describe(model)
+        if row["input_scale"] is not None
+    }
     b.add("input", nir.Input(input_type={"input": np.array(shape)}))
     x = torch.zeros(1, 1, *shape, dtype=next(model.parameters()).dtype)
     names = [n for n, _ in model.named_parameters()]
@@ -398,10 +396,9 @@ def _build(
     for path, m in _layer_list(layers, prefix):
         name = path.replace(".", "_")
         here = tuple(x.shape[2:])
-        if isinstance(m, _Restricted):
-            a = m._scale() if m.__dict__["_hw_state"].analog else None
-            if a is not None:  # the input stage's gain, folded into the weights
-                b.scale = float(a) if b.scale is None else b.scale * float(a)
+        a = gains.get(path)
+        if a is not None:  # folded into the weights
+            b.scale = a if b.scale is None else b.scale * a
         if isinstance(m, nn.Linear):
             _linear(b, name, m, path, _device_meta(path, keys))
         elif isinstance(m, nn.Conv2d):

@@ -14,10 +14,10 @@ from torch import nn
 from ..nn.functional import leaky_integrate
 from ..nn.neurons import IF, LIF, TimeLoop, check_time_major
 from ..nn.sequential import READOUTS, Readout, over_time
-from .export import _nir
+from .io import plain, read, require_nir
 from .semantics import DEFAULT_DT, beta_from_tau, check_dt
 
-__all__ = ["OUTPUT_READOUTS", "Integrator", "NIRNetwork", "Scale", "from_nir", "read", "write"]
+__all__ = ["OUTPUT_READOUTS", "Integrator", "NIRNetwork", "Scale", "from_nir"]
 
 OUTPUT_READOUTS = (*READOUTS, "mean", "sum", "last")
 """How :class:`NIRNetwork` turns the output node's signal over time into logits: a
@@ -255,31 +255,6 @@ def _topological(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[st
     return order
 
 
-def read(path: str | Path) -> Any:
-    """``nir.read`` with a clear error for a missing or unreadable file."""
-    nir = _nir()
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no NIR file at {p}")
-    try:
-        return nir.read(p)
-    except Exception as err:  # h5py / KeyError on a corrupt or foreign file
-        raise ValueError(f"{p} is not a readable NIR graph: {type(err).__name__}: {err}") from None
-
-
-def write(path: str | Path, graph: Any) -> Path:
-    """``nir.write`` into a temporary file, then renamed: a full disk leaves no half file."""
-    nir = _nir()
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        nir.write(tmp, graph)
-        tmp.replace(p)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return p
-
-
 def from_nir(graph: Any, dt: float | None = None, readout: str | None = None) -> NIRNetwork:
     """A NIR graph (or a ``.nir`` file) as a snnvar :class:`NIRNetwork`.
 
@@ -299,12 +274,12 @@ def from_nir(graph: Any, dt: float | None = None, readout: str | None = None) ->
     so ``from_nir(to_nir(m))`` gives ``m``'s logits bit for bit. Nonzero
     ``v_leak`` or ``v_reset``, recurrent edges and unknown node types are refused.
     """
-    nir = _nir()
+    nir = require_nir()
     if isinstance(graph, str | Path):
         graph = read(graph)
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"from_nir takes a nir.NIRGraph or a file path, got {type(graph).__name__}")
-    metadata = {k: _plain(v) for k, v in (graph.metadata or {}).items()}
+    metadata = {k: plain(v) for k, v in (graph.metadata or {}).items()}
     dt = check_dt(dt if dt is not None else metadata.get("dt", DEFAULT_DT))
     inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
     outputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Output)]
@@ -367,7 +342,7 @@ def from_nir(graph: Any, dt: float | None = None, readout: str | None = None) ->
         for tensor in ("weight", "bias"):
             key = meta.get(f"device_{tensor}")
             if key is not None and isinstance(module, nn.Linear | nn.Conv2d):
-                weight_map[f"nodes.{srcs[0]}.{tensor}"] = str(_plain(key))
+                weight_map[f"nodes.{srcs[0]}.{tensor}"] = str(plain(key))
     if fold_beta is not None:
         rk, rb = kind, fold_beta
     elif kind in READOUTS:
@@ -386,14 +361,3 @@ def _sum_node(run: list[str], sources: dict[str, list[str]], name: str, srcs: li
     run.append(safe)
     sources[safe] = srcs
     return safe
-
-
-def _plain(v: Any) -> Any:
-    """A metadata value as plain Python (``nir.read`` gives numpy scalars / bytes)."""
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray):
-        return v.item() if v.ndim == 0 else v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .load import _plain
+from .io import plain
 
 __all__ = ["summary", "summary_text"]
 
@@ -35,7 +35,7 @@ def summary(graph: Any) -> dict[str, Any]:
         }
         meta = getattr(node, "metadata", None) or {}
         if "module" in meta:
-            row["module"] = _plain(meta["module"])
+            row["module"] = plain(meta["module"])
         for field in ("tau", "r", "v_threshold"):
             if hasattr(node, field):
                 row[field] = _scalar_or_range(getattr(node, field))
@@ -44,7 +44,7 @@ def summary(graph: Any) -> dict[str, Any]:
             row["weights"] = int(np.asarray(weight).size)
         nodes.append(row)
     return {
-        "metadata": {k: _plain(v) for k, v in (graph.metadata or {}).items()},
+        "metadata": {k: plain(v) for k, v in (graph.metadata or {}).items()},
         "nodes": nodes,
         "edges": [list(e) for e in graph.edges],
     }
