@@ -165,6 +165,10 @@ def main() -> None:
     args = p.parse_args()
     warnings.filterwarnings("ignore")
     model, spec = load_run(args.run, root=args.data_root)
+    if spec.hardware is not None:  # an HRAT run: its chip after programming, as evaluate
+        from snnvar.hardware import deploy
+
+        model = deploy(model)
     test = datasets.get(spec.dataset, root=args.data_root, train=False)
     n = min(args.samples, len(test))
     xs = torch.stack([test[i][0] for i in range(n)])

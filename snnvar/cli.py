@@ -286,11 +286,13 @@ def _parser() -> argparse.ArgumentParser:
         "(nir.write), for simulators and chips that read NIR (snntorch, spikingjelly, "
         "norse, Lava, rockpool, sinabs, ...), and print what was exported; --chip K "
         "--sigma S exports the weights of simulated chip K that `snnvar evaluate --seed "
-        "SEED` tests at that σ. The report is also written beside the graph (FILE.json).",
+        "SEED` tests at that σ (the default variation, or a [variation] table; chips of "
+        "device models or of --hardware are not exported). The report is also written "
+        "beside the graph (FILE.json).",
     )  # fmt: skip
     x.add_argument("--config", type=Path, help="TOML file of option values (flags win)")
     x.add_argument("run", type=Path, help="a run directory (train or convert)")
-    x.add_argument("--nir", type=Path, required=True, metavar="FILE", help="the graph file")
+    x.add_argument("--nir", type=Path, metavar="FILE", help="the graph file to write")
     x.add_argument(
         "--chip", type=int, metavar="K",
         help="export simulated chip K (0-based, as in `snnvar evaluate`) instead of the "
@@ -402,6 +404,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     with_variation = args.command in ("train", "evaluate")
     files = {"variation_file", "hardware_file", "device_file"}
     extra = {"variation", "hardware", "device"} if with_variation else set()
+    if args.command == "export":
+        extra = {"variation"}  # the variation of --chip
     allowed = sorted((set(actions) - files) | tables | extra)
     defaults: dict[str, Any] = {}
     for key, value in settings.items():
@@ -422,7 +426,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                     f"{key} = {value!r} in {args.config}: must be a table (KEY = VALUE pairs)"
                 )
             defaults[f"{key}_table"] = value
-        elif key == "variation" and with_variation:
+        elif key == "variation" and key in extra:
             if not isinstance(value, dict | list):
                 raise CLIError(
                     f"variation = {value!r} in {args.config}: must be a [variation] table"
@@ -430,7 +434,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                 )
             defaults["variation_tables"] = value
             defaults["variation_base"] = args.config.parent
-        elif key == "device" and with_variation:
+        elif key == "device" and key in extra:
             if not isinstance(value, dict | list):
                 raise CLIError(
                     f"device = {value!r} in {args.config}: must be a [device] table"
@@ -438,7 +442,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                 )
             defaults["device_tables"] = value
             defaults["device_base"] = args.config.parent
-        elif key == "hardware" and with_variation:
+        elif key == "hardware" and key in extra:
             if not isinstance(value, dict):
                 raise CLIError(f"hardware = {value!r} in {args.config}: must be a [hardware] table")
             defaults["hardware_table"] = value
@@ -803,9 +807,13 @@ def _export(args: argparse.Namespace) -> None:
     from .evaluation.montecarlo import chip_seed
     from .runs import load_run
 
+    if args.nir is None:
+        raise CLIError("snnvar export needs --nir FILE (the graph file to write)")
     if (args.chip is None) != (args.sigma is None):
         raise CLIError("--chip K and --sigma S go together (chip K of the variation at σ = S)")
-    if args.variation_file is not None and args.chip is None:
+    if (args.variation_file is not None or args.variation_tables is not None) and (
+        args.chip is None
+    ):
         raise CLIError("--variation sets the variation of --chip; give --chip K --sigma S")
     if args.chip is not None and args.chip < 0:
         raise CLIError(f"--chip must be >= 0, got {args.chip}")

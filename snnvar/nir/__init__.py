@@ -27,7 +27,7 @@ resets by subtraction is refused (export :func:`snnvar.nn.with_reset` ``(model,
 from .consumers import CONSUMERS, Agreement, compare, run_consumer
 from .export import neuron_parameters, to_nir
 from .io import read, require_nir, write
-from .load import OUTPUT_READOUTS, Integrator, NIRNetwork, Scale, from_nir
+from .load import OUTPUT_READOUTS, CurrentLIF, Integrator, NIRNetwork, Placed, Scale, from_nir
 from .semantics import DEFAULT_DT, beta_from_tau, r_from_beta, tau_from_beta
 from .summary import summary, summary_text
 
@@ -36,8 +36,10 @@ __all__ = [
     "DEFAULT_DT",
     "OUTPUT_READOUTS",
     "Agreement",
+    "CurrentLIF",
     "Integrator",
     "NIRNetwork",
+    "Placed",
     "Scale",
     "beta_from_tau",
     "compare",

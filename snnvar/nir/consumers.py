@@ -57,8 +57,13 @@ class Agreement:
 
     @property
     def identical(self) -> bool:
-        """Every layer's spikes equal, neuron by neuron and step by step."""
-        return self.error is None and all(v["agreement"] == 1.0 for v in self.layers.values())
+        """Every layer's spikes equal, neuron by neuron and step by step (and there were
+        layers to compare)."""
+        return (
+            self.error is None
+            and bool(self.layers)
+            and all(v["agreement"] == 1.0 for v in self.layers.values())
+        )
 
 
 def _out(o: Any) -> torch.Tensor:
@@ -104,7 +109,7 @@ def run_consumer(
         if consumer == "snnvar":
             from .load import from_nir
 
-            net = from_nir(graph)
+            net = from_nir(graph, readout="last")  # the graph as it is: no readout folded
             with record_spikes(net, keep=True) as rec:
                 signal = net.output_signal(x)
             return signal, {k.removeprefix("nodes."): torch.cat(v.kept, 1)

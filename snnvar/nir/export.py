@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..conversion.convert import Amplitude
 from ..conversion.fuse import fuse_batchnorm
 from ..models.network import Concat
 from ..nn.neurons import LIF, TimeLoop
@@ -27,8 +28,8 @@ def neuron_parameters(cell: nn.Module) -> tuple[torch.Tensor, torch.Tensor, str]
     The reset timing does not matter here: with a zero reset, a reset one step
     after the spike and one in the same step give the same spikes.
     """
-    if isinstance(cell, LIF):
-        return cell.beta.detach(), cell.threshold.detach(), cell.reset
+    if isinstance(cell, LIF):  # β clamped to [0, 1] as the neuron itself does
+        return cell.beta.detach().clamp(0, 1), cell.threshold.detach(), cell.reset
     leaky = getattr(cell, "leaky", None)
     if leaky is not None:  # snnvar.nn.SnntorchLIF
         beta = torch.as_tensor(leaky.beta).detach().clamp(0, 1)
@@ -60,7 +61,7 @@ def _refuse_reset(path: str, reset: str) -> None:
         "snnvar.nn.with_reset(model, 'zero') (a different network: evaluate or fine-tune it "
         "first), or build / train the model with reset='zero' (models.create(..., "
         "reset='zero'), `snnvar train --model-option reset=zero`, "
-        "ConversionConfig(reset='zero'))"
+        "ConversionConfig(reset='zero'), `snnvar convert --reset zero`)"
     )
 
 
@@ -141,14 +142,17 @@ def _conv(
     if b.scale is not None:
         w, b.scale = w * b.scale, None
     if bias is None:
-        bias = torch.zeros(w.shape[0], dtype=w.dtype)
+        bias = torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
     if out_channels is not None:
         first, total = out_channels
-        wide = torch.zeros(total, *w.shape[1:], dtype=w.dtype)
+        wide = torch.zeros(total, *w.shape[1:], dtype=w.dtype, device=w.device)
         wide[first : first + w.shape[0]] = w
-        wide_b = torch.zeros(total, dtype=w.dtype)
+        wide_b = torch.zeros(total, dtype=w.dtype, device=w.device)
         wide_b[first : first + w.shape[0]] = bias
         w, bias = wide, wide_b
+    if out_channels is not None:  # from_nir rebuilds the branch at its own shape
+        meta = {**meta, "channels": [out_channels[0], out_channels[0] + m.out_channels,
+                                     out_channels[1]]}  # fmt: skip
     node = b.nir.Conv2d(
         input_shape=in_hw, weight=_np(w), bias=_np(bias), **_conv_args(m, module),
         metadata=meta,
@@ -157,10 +161,16 @@ def _conv(
 
 
 def _neuron(b: _Builder, name: str, loop: TimeLoop, shape: tuple[int, ...], module: str) -> None:
+    if b.scale is not None:
+        raise ValueError(
+            f"the neurons of {module!r} receive scaled spikes (an Amplitude) without a weighted "
+            "layer between: NIR's neurons take unit spikes; put a Linear / Conv2d between them"
+        )
     beta, thr, reset = neuron_parameters(loop.cell)
     _refuse_reset(module, reset)
     if not torch.isfinite(thr).all() or (thr <= 0).any():
-        raise ValueError(f"the thresholds of {module!r} must be finite and > 0")
+        bad = thr[~torch.isfinite(thr) | (thr <= 0)].flatten()[:4].tolist()
+        raise ValueError(f"the thresholds of {module!r} must be finite and > 0, got {bad}")
     v_thr = _array(thr, shape)
     zeros = np.zeros(shape, dtype=np.float32)
     meta = {"module": module}
@@ -281,7 +291,7 @@ def _chip(model: nn.Module, chip: Draw | None) -> Iterator[None]:
         yield
 
 
-def _prepare(model: nn.Module, omit_converters: bool) -> nn.Module:
+def _prepare(model: nn.Module, omit_converters: bool, chip: Draw | None) -> nn.Module:
     """A restricted model deployed (its programmed weights); its converters checked."""
     from ..hardware.restrict import deploy, describe, restrictions_of
 
@@ -289,6 +299,13 @@ def _prepare(model: nn.Module, omit_converters: bool) -> nn.Module:
     if hw is None:
         return model
     if not all(layer["deployed"] for layer in describe(model)):
+        if chip is not None:
+            raise ValueError(
+                "chip= on a restricted model that is not deployed: its noise would fall on the "
+                "float weights before programming. Draw the chip on hardware.deploy(model), "
+                "the chip after programming (what `snnvar evaluate` reads for an HRAT run), "
+                "and export that"
+            )
         model = deploy(model)
     circuit = [
         name
@@ -360,18 +377,19 @@ def to_nir(
     """
     nir = require_nir()
     dt = check_dt(dt)
-    model = _prepare(model, omit_converters)
+    model = _prepare(model, omit_converters, chip)
     prefix, layers = _model_layers(model)
     shape = tuple(int(s) for s in (in_shape or getattr(model, "in_shape", None) or ()))
     if not shape:
         raise ValueError("to_nir needs in_shape (one sample's shape, e.g. (1, 28, 28))")
-    was_training = model.training
-    model.eval()
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()  # inference: BatchNorm's running statistics, no dropout; none updated
     try:
         with _chip(model, chip):
             graph = _build(nir, model, prefix, layers, shape, dt)
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     return graph
 
 
@@ -389,7 +407,12 @@ def _build(
         if row["input_scale"] is not None
     }
     b.add("input", nir.Input(input_type={"input": np.array(shape)}))
-    x = torch.zeros(1, 1, *shape, dtype=next(model.parameters()).dtype)
+    first = next(model.parameters(), None)
+    x = torch.zeros(
+        1, 1, *shape,
+        dtype=first.dtype if first is not None else torch.get_default_dtype(),
+        device=first.device if first is not None else None,
+    )  # fmt: skip
     names = [n for n, _ in model.named_parameters()]
     keys = dict(zip(names, device_keys(model, names), strict=True))
     meta: dict[str, Any] = {}
@@ -411,7 +434,7 @@ def _build(
             _avgpool(b, name, m, path)
         elif isinstance(m, nn.Flatten):
             _flatten(b, name, m, here, path)
-        elif type(m).__name__ == "Amplitude":  # a converted SNN's spike amplitude θ
+        elif isinstance(m, Amplitude):  # a converted SNN's spike amplitude θ
             b.scale = float(m.value) if b.scale is None else b.scale * float(m.value)
         elif isinstance(m, Readout):
             meta = _readout(b, m, here)
@@ -457,8 +480,10 @@ def _concat(
     b: _Builder, name: str, m: Concat, here: tuple[int, ...], path: str, keys: dict[str, str]
 ) -> None:
     convs = list(m.branches)
-    if not all(isinstance(c, nn.Conv2d) for c in convs):
-        raise ValueError(f"cannot export the Concat at {path!r}: every branch must be a Conv2d")
+    if not all(isinstance(c, nn.Conv2d) and c.groups == 1 for c in convs):
+        raise ValueError(
+            f"cannot export the Concat at {path!r}: every branch must be an ungrouped Conv2d"
+        )
     total = sum(c.out_channels for c in convs)
     sources, first, scale = b.tails, 0, b.scale
     ends = []

@@ -17,7 +17,15 @@ from ..nn.sequential import READOUTS, Readout, over_time
 from .io import plain, read, require_nir
 from .semantics import DEFAULT_DT, beta_from_tau, check_dt
 
-__all__ = ["OUTPUT_READOUTS", "Integrator", "NIRNetwork", "Scale", "from_nir"]
+__all__ = [
+    "OUTPUT_READOUTS",
+    "CurrentLIF",
+    "Integrator",
+    "NIRNetwork",
+    "Placed",
+    "Scale",
+    "from_nir",
+]
 
 OUTPUT_READOUTS = (*READOUTS, "mean", "sum", "last")
 """How :class:`NIRNetwork` turns the output node's signal over time into logits: a
@@ -57,6 +65,54 @@ class Integrator(nn.Module):
         return torch.stack(out)
 
 
+class CurrentLIF(nn.Module):
+    """NIR's ``CubaLIF`` over time-major input: a synaptic current
+    ``I_t = α I_{t-1} + g_syn x_t`` drives a LIF membrane ``v_t = β v_{t-1} + g_mem I_t``
+    (spike when ``v_t > θ``, then ``v_t = 0``), forward Euler with step dt:
+    ``α = 1 − dt/τ_syn``, ``g_syn = w_in dt/τ_syn``, ``β = 1 − dt/τ_mem``,
+    ``g_mem = R dt/τ_mem`` (snntorch's ``Synaptic`` and norse's LIBox → LIFBox order)."""
+
+    temporal = True
+    emits_spikes = True  # recorded by snnvar.nn.record_spikes
+
+    def __init__(self, alpha, g_syn, beta, g_mem, threshold) -> None:
+        super().__init__()
+        for name, value in (("alpha", alpha), ("g_syn", g_syn), ("beta", beta),
+                            ("g_mem", g_mem), ("threshold", threshold)):  # fmt: skip
+            self.register_buffer(name, value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_time_major(x, 2, "CurrentLIF")
+        i = torch.zeros_like(x[0])
+        v = torch.zeros_like(x[0])
+        out = []
+        for t in range(x.shape[0]):
+            i = self.alpha * i + self.g_syn * x[t]
+            v = self.beta * v + self.g_mem * i
+            spk = (v > self.threshold).to(x.dtype)
+            v = v * (1 - spk)
+            out.append(spk)
+        return torch.stack(out)
+
+
+class Placed(nn.Module):
+    """A layer whose output channels sit at ``[first, first + C)`` of ``total`` channels,
+    zeros elsewhere: a Concat branch of a snnvar graph (NIR sums the branches), kept at
+    its own shape so that its weights draw the original branch's chips."""
+
+    def __init__(self, layer: nn.Module, first: int, total: int) -> None:
+        super().__init__()
+        self.layer = layer
+        self.first = first
+        self.total = total
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.layer(x)
+        out = y.new_zeros(y.shape[0], self.total, *y.shape[2:])
+        out[:, self.first : self.first + y.shape[1]] = y
+        return out
+
+
 class NIRNetwork(nn.Module):
     """A NIR graph run by snnvar: time-major ``[T, B, *in_shape]`` in, logits ``[B, C]``.
 
@@ -76,11 +132,12 @@ class NIRNetwork(nn.Module):
     def __init__(
         self, nodes: dict[str, nn.Module], order: list[str], sources: dict[str, list[str]],
         in_shape: tuple[int, ...], readout: str, readout_beta: float,
-        weight_map: dict[str, str], metadata: dict[str, Any],
+        weight_map: dict[str, str], metadata: dict[str, Any], output: str,
     ) -> None:  # fmt: skip
         super().__init__()
         self.nodes = nn.ModuleDict(nodes)
         self.order = order
+        self.output = output
         self.sources = sources
         self.in_shape = tuple(in_shape)
         self.name = str(metadata.get("model", "nir"))
@@ -109,7 +166,7 @@ class NIRNetwork(nn.Module):
             if name in self.nodes:
                 out = over_time(self.nodes[name], out)
             values[name] = out
-        return out
+        return values[self.output]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         signal = self.output_signal(x)
@@ -167,6 +224,13 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
         return [("", m)]
     if isinstance(node, nir.Conv2d):
         w = _torch(node.weight)
+        channels = (getattr(node, "metadata", None) or {}).get("channels")
+        first, last, total = 0, w.shape[0], w.shape[0]
+        if channels is not None:  # a snnvar Concat branch, zero outside its channels
+            first, last, total = (int(c) for c in np.asarray(channels).reshape(-1)[:3])
+            outside = torch.cat([w[:first], w[last:]])
+            if not 0 <= first < last <= total == w.shape[0] or bool(outside.any()):
+                first, last, total = 0, w.shape[0], w.shape[0]
         padding = node.padding
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
@@ -180,10 +244,16 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
             dilation=tuple(int(d) for d in np.broadcast_to(np.asarray(node.dilation), (2,))),
             groups=int(node.groups), bias=True,
         )  # fmt: skip
+        bias = _torch(node.bias) if node.bias is not None else torch.zeros(w.shape[0])
+        if (first, last) != (0, total):
+            m = nn.Conv2d(
+                m.in_channels, last - first, m.kernel_size, stride=m.stride, padding=m.padding,
+                dilation=m.dilation, groups=m.groups, bias=True,
+            )  # fmt: skip
         with torch.no_grad():
-            m.weight.copy_(w)
-            m.bias.copy_(_torch(node.bias) if node.bias is not None else torch.zeros(w.shape[0]))
-        return [("", m)]
+            m.weight.copy_(w[first:last])
+            m.bias.copy_(bias[first:last])
+        return [("", m if (first, last) == (0, total) else Placed(m, first, total))]
     if isinstance(node, nir.AvgPool2d | nir.SumPool2d):
         kernel = tuple(int(k) for k in np.broadcast_to(np.asarray(node.kernel_size), (2,)))
         stride = tuple(int(s) for s in np.broadcast_to(np.asarray(node.stride), (2,)))
@@ -208,6 +278,15 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
         gain = _gain(name, np.asarray(node.r, dtype=np.float64) * dt)
         cell = IF(_uniform(node.v_threshold), reset="zero", reset_delay=False)
         return [*([("gain", gain)] if gain is not None else []), ("", TimeLoop(cell))]
+    if isinstance(node, nir.CubaLIF):
+        _zero(name, "v_leak", node.v_leak)
+        _zero(name, "v_reset", node.v_reset)
+        tau_syn, tau_mem = np.asarray(node.tau_syn), np.asarray(node.tau_mem)
+        alpha, beta = beta_from_tau(tau_syn, dt), beta_from_tau(tau_mem, dt)
+        g_syn = np.asarray(node.w_in, dtype=np.float64) * dt / tau_syn
+        g_mem = np.asarray(node.r, dtype=np.float64) * dt / tau_mem
+        cell = CurrentLIF(*(_uniform(a) for a in (alpha, g_syn, beta, g_mem, node.v_threshold)))
+        return [("", cell)]
     if isinstance(node, nir.LI):
         _zero(name, "v_leak", node.v_leak)
         beta = beta_from_tau(node.tau, dt)
@@ -222,7 +301,7 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
     supported = "Input, Output, Affine, Linear, Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, "
     raise ValueError(
         f"cannot import NIR node {name!r} of type {type(node).__name__}: from_nir supports "
-        f"{supported}LIF, IF, LI, I and Identity"
+        f"{supported}LIF, IF, CubaLIF, LI, I and Identity"
     )
 
 
@@ -300,12 +379,15 @@ def from_nir(graph: Any, dt: float | None = None, readout: str | None = None) ->
     tail = preds[outputs[0]]
     if kind is not None and kind not in (*OUTPUT_READOUTS, "none"):
         raise ValueError(f"unknown readout {kind!r}; allowed: {list(OUTPUT_READOUTS)}")
-    if readout is None and kind in ("mean_membrane", "last_membrane") and len(tail) == 1:
+    folds = readout is None and "readout_beta" in metadata and len(tail) == 1
+    if folds and kind in ("mean_membrane", "last_membrane"):
         last = graph.nodes[tail[0]]
         if isinstance(last, nir.LI | nir.I):  # snnvar's own readout integrator
             fold_beta = float(metadata.get("readout_beta", 0.0))
     if kind in (None, "none"):
-        spiking_tail = len(tail) == 1 and isinstance(graph.nodes[tail[0]], nir.LIF | nir.IF)
+        spiking_tail = len(tail) == 1 and isinstance(
+            graph.nodes[tail[0]], nir.LIF | nir.IF | nir.CubaLIF
+        )
         kind = "sum" if spiking_tail else "mean"
 
     modules: dict[str, nn.Module] = {}
@@ -339,17 +421,20 @@ def from_nir(graph: Any, dt: float | None = None, readout: str | None = None) ->
             srcs = [safe]
         last_of[name] = srcs[0]
         meta = getattr(node, "metadata", None) or {}
+        layer, at = (module.layer, f"{srcs[0]}.layer") if isinstance(module, Placed) else (
+            module, srcs[0])  # fmt: skip
         for tensor in ("weight", "bias"):
             key = meta.get(f"device_{tensor}")
-            if key is not None and isinstance(module, nn.Linear | nn.Conv2d):
-                weight_map[f"nodes.{srcs[0]}.{tensor}"] = str(plain(key))
+            if key is not None and isinstance(layer, nn.Linear | nn.Conv2d):
+                weight_map[f"nodes.{at}.{tensor}"] = str(plain(key))
     if fold_beta is not None:
         rk, rb = kind, fold_beta
     elif kind in READOUTS:
         rk, rb = kind, float(metadata.get("readout_beta", 0.0)) if readout is None else 0.0
     else:
         rk, rb = kind, 0.0
-    net = NIRNetwork(modules, run, sources, in_shape, rk, rb, weight_map, metadata)
+    out_name = _safe(outputs[0])
+    net = NIRNetwork(modules, run, sources, in_shape, rk, rb, weight_map, metadata, out_name)
     out_type = graph.nodes[outputs[0]].output_type.get("output")
     if out_type is not None and np.asarray(out_type).size:
         net.num_classes = int(math.prod(int(s) for s in np.asarray(out_type).reshape(-1)))

@@ -79,8 +79,8 @@ def _neuron_layers(model: nn.Module) -> list[tuple[str, nn.Module, bool]]:
     for name, m in model.named_modules():
         if any(name.startswith(p + ".") for p in loops):
             continue
-        if isinstance(m, TimeLoop):
-            loops.append(name)
+        if isinstance(m, TimeLoop) or getattr(m, "emits_spikes", False):
+            loops.append(name)  # a module that says it emits spikes [T, B, ...] counts too
             found.append((name, m, True))
             continue
         kind = _foreign_kind(m)

@@ -64,6 +64,22 @@ def test_export_a_chip(run, tmp_path, capsys) -> None:
     assert "chip 3 at σ = 0.1" in out
 
 
+def test_export_from_a_config_file(run, tmp_path, capsys) -> None:
+    config = tmp_path / "export.toml"
+    path = tmp_path / "cfg.nir"
+    config.write_text(f'nir = "{path}"\nchip = 1\nsigma = 0.05\n\n[variation]\n'
+                      'distribution = "uniform"\n')  # fmt: skip
+    code, out, err = cli(capsys, "export", run, "--config", config)
+    assert code == 0, err
+    model, _ = load_run(run)
+    with Variation(sigma=0.05, distribution="uniform").applied(model, seed=chip_seed(0, 1)):
+        expected = model.layers[1].weight.detach().clone()
+    np.testing.assert_array_equal(snn_nir.read(path).nodes["layers_1"].weight, expected.numpy())
+    assert "uniform" in out
+    code, _, err = cli(capsys, "export", run)
+    assert code == 2 and "needs --nir FILE" in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(("--chip", "1"), "--chip K and --sigma S go together"),
