@@ -814,7 +814,10 @@ def _export(args: argparse.Namespace) -> None:
     if (args.variation_file is not None or args.variation_tables is not None) and (
         args.chip is None
     ):
-        raise CLIError("--variation sets the variation of --chip; give --chip K --sigma S")
+        raise CLIError(
+            "--variation (or a [variation] table in --config) sets the variation of --chip; "
+            "give --chip K --sigma S"
+        )
     if args.chip is not None and args.chip < 0:
         raise CLIError(f"--chip must be >= 0, got {args.chip}")
     if args.sigma is not None and not args.sigma >= 0:

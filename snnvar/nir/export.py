@@ -149,10 +149,9 @@ def _conv(
         wide[first : first + w.shape[0]] = w
         wide_b = torch.zeros(total, dtype=w.dtype, device=w.device)
         wide_b[first : first + w.shape[0]] = bias
+        # from_nir rebuilds the branch at its own shape from this
+        meta = {**meta, "channels": [first, first + w.shape[0], total]}
         w, bias = wide, wide_b
-    if out_channels is not None:  # from_nir rebuilds the branch at its own shape
-        meta = {**meta, "channels": [out_channels[0], out_channels[0] + m.out_channels,
-                                     out_channels[1]]}  # fmt: skip
     node = b.nir.Conv2d(
         input_shape=in_hw, weight=_np(w), bias=_np(bias), **_conv_args(m, module),
         metadata=meta,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -224,13 +225,8 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
         return [("", m)]
     if isinstance(node, nir.Conv2d):
         w = _torch(node.weight)
-        channels = (getattr(node, "metadata", None) or {}).get("channels")
-        first, last, total = 0, w.shape[0], w.shape[0]
-        if channels is not None:  # a snnvar Concat branch, zero outside its channels
-            first, last, total = (int(c) for c in np.asarray(channels).reshape(-1)[:3])
-            outside = torch.cat([w[:first], w[last:]])
-            if not 0 <= first < last <= total == w.shape[0] or bool(outside.any()):
-                first, last, total = 0, w.shape[0], w.shape[0]
+        bias = _torch(node.bias) if node.bias is not None else torch.zeros(w.shape[0])
+        first, last, total = _branch(name, node, w, bias)
         padding = node.padding
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
@@ -244,7 +240,6 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
             dilation=tuple(int(d) for d in np.broadcast_to(np.asarray(node.dilation), (2,))),
             groups=int(node.groups), bias=True,
         )  # fmt: skip
-        bias = _torch(node.bias) if node.bias is not None else torch.zeros(w.shape[0])
         if (first, last) != (0, total):
             m = nn.Conv2d(
                 m.in_channels, last - first, m.kernel_size, stride=m.stride, padding=m.padding,
@@ -303,6 +298,37 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
         f"cannot import NIR node {name!r} of type {type(node).__name__}: from_nir supports "
         f"{supported}LIF, IF, CubaLIF, LI, I and Identity"
     )
+
+
+def _branch(name: str, node: Any, w: torch.Tensor, bias: torch.Tensor) -> tuple[int, int, int]:
+    """``(first, last, total)`` output channels of a snnvar Concat branch (metadata
+    ``channels``: the branch's weights and biases, zeros elsewhere), else the whole
+    layer ``(0, C, C)``; metadata that does not fit is ignored with a warning (the layer
+    then imports wide, and its weights draw other chips than the branch's)."""
+    whole = (0, w.shape[0], w.shape[0])
+    channels = (getattr(node, "metadata", None) or {}).get("channels")
+    if channels is None:
+        return whole
+    try:
+        values = [int(c) for c in np.asarray(channels).reshape(-1)]
+        first, last, total = values if len(values) == 3 else (None, None, None)
+    except (TypeError, ValueError):
+        first = last = total = None
+    fits = (
+        first is not None
+        and 0 <= first < last <= total == w.shape[0]
+        and not bool(torch.cat([w[:first], w[last:]]).any())
+        and not bool(torch.cat([bias[:first], bias[last:]]).any())
+    )
+    if not fits:
+        warnings.warn(
+            f"NIR node {name!r}: metadata channels = {channels!r} does not describe a branch "
+            "(three integers first < last <= total, zero weights and biases elsewhere); "
+            "importing the whole Conv2d",
+            stacklevel=3,
+        )
+        return whole
+    return first, last, total  # type: ignore[return-value]
 
 
 def _safe(name: str) -> str:

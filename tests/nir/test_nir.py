@@ -554,7 +554,8 @@ def test_foreign_lif_with_input_gain() -> None:
 
 
 def test_foreign_cubalif_matches_the_formula_and_snntorch() -> None:
-    """A CubaLIF graph as snntorch writes them (R = τ_mem/dt, w_in = τ_syn/dt)."""
+    """A CubaLIF graph as snntorch writes them (R = τ_mem/dt, w_in = τ_syn/dt), then
+    one with other gains."""
     dt, n = 1e-4, 5
     g = torch.Generator().manual_seed(0)
     w = (torch.rand(n, 4, generator=g) * 0.6).numpy()
@@ -572,7 +573,8 @@ def test_foreign_cubalif_matches_the_formula_and_snntorch() -> None:
         metadata={"dt": dt},
     )  # fmt: skip
     x = (torch.rand(12, 3, 4, generator=g) < 0.6).float()
-    mine, _ = snn_nir.run_consumer("snnvar", graph, x)
+    mine, recorded = snn_nir.run_consumer("snnvar", graph, x)
+    assert torch.equal(recorded["cuba"], mine)  # recorded as a spiking layer
     cur = x @ torch.as_tensor(w).T  # by hand: α = 0.8, β = 0.9, unit gains
     i = v = torch.zeros(3, n)
     expected = []
@@ -585,6 +587,34 @@ def test_foreign_cubalif_matches_the_formula_and_snntorch() -> None:
     assert torch.equal(mine, torch.stack(expected)) and mine.sum() > 0
     theirs, _ = snntorch_run(graph, x)
     assert torch.equal(theirs.reshape(mine.shape), mine)
+    cuba = graph.nodes["cuba"]  # g_syn = w_in dt/τ_syn = 2, g_mem = R dt/τ_mem = 0.25
+    cuba.w_in, cuba.r = np.full(n, 10.0), np.full(n, 2.5)
+    mine = snn_nir.run_consumer("snnvar", graph, x)[0]
+    i = v = torch.zeros(3, n)
+    expected = []
+    for t in range(12):
+        i = 0.8 * i + 2.0 * cur[t]
+        v = 0.9 * v + 0.25 * i
+        s = (v > 1.0).float()
+        v = v * (1 - s)
+        expected.append(s)
+    assert torch.equal(mine, torch.stack(expected)) and mine.sum() > 0
+
+
+def test_branch_metadata_that_does_not_fit_is_ignored_with_a_warning() -> None:
+    model = _zoo("spiking_cnn1")
+    x = _input(model.in_shape)
+    for bad in ([0, 32], "abc", [8, 2, 40]):
+        graph = snn_nir.to_nir(model)
+        graph.nodes["layers_3_branch1"].metadata["channels"] = bad
+        with pytest.warns(UserWarning, match="does not describe a branch"):
+            back = snn_nir.from_nir(graph)
+        assert torch.equal(back(x), model(x))  # imported wide: the same function
+    graph = snn_nir.to_nir(model)
+    graph.nodes["layers_3_branch1"].bias[0] = 5.0  # a bias outside the branch's channels
+    with pytest.warns(UserWarning, match="does not describe a branch"):
+        back = snn_nir.from_nir(graph)
+    assert not torch.equal(back(x), model(x))  # kept, not dropped
 
 
 def test_foreign_graph_errors() -> None:
