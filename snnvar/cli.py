@@ -677,6 +677,7 @@ def _add_ablation(
 
 def _evaluate(args: argparse.Namespace) -> None:
     from . import datasets
+    from .distributed import is_main, on_main
     from .evaluation import (
         evaluate,
         loss_landscape,
@@ -724,7 +725,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     except ValueError as err:
         raise CLIError(str(err)) from None
     hardware = _restrictions(args)
-    out = prepare_out_dir(args.out, args.overwrite)
+    out = on_main(lambda: prepare_out_dir(args.out, args.overwrite))  # rank 0 writes
     if args.ablation and hardware is None:
         raise CLIError("--ablation takes the restrictions of --hardware FILE")
     raw = [load_run(r, root=args.data_root) for r in args.runs]
@@ -772,12 +773,17 @@ def _evaluate(args: argparse.Namespace) -> None:
         try:
             report.histograms = weight_histograms(named_all)
         except ValueError as err:
-            print(f"snnvar: no weight histograms: {err}", file=sys.stderr)
-    write_report(report, out)
+            if is_main():
+                print(f"snnvar: no weight histograms: {err}", file=sys.stderr)
+    on_main(lambda: write_report(report, out))
+    if not is_main():
+        return
     print(report.markdown(sigmas=None))
     if report.worst_case:
         print(report.worst_case_table())
-    print(f"report written to {out}")
+    world = report.config["world_size"]
+    ranks = f" (chips computed on {world} ranks)" if world > 1 else ""
+    print(f"report written to {out}{ranks}")
 
 
 def _convert(args: argparse.Namespace) -> None:
@@ -894,10 +900,33 @@ def _demo(args: argparse.Namespace) -> None:
     )
 
 
+def _distributed(command: str) -> bool:
+    """Under torchrun: ``snnvar evaluate`` joins the process group (chips shared out
+    across ranks, rank 0 writes); the other commands are refused rather than run once
+    per rank into the same files. Returns True if a group was initialised here."""
+    import os
+
+    from .distributed import init_from_env
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if command != "evaluate":
+        raise CLIError(
+            f"`snnvar {command}` does not run under torchrun yet (every rank would write "
+            "the same files); run it as one process. `snnvar evaluate` shares its chips "
+            "across ranks"
+        )
+    return init_from_env()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``snnvar`` console script."""
+    from .distributed import RankError
+
+    group = False
     try:
         args = _parse(argv)
+        group = _distributed(args.command)
         commands = {
             "train": _train, "evaluate": _evaluate, "convert": _convert, "export": _export,
             "demo": _demo,
@@ -906,6 +935,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CLIError, ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"snnvar: error: {err}", file=sys.stderr)
         return 2
+    except RankError as err:
+        print(f"snnvar: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     return 0
 
 

@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..datasets.batches import Batches, prepare, prepare_models
+from ..distributed import gather_work, rank_and_world
 from ..hardware import restrictions_of
 from ..hardware.devices import DeviceModel, parse_time
 from ..nn.modes import eval_mode
@@ -286,6 +287,7 @@ def _row(
     v: Level,
     results: list[PassResult],
     seeds: list[int],
+    ranks: list[int] | None = None,
 ) -> Row:
     acc = [r.accuracy for r in results]
     spikes = _mean_dict([r.spikes for r in results])
@@ -312,6 +314,7 @@ def _row(
         accuracies=acc,
         seeds=seeds,
         variation=v.to_dict(strict=False),
+        ranks=ranks,
     )
 
 
@@ -382,22 +385,41 @@ def evaluate(
     levels = labelled_variations(variation, sigmas, times)
     batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
-    total = sum(1 if is_identity(v) else draws for _, v in levels) * len(named)
-    bar = tqdm(total=total, desc="chips", disable=not progress, leave=False)
+    rank, world = rank_and_world()
+    # the work units: one clean pass per (level, model) that changes no weight, else one
+    # per chip; under torch.distributed each unit is computed whole on one rank
+    units = [
+        (li, method, None if is_identity(v) else k)
+        for li, (_, v) in enumerate(levels)
+        for method in named
+        for k in ([0] if is_identity(v) else range(draws))
+    ]
+    bar = tqdm(total=len(units), desc="chips", disable=not progress or rank != 0, leave=False)
+
+    def work(unit: tuple[int, str, int | None]) -> PassResult:
+        li, method, k = unit
+        m, v = named[method], levels[li][1]
+        if k is None:
+            result = run_pass(m, batches[method], spikes)
+        else:
+            with v.applied(m, seed=seeds[k]):
+                result = run_pass(m, batches[method], spikes)
+        bar.update(world)  # this rank's share, scaled to the whole sweep
+        return result
+
+    results_all, ranks_all = gather_work(units, work)
+    bar.close()
+    found = {u: (r, rk) for u, r, rk in zip(units, results_all, ranks_all, strict=True)}
     rows = []
-    for label, v in levels:
+    for li, (label, v) in enumerate(levels):
         for method, m in named.items():
             if is_identity(v):
-                results = [run_pass(m, batches[method], spikes)] * draws
-                bar.update(1)
+                result, rk = found[(li, method, None)]
+                results, ranks = [result] * draws, [rk] * draws
             else:
-                results = []
-                for s in seeds:
-                    with v.applied(m, seed=s):
-                        results.append(run_pass(m, batches[method], spikes))
-                    bar.update(1)
-            rows.append(_row(method, m, label, v, results, seeds))
-    bar.close()
+                pairs = [found[(li, method, k)] for k in range(draws)]
+                results, ranks = [p[0] for p in pairs], [p[1] for p in pairs]
+            rows.append(_row(method, m, label, v, results, seeds, ranks))
     weights = {k: device_weights(m, [v for _, v in levels]) for k, m in named.items()}
     encoding = {k: (b.encoder, b.time_steps) for k, b in batches.items()}
     common = set(encoding.values())
@@ -426,6 +448,7 @@ def evaluate(
             "samples": first.samples,
             "chips": CHIP_SCHEME,
             "paired": len({json.dumps(w) for w in weights.values()}) == 1,
+            "world_size": world,
         },
     )
 

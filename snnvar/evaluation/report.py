@@ -128,6 +128,9 @@ class Row:
     time: float | None = None
     """A device model's row: seconds after programming at which its chips were read
     (``evaluate(times=...)``); None for a :class:`~snnvar.Variation`."""
+    ranks: list[int] | None = None
+    """The torch.distributed rank that computed each chip, in chip order (all 0 in
+    one process; a clean level's one pass repeated for every chip)."""
 
     @property
     def mode_label(self) -> str:

@@ -187,13 +187,13 @@ ROW_KEYS = (
     "seeds", "variation",
 )  # fmt: skip
 """The keys of the rows evaluate wrote as plain dicts: report.json keeps them all, in
-order; later fields follow them (``time``, issue 20)."""
+order; later fields follow them (``time``, issue 20; ``ranks``, issue 22)."""
 
 
 def test_rows_are_frozen_typed_and_read_like_dicts(report) -> None:
     row = report.row("wvat", 0.1, "dynamic")
     assert isinstance(row, Row) and all(isinstance(r, Row) for r in report.results)
-    assert tuple(row.to_dict()) == (*ROW_KEYS, "time")
+    assert tuple(row.to_dict()) == (*ROW_KEYS, "time", "ranks")
     assert row["accuracy_mean"] == row.accuracy_mean and row.get("redraw") == "step"
     assert report.row("wvat", 0.1).get("redraw", "static") == "static"  # None: the default
     assert row.get("nonsense", 1) == 1
