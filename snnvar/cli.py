@@ -175,6 +175,45 @@ def _run_flags(t: argparse.ArgumentParser) -> None:
         "noise from this device model instead of the variation",
     )  # fmt: skip
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _torch_device_flag(t)
+
+
+def _torch_device_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--torch-device", metavar="DEVICE",
+        help="the PyTorch device to compute on: cpu (default), cuda or cuda:N; under "
+        "torchrun with cuda, each rank takes cuda:LOCAL_RANK (--device names device models)",
+    )  # fmt: skip
+
+
+def _torch_device(args: argparse.Namespace) -> Any:
+    """The torch device of ``--torch-device`` (under torchrun: cuda:LOCAL_RANK for cuda)."""
+    import os
+
+    import torch
+
+    text = getattr(args, "torch_device", None)
+    if text is None:
+        return None
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise CLIError(
+            f"--torch-device {text!r}: not a device; allowed: cpu, cuda, cuda:N"
+        ) from None
+    if device.type not in ("cpu", "cuda"):
+        raise CLIError(f"--torch-device {text!r}: allowed: cpu, cuda, cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CLIError(f"--torch-device {text}: this machine has no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if device.index >= torch.cuda.device_count():
+            raise CLIError(
+                f"--torch-device {device}: this machine has {torch.cuda.device_count()} "
+                "CUDA device(s)"
+            )
+    return device
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -247,6 +286,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--redraw", choices=["step", "pass"], help="dynamic reads (default: step)")
     e.add_argument("--time-steps", type=int, help="T (default: the run's)")
     e.add_argument("--batch-size", type=int, default=256)
+    _torch_device_flag(e)
     e.add_argument("--landscape", action="store_true", help="loss along variation directions")
     e.add_argument("--histograms", action="store_true", help="per-layer weight histograms")
 
@@ -598,8 +638,14 @@ def _train(args: argparse.Namespace) -> None:
         resume=args.resume,
         root=args.data_root,
         progress=not args.no_progress,
+        device=_torch_device(args),
     )
+    from .distributed import is_main
+
+    if not is_main():
+        return
     last = trainer.history[-1]
+    world = trainer.world_size
     print(
         f"trained {spec.model} with {spec.method} on {spec.dataset} for {spec.train.epochs} "
         f"epochs (seed {spec.seed}; "
@@ -610,6 +656,7 @@ def _train(args: argparse.Namespace) -> None:
         )
         + f"): train accuracy {100 * last['train_accuracy']:.2f} %, "
         f"test accuracy {100 * last['val_accuracy']:.2f} %"
+        + (f" ({world} processes, batch {spec.train.batch_size} each)" if world > 1 else "")
     )
     print(f"run written to {args.out}")
 
@@ -725,6 +772,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     except ValueError as err:
         raise CLIError(str(err)) from None
     hardware = _restrictions(args)
+    device = _torch_device(args)
     out = on_main(lambda: prepare_out_dir(args.out, args.overwrite))  # rank 0 writes
     if args.ablation and hardware is None:
         raise CLIError("--ablation takes the restrictions of --hardware FILE")
@@ -746,6 +794,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     }
     if args.ablation:
         _add_ablation(args, hardware, names, raw, named_all, encoders, steps)
+    if device is not None:
+        named_all = {k: m.to(device) for k, m in named_all.items()}
     report = evaluate(
         named_all, test, levels, sigmas=sigmas, times=args.times, draws=args.draws,
         seed=args.seed, encoder=encoders, time_steps=steps, batch_size=args.batch_size,
@@ -901,20 +951,21 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _distributed(command: str) -> bool:
-    """Under torchrun: ``snnvar evaluate`` joins the process group (chips shared out
-    across ranks, rank 0 writes); the other commands are refused rather than run once
-    per rank into the same files. Returns True if a group was initialised here."""
+    """Under torchrun: ``snnvar evaluate`` (chips shared out across ranks) and ``snnvar
+    train`` (DistributedDataParallel, each rank a share of the data) join the process
+    group, and rank 0 writes; the other commands are refused rather than run once per
+    rank into the same files. Returns True if a group was initialised here."""
     import os
 
     from .distributed import init_from_env
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
-    if command != "evaluate":
+    if command not in ("evaluate", "train"):
         raise CLIError(
-            f"`snnvar {command}` does not run under torchrun yet (every rank would write "
-            "the same files); run it as one process. `snnvar evaluate` shares its chips "
-            "across ranks"
+            f"`snnvar {command}` does not run under torchrun (every rank would write the "
+            "same files); run it as one process. `snnvar evaluate` shares its chips and "
+            "`snnvar train` its batches across ranks"
         )
     return init_from_env()
 

@@ -282,6 +282,7 @@ def build_trainer(
     *,
     out_dir: str | Path | None = None,
     progress: bool | None = None,
+    device: str | torch.device | None = None,
 ) -> Trainer:
     """The Trainer of ``spec``: seed -> model -> base optimizer -> method (with
     ``spec.variation``) -> cosine schedule -> SWA -> loop settings, in one place.
@@ -291,7 +292,9 @@ def build_trainer(
     :func:`model_for(spec, data) <model_for>` (``data`` gives the input shape and
     the classes). Nothing is read or written here; ``out_dir`` is where the
     Trainer will write its checkpoints and metrics. ``progress`` overrides
-    ``spec.train.progress``. The model is ``trainer.model``.
+    ``spec.train.progress``. ``device``: the torch device to train on (the model is
+    moved there before the optimizer is built; None: where it is). The model is
+    ``trainer.model``.
     """
     if model is None:
         model = model_for(spec, data)
@@ -304,6 +307,8 @@ def build_trainer(
                 f"the model is restricted with {have.label()}, the spec says "
                 f"{spec.hardware.label()}"
             )
+    if device is not None:
+        model = model.to(device)
     base = create_optimizer(spec.optimizer, model, spec.lr, weight_decay=spec.weight_decay)
     method = create_method(
         spec.method, model, base, spec.training_noise, seed=spec.seed, **spec.method_options
@@ -327,11 +332,13 @@ def train_run(
     root: str | Path | None = None,
     progress: bool = False,
     validate: bool = True,
+    device: str | torch.device | None = None,
 ) -> tuple[nn.Module, Trainer]:
     """Train ``spec`` into ``out_dir`` (a new directory unless ``overwrite`` or ``resume``).
 
     The data sets are loaded first, so a missing data set leaves no directory
-    behind; ``run.json`` is written before the first epoch.
+    behind; ``run.json`` is written before the first epoch. Under torch.distributed
+    (torchrun) every rank trains its share of each batch and rank 0 alone writes.
     """
     out = Path(out_dir)
     if resume:
@@ -346,10 +353,12 @@ def train_run(
             )
     train = _dataset(spec, root, True)
     test = _dataset(spec, root, False) if validate else None
-    if not resume:
-        prepare_out_dir(out, overwrite)
-    trainer = build_trainer(spec, data=train, out_dir=out, progress=progress)
-    (out / "run.json").write_text(json.dumps(spec.to_dict(), indent=1))
+    from .distributed import on_main
+
+    if not resume:  # under torch.distributed rank 0 writes; every rank trains
+        on_main(lambda: prepare_out_dir(out, overwrite))
+    trainer = build_trainer(spec, data=train, out_dir=out, progress=progress, device=device)
+    on_main(lambda: (out / "run.json").write_text(json.dumps(spec.to_dict(), indent=1)))
     trainer.fit(train, test, resume=resume)
     return trainer.model, trainer
 

@@ -319,6 +319,10 @@ class AdversarialRegularization(VariationMethod):
     running statistics alone.
     """
 
+    local_passes = True
+    """Its regulariser runs the model itself, outside the closure: under torch.distributed
+    the Trainer averages the gradients before each base step."""
+
     def __init__(
         self,
         model: nn.Module,

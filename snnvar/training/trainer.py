@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .. import datasets
+from ..distributed import is_main, rank_and_world
 from ..fields import check_types
 from ..nn.modes import eval_mode
 from .base import Method, Plain, derive_seed
@@ -127,11 +128,53 @@ class Trainer:
         self.swa = None if swa is None else SWA(model, optimizer, swa)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self._ddp: nn.Module | None = None
+
+    # -- torch.distributed ----------------------------------------------------------------
+
+    @property
+    def world_size(self) -> int:
+        """Processes training this model together (1 without torch.distributed)."""
+        return rank_and_world()[1]
+
+    def _forward_model(self) -> nn.Module:
+        """The module the closures call: ``model`` itself, or under torch.distributed
+        ``model`` wrapped in DistributedDataParallel (made once; gradients all-reduced in
+        every backward pass, BatchNorm buffers broadcast from rank 0 at every forward)."""
+        if self.world_size == 1:
+            return self.model
+        if self._ddp is None:
+            device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+            ids = [device.index] if device.type == "cuda" else None
+            self._ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            for opt in {id(o): o for o in (self.optimizer, self._warmup)}.values():
+                if getattr(opt, "local_passes", False):
+                    # passes outside the closure (adversarial regularisation's): their
+                    # gradients are averaged before the base optimizer steps
+                    opt.base.register_step_pre_hook(_average_gradients)
+        return self._ddp
+
+    def _sync_buffers(self) -> None:
+        """Rank 0's buffers (BatchNorm statistics) on every rank: replicas identical at
+        the end of each epoch, before validation and the checkpoint."""
+        if self.world_size > 1:
+            for b in self.model.buffers():
+                torch.distributed.broadcast(b, src=0)
 
     # -- data -------------------------------------------------------------------------
 
-    def _loader(self, data: Dataset, epoch: int, shuffle: bool) -> DataLoader:
-        g = torch.Generator().manual_seed(derive_seed(self.config.seed, epoch, 0))
+    def _loader(self, data: Dataset, epoch: int, shuffle: bool, shard: bool = False) -> DataLoader:
+        """Batches of ``data``; with ``shard`` under torch.distributed each rank's share
+        (a DistributedSampler seeded from ``(seed, epoch)``: every rank the same number
+        of batches of ``batch_size``, the last samples repeated to fill them)."""
+        seed = derive_seed(self.config.seed, epoch, 0)
+        rank, world = rank_and_world()
+        if shard and world > 1:
+            sampler = torch.utils.data.DistributedSampler(
+                data, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed
+            )
+            return DataLoader(data, batch_size=self.config.batch_size, sampler=sampler)
+        g = torch.Generator().manual_seed(seed)
         return DataLoader(data, batch_size=self.config.batch_size, shuffle=shuffle, generator=g)
 
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -186,18 +229,24 @@ class Trainer:
         warmup = epoch < self.config.warmup_epochs
         opt = self._warmup if warmup else self.optimizer
         passes_before = opt.passes
+        forward = self._forward_model()
+        rank, world = rank_and_world()
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         batches = tqdm(
-            self._loader(data, epoch, shuffle=True),
+            self._loader(data, epoch, shuffle=True, shard=True),
             desc=f"epoch {epoch + 1}",
-            disable=not self.config.progress,
+            disable=not self.config.progress or rank != 0,
             leave=False,
         )
         for i, (x, y) in enumerate(batches):
-            inputs = self.encode(x, datasets.encoding_generator(self.config.seed, i, epoch))
+            # batch i of rank r is global batch i·world + r (one process: batch i)
+            gen = datasets.encoding_generator(self.config.seed, i * world + rank, epoch)
+            inputs = self.encode(x, gen).to(device)  # encoded on the CPU: the same spikes
+            y = y.to(device)
             logits_box: list[torch.Tensor] = []
 
             def closure(inputs=inputs, y=y, box=logits_box) -> torch.Tensor:
-                logits = self.model(inputs)
+                logits = forward(inputs)
                 loss = self.loss_fn(logits, y)
                 loss.backward()
                 if not box:  # the step's first pass, whose loss the method returns
@@ -212,6 +261,11 @@ class Trainer:
             correct += float((logits_box[0].argmax(-1) == y).sum())
             count += n
             batches.set_postfix(loss=f"{loss_sum / count:.4f}")
+        if world > 1:  # every rank's share: the epoch's figures over all the data
+            totals = torch.tensor([loss_sum, correct, count], dtype=torch.float64)
+            torch.distributed.all_reduce(totals)
+            loss_sum, correct, count = (float(v) for v in totals)
+        self._sync_buffers()
         # Loss and accuracy of each step's first pass (the clean pass of SAM, AWP and
         # WVAT's GAV; the perturbed one of noise injection and HSV; HA-SGD's first draw).
         return {
@@ -219,6 +273,7 @@ class Trainer:
             "train_accuracy": correct / count,
             "passes": opt.passes - passes_before,
             "warmup": warmup,
+            **({"world_size": world} if world > 1 else {}),
         }
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
@@ -252,6 +307,7 @@ class Trainer:
             "swa": None if self.swa is None else self.swa.state_dict(),
             "history": self.history,
             "torch_rng": torch.get_rng_state(),
+            "world_size": self.world_size,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -259,6 +315,13 @@ class Trainer:
             raise ValueError(
                 f"checkpoint seed {state.get('config', {}).get('seed')} differs from the "
                 f"config's seed {self.config.seed}: resuming would not reproduce the run"
+            )
+        saved_world = state.get("world_size", 1)
+        if saved_world != self.world_size:
+            raise ValueError(
+                f"the checkpoint was written by {saved_world} process(es) and this run has "
+                f"{self.world_size}: resume with the same number (torchrun --nproc_per_node "
+                f"{saved_world})"
             )
         try:
             self.model.load_state_dict(state["model"])
@@ -294,7 +357,7 @@ class Trainer:
         self.load_state_dict(torch.load(path, weights_only=False))
 
     def _write(self, row: dict[str, Any]) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or not is_main():  # under torch.distributed: rank 0 writes
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint_path.with_suffix(".tmp")
@@ -305,3 +368,14 @@ class Trainer:
             writer = csv.DictWriter(f, fieldnames=list(self.history[-1]))
             writer.writeheader()
             writer.writerows(self.history)
+
+
+def _average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:
+    """All-reduce every gradient of ``optimizer``'s parameters to its mean over ranks (a
+    step pre-hook under torch.distributed)."""
+    world = torch.distributed.get_world_size()
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                torch.distributed.all_reduce(p.grad)
+                p.grad.div_(world)

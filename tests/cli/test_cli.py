@@ -198,3 +198,23 @@ def test_convert_refuses_an_snn_run(tmp_path, capsys) -> None:
     assert cli(capsys, "train", *TINY, "--out", tmp_path / "snn")[0] == 0
     code, _, err = cli(capsys, "convert", tmp_path / "snn", "--out", tmp_path / "c")
     assert code == 2 and "is an SNN run; convert an ANN" in err
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [("tpu", "not a device; allowed: cpu, cuda, cuda:N"), ("meta", "allowed: cpu, cuda")]
+    + ([] if torch.cuda.is_available() else [("cuda", "no CUDA device")]),
+)  # fmt: skip
+def test_torch_device_is_checked_before_anything_is_written(
+    tmp_path, capsys, device, message
+) -> None:
+    code, _, err = cli(capsys, "train", *TINY, "--torch-device", device, "--out", tmp_path / "r")
+    assert code == 2 and message in err and not (tmp_path / "r").exists()
+
+
+def test_torch_device_cpu_trains_as_without_it(tmp_path, capsys) -> None:
+    assert cli(capsys, "train", *TINY, "--out", tmp_path / "a")[0] == 0
+    assert cli(capsys, "train", *TINY, "--torch-device", "cpu", "--out", tmp_path / "b")[0] == 0
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert a == b

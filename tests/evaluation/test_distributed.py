@@ -165,5 +165,14 @@ def test_snnvar_evaluate_under_torchrun(tmp_path) -> None:
          "-m", "snnvar", "train", *TINY, "--out", str(tmp_path / "t")],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
-    assert train.returncode != 0 and "does not run under torchrun yet" in train.stderr
-    assert not (tmp_path / "t").exists()
+    assert train.returncode == 0, train.stderr
+    assert train.stdout.count("run written to") == 1 and "(2 processes" in train.stdout
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert metrics[0]["world_size"] == 2
+    demo = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "snnvar", "demo", "--quick", "--out", str(tmp_path / "d")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert demo.returncode != 0 and "does not run under torchrun" in demo.stderr
+    assert not (tmp_path / "d").exists()
