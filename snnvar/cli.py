@@ -206,6 +206,11 @@ def _torch_device(args: argparse.Namespace) -> Any:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise CLIError(f"--torch-device {text}: this machine has no CUDA device")
+        if device.index is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise CLIError(
+                f"--torch-device {text}: under torchrun give cuda (each rank takes "
+                "cuda:LOCAL_RANK), not one GPU for every rank"
+            )
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         if device.index >= torch.cuda.device_count():

@@ -8,9 +8,11 @@ alone write files. Without a process group everything runs in this process.
 
 A rank that raises does not leave the others waiting: the work's outcome is
 gathered first, and every rank raises :class:`RankError` naming the rank and its
-error. The process group's timeout (``init_from_env(timeout_s=...)``, 600 s by
+error. The process group's timeout (``init_from_env(timeout_s=...)``, 1800 s by
 default; ``SNNVAR_DIST_TIMEOUT`` on the command line) bounds a rank that dies
-without reporting.
+without reporting; it must exceed one chip's pass, the longest wait between
+collectives. Any initialised default process group makes ``evaluate`` and the
+Trainer collective: call them on every rank.
 """
 
 from __future__ import annotations
@@ -54,23 +56,28 @@ def is_main() -> bool:
 def init_from_env(timeout_s: float | None = None) -> bool:
     """Initialise the default process group from torchrun's environment (``RANK``,
     ``WORLD_SIZE``, ``MASTER_ADDR``, ...): NCCL when this process has a GPU, else gloo,
-    with a timeout (``timeout_s``, else ``$SNNVAR_DIST_TIMEOUT``, else 600 s). Returns
+    with a timeout (``timeout_s``, else ``$SNNVAR_DIST_TIMEOUT``, else 1800 s: it must
+    exceed the longest piece of work between two collectives, one chip's pass over
+    the test set in an evaluation, since ranks wait for each other there). Returns
     True if it initialised one; False when not under torchrun (WORLD_SIZE unset or 1)
     or a group exists already."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or not dist.is_available() or dist.is_initialized():
         return False
     if timeout_s is None:
-        raw = os.environ.get("SNNVAR_DIST_TIMEOUT", "600")
+        raw = os.environ.get("SNNVAR_DIST_TIMEOUT", "1800")
         try:
             timeout_s = float(raw)
         except ValueError:
             raise ValueError(f"SNNVAR_DIST_TIMEOUT must be seconds, got {raw!r}") from None
     if not timeout_s > 0:
         raise ValueError(f"the process group's timeout must be > 0 s, got {timeout_s}")
-    backend = "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    backend = "gloo"  # CPU tensors; with GPUs, CUDA tensors go through NCCL
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available() and dist.is_nccl_available():
+        backend = "cpu:gloo,cuda:nccl"
+        if local < torch.cuda.device_count():
+            torch.cuda.set_device(local)
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
     return True
 
@@ -108,22 +115,23 @@ def gather_work(units: Sequence[T], work: Callable[[T], Any]) -> tuple[list[Any]
 
 
 def on_main(fn: Callable[[], T]) -> T:
-    """``fn()`` on rank 0 only, its result (or its error) passed to every rank: rank 0
-    raises the error itself, the others a :class:`RankError` naming it. One process:
-    ``fn()``."""
+    """``fn()`` on rank 0 only, its (picklable) result passed to every rank; if it
+    raises, rank 0 raises that error and the others a :class:`RankError` naming it. One
+    process: ``fn()``."""
     rank, world = rank_and_world()
     if world == 1:
         return fn()
     box: list[Any] = [None]
+    failure: Exception | None = None
     if rank == 0:
         try:
             box = [(None, fn())]
-        except Exception as err:
-            box = [(err, None)]
+        except Exception as err:  # the others get its name and message (always picklable)
+            failure, box = err, [(f"{type(err).__name__}: {err}", None)]
     dist.broadcast_object_list(box, src=0)
     error, value = box[0]
+    if failure is not None:
+        raise failure
     if error is not None:
-        if rank == 0:
-            raise error
-        raise RankError(f"rank 0 of {world} failed: {type(error).__name__}: {error}")
+        raise RankError(f"rank 0 of {world} failed: {error}")
     return value

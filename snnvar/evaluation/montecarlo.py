@@ -404,7 +404,7 @@ def evaluate(
         else:
             with v.applied(m, seed=seeds[k]):
                 result = run_pass(m, batches[method], spikes)
-        bar.update(world)  # this rank's share, scaled to the whole sweep
+        bar.update(min(world, bar.total - bar.n))  # rank 0's share, scaled to the sweep
         return result
 
     results_all, ranks_all = gather_work(units, work)

@@ -217,20 +217,22 @@ class Trainer:
         torch.manual_seed(derive_seed(self.config.seed, self.config.epochs, 3))  # dropout
         seed, after = self.config.seed, self.config.epochs  # encoded as an epoch after the last
         loader = self._loader(data, 0, shuffle=False)
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         self.swa.finish(
-            self.encode(x, datasets.encoding_generator(seed, i, after))
+            self.encode(x, datasets.encoding_generator(seed, i, after)).to(device)
             for i, (x, _) in enumerate(loader)
         )
 
     def _train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
         self.model.train()
-        torch.manual_seed(derive_seed(self.config.seed, epoch, 2))  # dropout
+        rank, world = rank_and_world()
+        # dropout: under torch.distributed each rank its own masks (its own samples)
+        torch.manual_seed(derive_seed(self.config.seed, epoch, 2, *([rank] if world > 1 else [])))
         loss_sum = correct = count = 0.0
         warmup = epoch < self.config.warmup_epochs
         opt = self._warmup if warmup else self.optimizer
         passes_before = opt.passes
         forward = self._forward_model()
-        rank, world = rank_and_world()
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         batches = tqdm(
             self._loader(data, epoch, shuffle=True, shard=True),
@@ -254,7 +256,15 @@ class Trainer:
                 return loss
 
             loss = opt.step(closure, inputs)
-            if not math.isfinite(float(loss)):
+            bad = not math.isfinite(float(loss))
+            if world > 1:  # one rank's non-finite loss stops every rank, not only its own
+                flag = torch.tensor([float(bad)], device=device)
+                torch.distributed.all_reduce(flag)
+                if float(flag) > 0 and not bad:
+                    raise FloatingPointError(
+                        f"another rank's loss became non-finite in epoch {epoch + 1}"
+                    )
+            if bad:
                 raise FloatingPointError(f"loss became {float(loss)} in epoch {epoch + 1}")
             n = len(y)
             loss_sum += float(loss) * n
@@ -262,7 +272,7 @@ class Trainer:
             count += n
             batches.set_postfix(loss=f"{loss_sum / count:.4f}")
         if world > 1:  # every rank's share: the epoch's figures over all the data
-            totals = torch.tensor([loss_sum, correct, count], dtype=torch.float64)
+            totals = torch.tensor([loss_sum, correct, count], dtype=torch.float64, device=device)
             torch.distributed.all_reduce(totals)
             loss_sum, correct, count = (float(v) for v in totals)
         self._sync_buffers()
@@ -354,7 +364,8 @@ class Trainer:
         path = self.checkpoint_path
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-        self.load_state_dict(torch.load(path, weights_only=False))
+        # onto the CPU first: load_state_dict copies every tensor to where it belongs
+        self.load_state_dict(torch.load(path, weights_only=False, map_location="cpu"))
 
     def _write(self, row: dict[str, Any]) -> None:
         if self.out_dir is None or not is_main():  # under torch.distributed: rank 0 writes
@@ -373,6 +384,8 @@ class Trainer:
 def _average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:
     """All-reduce every gradient of ``optimizer``'s parameters to its mean over ranks (a
     step pre-hook under torch.distributed)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
     world = torch.distributed.get_world_size()
     for group in optimizer.param_groups:
         for p in group["params"]:

@@ -28,7 +28,7 @@ def _spec(method: str, epochs: int = 1) -> RunSpec:
         model="fc4", model_options={"hidden": [24, 16, 12], "batch_norm": True},
         dataset="digits", method=method, method_options=OPTIONS.get(method, {}),
         cosine=False, lr=3e-3,
-        train=TrainConfig(epochs=epochs, batch_size=16, time_steps=3, encoder="direct",
+        train=TrainConfig(epochs=epochs, batch_size=16, time_steps=3, encoder="rate",
                           seed=3, progress=False),
     )  # fmt: skip
 
@@ -82,6 +82,8 @@ def test_every_method_keeps_the_replicas_identical(tmp_path) -> None:
         assert a[method]["history"] == b[method]["history"]
         row = a[method]["history"][0]
         assert row["world_size"] == 2 and 0 < row["train_accuracy"] <= 1
+    # each rank its share: 40 of the 80 samples, 3 batches of 16 (one process: 5)
+    assert a["sgd"]["history"][0]["passes"] == 3
 
 
 def test_two_ranks_resume_bit_for_bit_and_rank_0_writes(tmp_path) -> None:
