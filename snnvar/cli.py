@@ -222,6 +222,7 @@ def _torch_device(args: argparse.Namespace) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .nir.semantics import DEFAULT_DT
     from .version import package_version
 
     parser = argparse.ArgumentParser(
@@ -351,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     x.add_argument("--seed", type=int, default=0, help="the evaluation seed of --chip (0)")
     x.add_argument(
-        "--dt", type=float, default=1e-4,
+        "--dt", type=float, default=DEFAULT_DT,
         help="time step in seconds for NIR's time constants (1e-4, what snntorch assumes)",
     )  # fmt: skip
     x.add_argument(

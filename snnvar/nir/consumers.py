@@ -18,7 +18,9 @@ snnvar shift it by one and run the batch.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ import torch
 from torch import nn
 
 from ..nn.recording import record_spikes
+from .semantics import DEFAULT_DT
 
 __all__ = ["CONSUMERS", "Agreement", "compare", "run_consumer"]
 
@@ -70,16 +73,26 @@ def _out(o: Any) -> torch.Tensor:
     return (o[0] if isinstance(o, tuple) else o).detach()
 
 
-def _per_sample(net: nn.Module, x: torch.Tensor, start: Any, step: Any, neurons: list[str]):
-    """Run ``net`` on each sample alone (unbatched), hooks on ``neurons``."""
+@contextlib.contextmanager
+def _recorded(net: nn.Module, neurons: list[str]) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Inside the block: each of ``neurons``' outputs, appended per call to ``seen[name]``."""
     seen: dict[str, list[torch.Tensor]] = {n: [] for n in neurons}
     modules = dict(net.named_modules())
     hooks = [
         modules[n].register_forward_hook(lambda _m, _i, o, n=n: seen[n].append(_out(o)))
         for n in neurons
     ]
-    outs, spikes = [], {n: [] for n in neurons}
     try:
+        yield seen
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def _per_sample(net: nn.Module, x: torch.Tensor, start: Any, step: Any, neurons: list[str]):
+    """Run ``net`` on each sample alone (unbatched), hooks on ``neurons``."""
+    outs, spikes = [], {n: [] for n in neurons}
+    with _recorded(net, neurons) as seen:
         for b in range(x.shape[1]):
             for n in neurons:
                 seen[n] = []
@@ -91,9 +104,6 @@ def _per_sample(net: nn.Module, x: torch.Tensor, start: Any, step: Any, neurons:
             outs.append(torch.stack(steps))
             for n in neurons:
                 spikes[n].append(torch.stack(seen[n]))
-    finally:
-        for h in hooks:
-            h.remove()
     return torch.stack(outs, 1), {n: torch.stack(v, 1) for n, v in spikes.items()}
 
 
@@ -104,7 +114,7 @@ def run_consumer(
     ``consumer`` on time-major ``x``. ``dt`` is the graph's metadata ``dt``."""
     if consumer not in CONSUMERS:
         raise ValueError(f"unknown NIR consumer {consumer!r}; allowed: {list(CONSUMERS)}")
-    dt = float((graph.metadata or {}).get("dt", 1e-4))
+    dt = float((graph.metadata or {}).get("dt", DEFAULT_DT))
     with torch.no_grad():
         if consumer == "snnvar":
             from .load import from_nir
@@ -137,20 +147,11 @@ def run_consumer(
         sj = importlib.import_module("spikingjelly.activation_based.nir_exchange")
         net = sj.import_from_nir(graph, dt=dt)
         neurons = [n for n, m in net.named_children() if type(m).__name__ == "_NIRStatefulModule"]
-        seen: dict[str, list[torch.Tensor]] = {n: [] for n in neurons}
-        modules = dict(net.named_modules())
-        hooks = [
-            modules[n].register_forward_hook(lambda _m, _i, o, n=n: seen[n].append(_out(o)))
-            for n in neurons
-        ]
-        try:
+        with _recorded(net, neurons) as seen:
             state, steps = None, []
             for t in range(x.shape[0]):
                 out, state = net(x[t], state)
                 steps.append(_out(out))
-        finally:
-            for h in hooks:
-                h.remove()
         return torch.stack(steps), {n: torch.stack(v) for n, v in seen.items()}
 
 

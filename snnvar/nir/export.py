@@ -95,7 +95,7 @@ class _Builder:
         self.tails = [name]
 
 
-def _linear(b: _Builder, name: str, m: nn.Linear, module: str, meta: dict[str, str]) -> None:
+def _linear(b: _Builder, name: str, m: nn.Linear, meta: dict[str, str]) -> None:
     w, bias = _weights(m)
     if b.scale is not None:
         w, b.scale = w * b.scale, None
@@ -422,7 +422,7 @@ def _build(
         if a is not None:  # folded into the weights
             b.scale = a if b.scale is None else b.scale * a
         if isinstance(m, nn.Linear):
-            _linear(b, name, m, path, _device_meta(path, keys))
+            _linear(b, name, m, _device_meta(path, keys))
         elif isinstance(m, nn.Conv2d):
             _conv(b, name, m, here[-2:], path, _device_meta(path, keys))
         elif isinstance(m, Concat):

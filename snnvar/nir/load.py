@@ -193,11 +193,13 @@ def _uniform(a: np.ndarray) -> torch.Tensor:
     return t.to(torch.get_default_dtype())
 
 
-def _gain(name: str, gain: np.ndarray) -> Scale | None:
+def _with_gain(gain: np.ndarray, module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``module``, after a :class:`Scale` by ``gain`` where the gain is not 1 (NIR's
+    ``R dt/τ`` of a neuron written for another input scale)."""
     g = np.asarray(gain, dtype=np.float64)
     if np.allclose(g, 1.0, rtol=1e-9, atol=0.0):
-        return None
-    return Scale(_uniform(g))
+        return [("", module)]
+    return [("gain", Scale(_uniform(g))), ("", module)]
 
 
 def _zero(name: str, what: str, value: Any) -> None:
@@ -265,14 +267,14 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
         _zero(name, "v_leak", node.v_leak)
         _zero(name, "v_reset", node.v_reset)
         beta = beta_from_tau(node.tau, dt)
-        gain = _gain(name, np.asarray(node.r, dtype=np.float64) * dt / np.asarray(node.tau))
         cell = LIF(_uniform(beta), _uniform(node.v_threshold), reset="zero", reset_delay=False)
-        return [*([("gain", gain)] if gain is not None else []), ("", TimeLoop(cell))]
+        return _with_gain(
+            np.asarray(node.r, dtype=np.float64) * dt / np.asarray(node.tau), TimeLoop(cell)
+        )
     if isinstance(node, nir.IF):
         _zero(name, "v_reset", node.v_reset)
-        gain = _gain(name, np.asarray(node.r, dtype=np.float64) * dt)
         cell = IF(_uniform(node.v_threshold), reset="zero", reset_delay=False)
-        return [*([("gain", gain)] if gain is not None else []), ("", TimeLoop(cell))]
+        return _with_gain(np.asarray(node.r, dtype=np.float64) * dt, TimeLoop(cell))
     if isinstance(node, nir.CubaLIF):
         _zero(name, "v_leak", node.v_leak)
         _zero(name, "v_reset", node.v_reset)
@@ -285,12 +287,13 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
     if isinstance(node, nir.LI):
         _zero(name, "v_leak", node.v_leak)
         beta = beta_from_tau(node.tau, dt)
-        gain = _gain(name, np.asarray(node.r, dtype=np.float64) * dt / np.asarray(node.tau))
-        return [*([("gain", gain)] if gain is not None else []), ("", Integrator(_uniform(beta)))]
+        return _with_gain(
+            np.asarray(node.r, dtype=np.float64) * dt / np.asarray(node.tau),
+            Integrator(_uniform(beta)),
+        )
     if isinstance(node, nir.I):
-        gain = _gain(name, np.asarray(node.r, dtype=np.float64) * dt)
         one = torch.ones((), dtype=torch.get_default_dtype())
-        return [*([("gain", gain)] if gain is not None else []), ("", Integrator(one))]
+        return _with_gain(np.asarray(node.r, dtype=np.float64) * dt, Integrator(one))
     if type(node).__name__ == "Identity":
         return []
     supported = "Input, Output, Affine, Linear, Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, "
