@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -221,7 +221,8 @@ def _torch_device(args: argparse.Namespace) -> Any:
     return device
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``snnvar`` command: every subcommand and flag, with its help."""
     from .nir.semantics import DEFAULT_DT
     from .version import package_version
 
@@ -277,7 +278,8 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     e.add_argument(
         "--worst-case", type=_floats, metavar="ZETAS",
-        help="also each run's worst-case chip within |Δw| <= ζ|w| (Büchel et al. 2022), "
+        help="also each run's worst-case chip, every weight moved by at most ζ times its "
+        "magnitude (Büchel et al. 2022), "
         "e.g. 0.05,0.1",
     )  # fmt: skip
     e.add_argument("--attack-steps", type=int, default=10, help="worst-case ascent steps (10)")
@@ -437,7 +439,7 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if any(a == "--timesteps" or a.startswith("--timesteps=") for a in (argv or sys.argv[1:])):
         print("snnvar: warning: --timesteps is deprecated; use --time-steps", file=sys.stderr)

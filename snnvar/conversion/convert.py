@@ -67,7 +67,7 @@ class ConversionConfig:
     scale: float = 1.0
     """Factor applied to every balanced threshold."""
     surrogate: str = "linear"
-    """Surrogate gradient for fine-tuning: ``"linear"`` (Rathi et al.: γ·max(0, 1 − |u−θ|/θ)
+    """Surrogate gradient for fine-tuning: ``"linear"`` (Rathi et al.: ``γ·max(0, 1 − |u−θ|/θ)``
     with γ = 0.3, divided by θ because spikes carry amplitude θ) or any name of
     :func:`snnvar.nn.surrogate`."""
     batch_size: int = 64
@@ -176,6 +176,7 @@ class ConvertedSNN(nn.Module):
 
     @property
     def thresholds(self) -> dict[str, float]:
+        """Each IF layer's threshold θ (its spike amplitude), by module name."""
         return {
             name: float(m.cell.threshold)
             for name, m in self.layers.named_children()

@@ -346,7 +346,7 @@ def evaluate(
             (e.g. Gaussian vs a measured distribution, WVAT paper Fig. 13), or None
             (clean weights). Every row carries its variation's label
             (:meth:`Variation.label` unless named).
-            A device model (:mod:`snnvar.hardware.devices`: PCM, RRAM, StuckAt, a
+            A device model (:mod:`snnvar.hardware`: PCM, RRAM, StuckAt, a
             custom σ(g)) is a level too: one programmed chip per draw.
         sigmas: a sweep: every variation at each of these levels, in [0, 1].
         times: device models only: read every chip at each of these times after

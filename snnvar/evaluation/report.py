@@ -90,7 +90,7 @@ class Row:
     """The model's name (its ``name`` attribute, else its class name)."""
     sigma: float | None
     """σ of the variation level (relative to the variation's reference); None for a
-    device model (:mod:`snnvar.hardware.devices`), whose noise is its own."""
+    device model (:mod:`snnvar.hardware`), whose noise is its own."""
     mode: str
     """``"static"`` (one draw per chip) or ``"dynamic"`` (read noise)."""
     redraw: str | None = None
@@ -228,10 +228,12 @@ class Report:
 
     @property
     def methods(self) -> list[str]:
+        """The method names of the rows, in order of first appearance."""
         return list(dict.fromkeys(r.method for r in self.results))
 
     @property
     def modes(self) -> list[str]:
+        """The variation modes of the rows (``static``, ``dynamic/step``, ...), in order."""
         return list(dict.fromkeys(r.mode_label for r in self.results))
 
     @property
@@ -335,6 +337,7 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report from :meth:`to_dict` (a loaded ``report.json``); refused if it is not one."""
         missing = [k for k in ("results", "seed", "snnvar_version") if k not in data]
         if missing:
             raise ValueError(f"not an snnvar report: missing {missing}")
@@ -342,6 +345,7 @@ class Report:
         return cls(**{k: v for k, v in data.items() if k in known})  # rows: Row.from_dict
 
     def to_json(self) -> str:
+        """The report as strict JSON (no NaN or infinity), as ``report.json`` holds it."""
         return json.dumps(self.to_dict(), indent=1, allow_nan=False)
 
     @classmethod

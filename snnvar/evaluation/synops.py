@@ -47,6 +47,7 @@ class SynOpsRecord:
 
     @property
     def total(self) -> float:
+        """Synaptic operations per sample, summed over the layers."""
         return sum(self.layers.values())
 
 

@@ -645,7 +645,7 @@ class StuckAt(DeviceModel):
 class PCM(DeviceModel):
     """Phase-change memory (Nandakumar et al., ICECS 2019; the statistical model of
     aihwkit's PCMLikeNoiseModel): programming noise σ(g) a quadratic in g / g_max,
-    drift ``G(t) = G(t0) (t / t0)^-ν`` with ν ~ |N(μ_ν(g), σ_ν(g))|,
+    drift ``G(t) = G(t0) (t / t0)^-ν`` with ν ~ ``|N(μ_ν(g), σ_ν(g))|``,
     μ_ν = clip(−0.0155 ln(g/g_max) + 0.0244, 0.049, 0.1), σ_ν = clip(−0.0125
     ln(g/g_max) − 0.0059, 0.008, 0.045), and 1/f read noise σ_r = Q_s
     sqrt(ln((t + t_read) / (2 t_read))), Q_s = min(0.0088 / (g/g_max)^0.65, 0.2),

@@ -54,6 +54,7 @@ class NeuronConfig:
     """Leak of the output integrator for membrane readouts (0: mean current)."""
 
     def cell(self) -> nn.Module:
+        """A fresh neuron module of this configuration, for its backend."""
         return make_cell(
             self.backend,
             self.beta,
@@ -103,6 +104,7 @@ class Network(nn.Module):
 
     @property
     def spiking(self) -> bool:
+        """True for an SNN, False for the ANN of the architecture."""
         return self.neuron is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -409,8 +409,8 @@ class AdversarialRegularization(VariationMethod):
     ) -> dict[str, torch.Tensor]:
         """Δ* of the projected signed-gradient attack on the parameters ``names``.
 
-        ``masks``: an :func:`~snnvar.training.base.rng_state` that every pass of
-        the attack starts from (the same dropout masks); None: the current one.
+        ``masks``: an RNG state of the model (``snnvar.training.base.rng_state``)
+        that every pass of the attack starts from (the same dropout masks); None: the current one.
         The attack's passes leave BatchNorm's running statistics alone.
         """
         with frozen_norm_stats(self.model):

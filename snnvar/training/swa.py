@@ -121,6 +121,7 @@ class SWA:
             self.trained = None
 
     def state_dict(self) -> dict[str, Any]:
+        """The averaged model, its count and the SWA schedule, for a checkpoint."""
         return {
             "averaged": self.averaged.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
@@ -128,6 +129,7 @@ class SWA:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved."""
         self.averaged.load_state_dict(state["averaged"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])

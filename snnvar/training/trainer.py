@@ -39,6 +39,7 @@ from .swa import SWA, SWAConfig
 __all__ = ["ENCODERS", "TrainConfig", "Trainer"]
 
 ENCODERS = datasets.ENCODERS
+"""The input encodings the Trainer takes (:data:`snnvar.datasets.ENCODERS`)."""
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,7 @@ class Trainer:
     # -- checkpoints and logs ---------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
+        """What a resume needs: epoch, config, model, optimizer, schedule, SWA, history, RNG."""
         return {
             "epoch": self.epoch,
             "config": asdict(self.config),
@@ -321,6 +323,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; a state saved with another seed or world size is refused."""
         if state.get("config", {}).get("seed") != self.config.seed:
             raise ValueError(
                 f"checkpoint seed {state.get('config', {}).get('seed')} differs from the "
@@ -356,11 +359,13 @@ class Trainer:
 
     @property
     def checkpoint_path(self) -> Path:
+        """``out_dir / 'checkpoint.pt'``, written after every epoch."""
         if self.out_dir is None:
             raise ValueError("checkpoints need out_dir")
         return self.out_dir / "checkpoint.pt"
 
     def load_checkpoint(self) -> None:
+        """Load :attr:`checkpoint_path` into this trainer (what ``fit(resume=True)`` does)."""
         path = self.checkpoint_path
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to resume from at {path}")

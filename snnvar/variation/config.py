@@ -84,7 +84,7 @@ class Variation:
     ``Weibull(shape=2)`` or ``Empirical.from_samples(measured)``. ``Gaussian()``
     and ``Uniform()``, which have no parameters, are stored by name."""
     relative_to: str = "range"
-    """Scale s_l: "range" (6 std(w_l), WVAT's A), "max" (max|w_l|), "weight" (|w|,
+    """Scale s_l: "range" (6 std(w_l), WVAT's A), "max" (max|w_l|), "weight" (``|w|``,
     element-wise multiplicative mismatch) or "absolute" (1)."""
     gamma: float = 1.0
     """WVAT's range coefficient γ; 1 trains at the test level, −1 flips the draw."""

@@ -70,27 +70,48 @@ class VariationSpec(Protocol):
     (see its fields) and its target selection."""
 
     @property
-    def sigma(self) -> float: ...
+    def sigma(self) -> float:
+        """Variation level σ."""
+
     @property
-    def distribution(self) -> str | UnitDistribution: ...
+    def distribution(self) -> str | UnitDistribution:
+        """The unit noise ε: a name or a distribution."""
+
     @property
-    def relative_to(self) -> str: ...
+    def relative_to(self) -> str:
+        """The reference s_l the noise is scaled by."""
+
     @property
-    def gamma(self) -> float: ...
+    def gamma(self) -> float:
+        """WVAT's range coefficient γ."""
+
     @property
-    def mean(self) -> float: ...
+    def mean(self) -> float:
+        """Systematic shift μ, in units of s_l."""
+
     @property
-    def mode(self) -> str: ...
+    def mode(self) -> str:
+        """``"static"`` or ``"dynamic"``."""
+
     @property
-    def redraw(self) -> str: ...
+    def redraw(self) -> str:
+        """In dynamic mode: ``"step"`` or ``"pass"``."""
+
     @property
-    def clip(self) -> bool: ...
+    def clip(self) -> bool:
+        """Whether weights are clipped to the device window."""
+
     @property
-    def window(self) -> tuple[float, float] | None: ...
+    def window(self) -> tuple[float, float] | None:
+        """The device window ``(lo, hi)``, or None for each layer's own."""
+
     @property
-    def window_stds(self) -> float: ...
+    def window_stds(self) -> float:
+        """The half-width of a layer's own window, in standard deviations."""
+
     @property
-    def levels(self) -> int | None: ...
+    def levels(self) -> int | None:
+        """The number of programmable levels, or None for analog devices."""
 
     def targets(self, model: nn.Module) -> list[Target]:
         """The tensors of ``model`` the variation perturbs."""
@@ -273,7 +294,7 @@ def _delta_of(
 ) -> Callable[[Target], torch.Tensor]:
     """Per target: its delta (or, ``read``: the read value), drawn from its stream.
 
-    A device model (:mod:`snnvar.hardware.devices`) reads its own devices: its
+    A device model (:mod:`snnvar.hardware`) reads its own devices: its
     ``read_weights(w, generator)`` returns the weights one chip holds."""
     device_read = getattr(v, "read_weights", None)
     if device_read is not None:

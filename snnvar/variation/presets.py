@@ -28,7 +28,7 @@ def buchel_mismatch(sigma: float = 0.20) -> Variation:
     """Multiplicative parameter mismatch of mixed-signal neuromorphic chips.
 
     Each weight becomes ``w (1 + sigma ε)``, ε ~ N(0, 1): Gaussian noise with
-    standard deviation proportional to |w|. Source: J. Büchel, F. Faber,
+    standard deviation proportional to ``|w|``. Source: J. Büchel, F. Faber,
     D. R. Muir, "Network insensitivity to parameter noise via adversarial
     regularization", ICLR 2022 (arXiv 2106.05009), which evaluates relative
     mismatch levels of 10-30 % (20 % is its typical chip level).
@@ -37,7 +37,7 @@ def buchel_mismatch(sigma: float = 0.20) -> Variation:
 
 
 def hasgd_programming(sigma: float = 0.05, mean: float = 0.0) -> Variation:
-    """Programming error proportional to the device's dynamic range (max |w|).
+    """Programming error proportional to the device's dynamic range (``max |w|``).
 
     Source: the HA-SGD poster ("Hessian-aware SGD" for analog NVM
     compute-in-memory), Fig. 3: programming error and conductance variation are

@@ -42,7 +42,7 @@ def work_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def tensor_stats(w: torch.Tensor) -> TensorStats:
-    """Mean, population std and max |w| of a tensor, in its working dtype.
+    """Mean, population std and max ``|w|`` of a tensor, in its working dtype.
 
     Uses one sum and one dot product (multi-threaded, no temporaries) and falls
     back to a centred computation when ``E[w²] − E[w]²`` would cancel.
