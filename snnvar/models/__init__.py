@@ -1,8 +1,8 @@
-"""Model zoo and registry: FC, Spiking-CNN1/2, VGG-5/11/16 as SNN and ANN.
+"""Model zoo and registry: FC-2/4, LeNet-5, Spiking-CNN1/2, VGG-5/11/16 as SNN and ANN.
 
 >>> from snnvar import models
 >>> models.available()
-['fc2', 'spiking_cnn1', 'spiking_cnn2', 'vgg11', 'vgg16', 'vgg5']
+['fc2', 'fc4', 'lenet5', 'spiking_cnn1', 'spiking_cnn2', 'vgg11', 'vgg16', 'vgg5']
 >>> snn = models.create("spiking_cnn2")                   # input [T, B, 1, 28, 28]
 >>> ann = models.create("spiking_cnn2", spiking=False)    # input [B, 1, 28, 28]
 >>> copied = models.transfer(ann, snn)                     # same layer names
