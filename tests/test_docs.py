@@ -71,12 +71,27 @@ def test_docstring_example(test: doctest.DocTest) -> None:
     assert result.failed == 0, "".join(report)
 
 
-def test_quickstart_block_has_exactly_two_commands() -> None:
-    text = (ROOT / "README.md").read_text()
+def _quickstart(path: Path) -> list[str]:
+    text = path.read_text()
     block = text.split("<!-- quickstart:begin -->")[1].split("<!-- quickstart:end -->")[0]
-    commands = [line for line in block.splitlines() if line and not line.startswith("```")]
+    return [line for line in block.splitlines() if line and not line.startswith("```")]
+
+
+def test_quickstart_block_has_exactly_two_commands() -> None:
+    commands = _quickstart(ROOT / "README.md")
     assert len(commands) == 2
     assert "pytest" in commands[1]
+    # The site's quick start is the README's, word for word (CI runs the README's).
+    assert _quickstart(ROOT / "docs" / "guide" / "quickstart.md") == commands
+
+
+def test_readme_links_into_the_docs_resolve() -> None:
+    text = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#]+)\)", text)
+    local = [t for t in targets if "://" not in t]
+    assert len(local) >= 10
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
 
 
 def test_readme_fits_two_screens() -> None:
