@@ -189,8 +189,9 @@ def test_notebook_is_stripped_and_has_a_full_size_switch(name: str) -> None:
     assert set(SMALL[name]) <= {line.split(" = ")[0] for line in params.source.splitlines()}
 
 
-def test_readme_links_every_notebook() -> None:
-    readme = (NOTEBOOKS.parent / "README.md").read_text()
+def test_docs_link_every_notebook() -> None:
+    guide = (NOTEBOOKS.parent / "docs" / "guide" / "notebooks.md").read_text()
     for name in NAMES:
-        assert f"](notebooks/{name}.ipynb)" in readme, f"README does not link {name}"
+        assert f"](../notebooks/{name}.ipynb)" in guide, f"the notebooks guide does not link {name}"
+    assert "](docs/guide/notebooks.md)" in (NOTEBOOKS.parent / "README.md").read_text()
     assert json.loads((NOTEBOOKS / f"{NAMES[0]}.ipynb").read_text())["nbformat"] == 4
