@@ -36,6 +36,7 @@ from ..hardware import restrictions_of
 from ..hardware.devices import DeviceModel, parse_time
 from ..nn.modes import eval_mode
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
+from ..nn.unroll import check_logits
 from ..variation import Variation
 from ..variation.seeding import derive_seed
 from .report import Report, Row
@@ -109,26 +110,23 @@ def _run_pass(
 ) -> PassResult:
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     record = spikes and bool(neuron_layer_names(model))
-    steps = batches.time_steps if batches.encoder in ("rate", "direct", "latency") else None
     correct = 0
     loss = 0.0
     with contextlib.ExitStack() as stack:
-        rec = stack.enter_context(record_spikes(model, steps=steps)) if record else None
+        rec = stack.enter_context(record_spikes(model)) if record else None
         syn = stack.enter_context(count_synops(model)) if record else None
         for x, y in batches:
             x, y = x.to(device), y.to(device)
-            logits = model(x)
-            if logits.dim() != 2 or logits.shape[0] != len(y):
-                raise ValueError(
-                    f"the model returned logits of shape {tuple(logits.shape)} for {len(y)} "
-                    "samples; expected [batch, classes]"
-                )
+            logits = check_logits(model, x, len(y), "evaluate")
             correct += int((logits.argmax(-1) == y).sum())
             if loss_fn is None:
                 loss += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
             else:
                 loss += float(loss_fn(logits, y)) * len(y)
     n = batches.samples
+    if rec is not None:  # every layer saw every sample (cells stepped per call included)
+        for layer in rec.layers.values():
+            layer.samples = n
     return PassResult(
         accuracy=correct / n,
         loss=loss / n,
@@ -339,6 +337,12 @@ def evaluate(
 
     Args:
         model: one model, or a dict ``method name -> model`` evaluated on the same chips.
+            The contract (:data:`snnvar.nn.CONTRACT`): an SNN takes time-major input
+            ``[T, B, ...]`` and returns logits ``[B, classes]``, its state reset per
+            batch; an ANN takes ``[B, ...]``. Wrap a model that is called once per
+            time step (snntorch's ``init_hidden=True`` layers, norse's
+            ``SequentialState``) with :func:`snnvar.nn.unroll`; anything else is
+            refused with a message that says so.
         data: a Dataset, a DataLoader or an ``(inputs, targets)`` pair of tensors.
         variation: a :class:`~snnvar.Variation` (static: one draw per chip; dynamic:
             redrawn per time step or per pass, see ``Variation.redraw``), a list of

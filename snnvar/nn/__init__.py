@@ -2,7 +2,9 @@
 wrappers, surrogate gradients by name, the loop over time, readouts, per-layer
 spike recording, and snntorch / norse neuron backends.
 
-Time-major tensors ``[T, B, ...]`` throughout; encoders that make them from
+Time-major tensors ``[T, B, ...]`` throughout (the model contract: ``[T, B, ...]``
+in, logits ``[B, classes]`` out; :func:`unroll` adapts a model that is called
+once per time step); encoders that make them from
 ``[B, ...]`` data live in :mod:`snnvar.datasets` (``rate``, ``direct``, ``latency``).
 
 >>> import torch
@@ -34,14 +36,17 @@ from .surrogate import (
     Triangle,
     surrogate,
 )
+from .unroll import CONTRACT, UNROLL_READOUTS, Unrolled, check_logits, unroll
 
 __all__ = [
     "BACKENDS",
+    "CONTRACT",
     "IF",
     "LIF",
     "READOUTS",
     "RESETS",
     "SURROGATES",
+    "UNROLL_READOUTS",
     "ATan",
     "FastSigmoid",
     "LIFParameters",
@@ -56,6 +61,8 @@ __all__ = [
     "Surrogate",
     "TimeLoop",
     "Triangle",
+    "Unrolled",
+    "check_logits",
     "check_neuron",
     "check_time_major",
     "eval_mode",
@@ -69,5 +76,6 @@ __all__ = [
     "over_time",
     "record_spikes",
     "surrogate",
+    "unroll",
     "with_reset",
 ]

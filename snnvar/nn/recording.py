@@ -102,14 +102,18 @@ def is_spiking(model: nn.Module) -> bool:
 
 
 def _foreign_kind(m: nn.Module) -> str | None:
-    """``"step"`` / ``"sequence"`` for snntorch / norse neuron modules, else None."""
+    """``"step"`` / ``"sequence"`` for snntorch / norse neuron modules that emit
+    spikes, else None. norse's leaky integrators (``LICell``, ``LI``, ``LIBoxCell``)
+    share its neurons' base classes but output membrane voltages, not spikes."""
+    if type(m).__module__.startswith("norse") and ".leaky_integrator" in type(m).__module__:
+        return None
     for cls in type(m).__mro__:
         mod, qual = cls.__module__, cls.__qualname__
         if mod.startswith("snntorch") and qual == "SpikingNeuron":
             return "step"
-        if mod.startswith("norse") and qual == "SNNCell":
+        if mod.startswith("norse") and qual in ("SNNCell", "SNNRecurrentCell"):
             return "step"
-        if mod.startswith("norse") and qual == "SNN":
+        if mod.startswith("norse") and qual in ("SNN", "SNNRecurrent"):
             return "sequence"
     return None
 

@@ -33,6 +33,7 @@ from .. import datasets
 from ..distributed import is_main, rank_and_world
 from ..fields import check_types
 from ..nn.modes import eval_mode
+from ..nn.unroll import check_logits
 from .base import Method, Plain, derive_seed
 from .swa import SWA, SWAConfig
 
@@ -249,7 +250,7 @@ class Trainer:
             logits_box: list[torch.Tensor] = []
 
             def closure(inputs=inputs, y=y, box=logits_box) -> torch.Tensor:
-                logits = forward(inputs)
+                logits = check_logits(forward, inputs, len(y), "Trainer")
                 loss = self.loss_fn(logits, y)
                 loss.backward()
                 if not box:  # the step's first pass, whose loss the method returns
@@ -301,7 +302,7 @@ class Trainer:
         with eval_mode(self.model), torch.no_grad():
             for x, y in batches:
                 x, y = x.to(device), y.to(device)
-                logits = self.model(x)
+                logits = check_logits(self.model, x, len(y), "Trainer.evaluate")
                 loss += float(self.loss_fn(logits, y)) * len(y)
                 correct += int((logits.argmax(-1) == y).sum())
         return {"loss": loss / batches.samples, "accuracy": correct / batches.samples}
