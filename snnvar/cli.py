@@ -438,8 +438,37 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         raise CLIError(f"{what} file {path} is not valid TOML: {err}") from None
 
 
+_NEGATIVE = re.compile(r"^-(\d|\.\d)")
+
+
+def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--sigmas -0.1,0.1`` as ``--sigmas=-0.1,0.1``: argparse takes a value that
+    starts with ``-`` for a flag (and reports the flag's value missing), unless it is
+    a plain negative number. The value then reaches the flag's own check, which
+    names it and what is allowed."""
+    commands = parser.get_default("_commands") or {}
+    sub = commands.get(argv[0]) if argv else None
+    one_value = {
+        option
+        for action in (sub._actions if sub is not None else [])
+        if action.nargs is None and action.option_strings
+        for option in action.option_strings
+    }
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in one_value and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = build_parser()
+    argv = _join_negative_values(parser, list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if any(a == "--timesteps" or a.startswith("--timesteps=") for a in (argv or sys.argv[1:])):
         print("snnvar: warning: --timesteps is deprecated; use --time-steps", file=sys.stderr)
@@ -742,6 +771,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         write_report,
     )
     from .evaluation.montecarlo import labelled_variations
+    from .files import check_out_dir
     from .runs import load_run
 
     if not args.runs:
@@ -781,7 +811,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise CLIError(str(err)) from None
     hardware = _restrictions(args)
     device = _torch_device(args)
-    out = on_main(lambda: prepare_out_dir(args.out, args.overwrite))  # rank 0 writes
+    out = check_out_dir(args.out, args.overwrite)  # made when the report is ready
     if args.ablation and hardware is None:
         raise CLIError("--ablation takes the restrictions of --hardware FILE")
     raw = [load_run(r, root=args.data_root) for r in args.runs]
@@ -833,7 +863,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         except ValueError as err:
             if is_main():
                 print(f"snnvar: no weight histograms: {err}", file=sys.stderr)
-    on_main(lambda: write_report(report, out))
+    on_main(lambda: write_report(report, prepare_out_dir(out, args.overwrite)))  # rank 0
     if not is_main():
         return
     print(report.markdown(sigmas=None))
@@ -869,6 +899,7 @@ def _export(args: argparse.Namespace) -> None:
 
     from . import nir as snn_nir
     from .evaluation.montecarlo import chip_seed
+    from .files import write_text
     from .runs import load_run
 
     if args.nir is None:
@@ -929,9 +960,7 @@ def _export(args: argparse.Namespace) -> None:
     snn_nir.write(args.nir, graph)
     info = snn_nir.summary(graph)
     info["file"] = str(args.nir)
-    tmp = report_path.with_name(report_path.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    tmp.replace(report_path)
+    write_text(report_path, json.dumps(info, indent=2) + "\n")
     print(snn_nir.summary_text(info))
     what = (
         f"chip {args.chip} at σ = {args.sigma:g} ({variation.label()}, seed {args.seed})"
@@ -978,11 +1007,35 @@ def _distributed(command: str) -> bool:
     return init_from_env()
 
 
+def _interrupted_hint(args: argparse.Namespace | None) -> str:
+    """Where an interrupted ``snnvar train`` stands, and how to go on."""
+    if args is None or getattr(args, "command", None) != "train" or args.out is None:
+        return ""
+    checkpoint = Path(args.out) / "checkpoint.pt"
+    if not checkpoint.is_file():
+        return (
+            " before the first epoch ended; `snnvar train ... --resume` with the same "
+            "settings starts the run"
+        )
+    try:
+        import torch
+
+        epoch = torch.load(checkpoint, weights_only=False, map_location="cpu")["epoch"]
+    except Exception:  # the checkpoint is for the next run to judge, not for this message
+        return f"; continue with --resume (checkpoint in {args.out})"
+    return f" after epoch {epoch}; continue with --resume (checkpoint in {args.out})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``snnvar`` console script."""
+    """Entry point of the ``snnvar`` console script: 0 on success, 2 for a usage
+    error (one line naming what is wrong), 1 when a file cannot be written (a
+    read-only or full disk) or a process of a torchrun group failed, 130 when
+    interrupted (Ctrl-C)."""
     from .distributed import RankError
+    from .files import OutputExists
 
     group = False
+    args = None
     try:
         args = _parse(argv)
         group = _distributed(args.command)
@@ -991,11 +1044,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo": _demo,
         }  # fmt: skip
         commands[args.command](args)
+    except OutputExists as err:  # the library's message speaks Python; this one the CLI's
+        print(
+            f"snnvar: error: output directory {err.path} already holds files; choose another "
+            "--out, or add --overwrite to replace them",
+            file=sys.stderr,
+        )
+        return 2
     except (CLIError, ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"snnvar: error: {err}", file=sys.stderr)
         return 2
     except RankError as err:
         print(f"snnvar: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nsnnvar: interrupted{_interrupted_hint(args)}", file=sys.stderr)
+        return 130
+    except OSError as err:  # a read-only or full disk: what failed, not a traceback
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"snnvar: error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     finally:
         if group:

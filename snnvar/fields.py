@@ -60,10 +60,19 @@ def matches_type(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
+    args = typing.get_args(hint)
     if origin is not None:
         hint = origin
-    if hint is tuple:
-        return isinstance(value, tuple | list)
+    if hint in (tuple, list):
+        if not isinstance(value, tuple | list):
+            return False
+        if hint is tuple and len(args) == 2 and args[1] is Ellipsis:
+            args = (args[0],) * len(value)
+        elif hint is list and len(args) == 1:
+            args = args * len(value)
+        if not args:
+            return True
+        return len(args) == len(value) and all(map(matches_type, value, args))
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True  # a hint this checker does not know: not its business
@@ -81,9 +90,19 @@ def describe_type(hint: Any) -> str:
         type(None): "None",
         dict: "a table (KEY = VALUE pairs)",
         tuple: "a list",
+        list: "a list",
     }
     base = typing.get_origin(hint) or hint
+    args = typing.get_args(hint)
+    if base in (tuple, list) and args and (len(args) == 1 or args[1:] == (Ellipsis,)):
+        return f"a list of {_plural(describe_type(args[0]))}"
     return names.get(base, getattr(base, "__name__", str(base)))
+
+
+def _plural(described: str) -> str:
+    """ "an integer" -> "integers", "a number or None" -> "numbers or None"."""
+    words = [w.removeprefix("an ").removeprefix("a ") for w in described.split(" or ")]
+    return " or ".join(w if w == "None" or w.startswith("true") else w + "s" for w in words)
 
 
 def check_types(obj: Any) -> None:

@@ -22,8 +22,8 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from . import datasets, models
-from .evaluation.report import prepare_out_dir
 from .fields import check_types
+from .files import atomic_path, check_out_dir, prepare_out_dir, removing_new_dirs, write_text
 from .hardware import Restrictions, restrict, restrictions_of
 from .hardware.devices import DeviceModel, device_from_dict
 from .training import (
@@ -351,15 +351,20 @@ def train_run(
                 f"the run at {out} was made with other settings ({'; '.join(differ)}); "
                 "resume it with the saved ones"
             )
+    if not resume:
+        check_out_dir(out, overwrite)
     train = _dataset(spec, root, True)
     test = _dataset(spec, root, False) if validate else None
     from .distributed import on_main
 
-    if not resume:  # under torch.distributed rank 0 writes; every rank trains
-        on_main(lambda: prepare_out_dir(out, overwrite))
+    # the model, the method and the data are checked before anything is written
     trainer = build_trainer(spec, data=train, out_dir=out, progress=progress, device=device)
-    on_main(lambda: (out / "run.json").write_text(json.dumps(spec.to_dict(), indent=1)))
-    trainer.fit(train, test, resume=resume)
+    if not resume:  # under torch.distributed rank 0 writes; every rank trains
+        with removing_new_dirs(out):
+            on_main(lambda: prepare_out_dir(out, overwrite))
+            on_main(lambda: write_text(out / "run.json", json.dumps(spec.to_dict(), indent=1)))
+    # interrupted before its first checkpoint, a run resumes from its start
+    trainer.fit(train, test, resume=resume and trainer.checkpoint_path.is_file())
     return trainer.model, trainer
 
 
@@ -463,70 +468,75 @@ def convert_run(
             "conversion takes an unrestricted ANN: convert one, then evaluate the SNN on the "
             "chip with `snnvar evaluate --hardware`"
         )
+    check_out_dir(out_dir, overwrite)
     calib = calibration_inputs(spec, calibration, root)
     test = _dataset(spec, root, False)
-    out = prepare_out_dir(out_dir, overwrite)
+    out_dir = Path(out_dir)
+    with removing_new_dirs(out_dir):  # a failed conversion leaves no empty directory
 
-    def accuracy(model: nn.Module, encoder: str, steps: int | None) -> float:
-        r = evaluate(model, test, draws=1, encoder=encoder, time_steps=steps, spikes=False)
-        return r.results[0]["accuracy_mean"]
+        def accuracy(model: nn.Module, encoder: str, steps: int | None) -> float:
+            r = evaluate(model, test, draws=1, encoder=encoder, time_steps=steps, spikes=False)
+            return r.results[0]["accuracy_mean"]
 
-    info: dict[str, Any] = {
-        "source": str(Path(source).resolve()),
-        "config": asdict(config),
-        "calibration": len(calib),
-        "seed": config.seed,
-        "ann_accuracy": accuracy(ann, "none", None),
-        "accuracy_vs_time_steps": [],
-    }
-    for steps in sorted(set(sweep) | {config.time_steps}):
-        converted = convert(ann, calib, config=replace(config, time_steps=steps))
-        acc = accuracy(converted, config.encoder, steps)
-        info["accuracy_vs_time_steps"].append({"time_steps": steps, "accuracy": acc})
-        if steps == config.time_steps:
-            snn = converted  # the run's SNN: converted once, not again
-    info["thresholds"] = snn.thresholds
-    info["method"] = "converted"
-    if finetune_epochs > 0:
-        name = method or spec.method
-        tune = replace(
-            spec,
-            spiking=True,
-            method=name,
-            method_options=spec.method_options if name == spec.method else {},
-            optimizer="adam",
-            lr=lr,
-            cosine=False,
-            weight_decay=0.0,
-            swa_start=None,
-            train=TrainConfig(
-                epochs=finetune_epochs, batch_size=batch_size, time_steps=config.time_steps,
-                encoder=config.encoder, seed=spec.seed, progress=False,
+        info: dict[str, Any] = {
+            "source": str(Path(source).resolve()),
+            "config": asdict(config),
+            "calibration": len(calib),
+            "seed": config.seed,
+            "ann_accuracy": accuracy(ann, "none", None),
+            "accuracy_vs_time_steps": [],
+        }
+        for steps in sorted(set(sweep) | {config.time_steps}):
+            converted = convert(ann, calib, config=replace(config, time_steps=steps))
+            acc = accuracy(converted, config.encoder, steps)
+            info["accuracy_vs_time_steps"].append({"time_steps": steps, "accuracy": acc})
+            if steps == config.time_steps:
+                snn = converted  # the run's SNN: converted once, not again
+        info["thresholds"] = snn.thresholds
+        info["method"] = "converted"
+        if finetune_epochs > 0:
+            name = method or spec.method
+            tune = replace(
+                spec,
+                spiking=True,
+                method=name,
+                method_options=spec.method_options if name == spec.method else {},
+                optimizer="adam",
+                lr=lr,
+                cosine=False,
+                weight_decay=0.0,
+                swa_start=None,
+                train=TrainConfig(
+                    epochs=finetune_epochs, batch_size=batch_size, time_steps=config.time_steps,
+                    encoder=config.encoder, seed=spec.seed, progress=False,
+                ),
+            )  # fmt: skip
+            out = prepare_out_dir(out_dir, overwrite)
+            build_trainer(tune, snn, out_dir=out, progress=progress).fit(_dataset(spec, root, True))
+            info["method"] = f"{name}+finetune"
+            info["finetune"] = {"epochs": finetune_epochs, "method": name, "lr": lr,
+                                "spec": tune.to_dict()}  # fmt: skip
+            info["finetuned_accuracy"] = accuracy(snn, config.encoder, config.time_steps)
+        else:
+            out = prepare_out_dir(out_dir, overwrite)
+            with atomic_path(out / "checkpoint.pt") as tmp:
+                torch.save({"model": snn.state_dict()}, tmp)
+        write_text(out / "conversion.json", json.dumps(info, indent=1))
+        lines = [
+            f"ANN accuracy: {100 * info['ann_accuracy']:.2f} %",
+            "",
+            "| T | converted SNN accuracy (%) |",
+            "|---|---|",
+            *(
+                f"| {r['time_steps']} | {100 * r['accuracy']:.2f} |"
+                for r in info["accuracy_vs_time_steps"]
             ),
-        )  # fmt: skip
-        build_trainer(tune, snn, out_dir=out, progress=progress).fit(_dataset(spec, root, True))
-        info["method"] = f"{name}+finetune"
-        info["finetune"] = {"epochs": finetune_epochs, "method": name, "lr": lr,
-                            "spec": tune.to_dict()}  # fmt: skip
-        info["finetuned_accuracy"] = accuracy(snn, config.encoder, config.time_steps)
-    else:
-        torch.save({"model": snn.state_dict()}, out / "checkpoint.pt")
-    (out / "conversion.json").write_text(json.dumps(info, indent=1))
-    lines = [
-        f"ANN accuracy: {100 * info['ann_accuracy']:.2f} %",
-        "",
-        "| T | converted SNN accuracy (%) |",
-        "|---|---|",
-        *(
-            f"| {r['time_steps']} | {100 * r['accuracy']:.2f} |"
-            for r in info["accuracy_vs_time_steps"]
-        ),
-        "",
-        "| layer | threshold |",
-        "|---|---|",
-        *(f"| {k} | {v:.4g} |" for k, v in info["thresholds"].items()),
-    ]
-    if "finetuned_accuracy" in info:
-        lines += ["", f"after fine-tuning: {100 * info['finetuned_accuracy']:.2f} %"]
-    (out / "conversion.md").write_text("\n".join(lines) + "\n")
-    return info
+            "",
+            "| layer | threshold |",
+            "|---|---|",
+            *(f"| {k} | {v:.4g} |" for k, v in info["thresholds"].items()),
+        ]
+        if "finetuned_accuracy" in info:
+            lines += ["", f"after fine-tuning: {100 * info['finetuned_accuracy']:.2f} %"]
+        write_text(out / "conversion.md", "\n".join(lines) + "\n")
+        return info

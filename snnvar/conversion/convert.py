@@ -214,6 +214,11 @@ class ConvertedSNN(nn.Module):
 
 def _calibration_inputs(data: Any, batch_size: int) -> list[torch.Tensor]:
     if torch.is_tensor(data):
+        if data.dim() == 0 or len(data) == 0:
+            raise ValueError(
+                f"the calibration data is empty (shape {tuple(data.shape)}); give at least one "
+                "sample [N >= 1, ...]"
+            )
         return list(data.split(batch_size))
     if isinstance(data, DataLoader | Iterable):
         out = []

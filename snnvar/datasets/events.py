@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..files import atomic_path, write_text
 
 __all__ = [
     "EVENT_DTYPE",
@@ -39,18 +40,21 @@ SACCADE_US = 100_000
 def read_nmnist_bin(path: Path, sensor: tuple[int, int, int] = NMNIST_SENSOR) -> np.ndarray:
     """Read an N-MNIST ``.bin`` file (40-bit events, overflow records) with tonic.
 
-    Raises ``ValueError`` naming the file if its size is not a multiple of 5
-    bytes or an event lies outside the sensor.
+    Raises ``ValueError`` naming the file if it holds no events (empty: a
+    truncated download or copy would otherwise become an all-zero sample), its
+    size is not a multiple of 5 bytes or an event lies outside the sensor.
     """
     size = os.path.getsize(path)
+    if size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes, no events); copy it again")
     if size % 5:
         raise ValueError(f"{path}: {size} bytes is not a whole number of 5-byte events")
     from tonic.io import read_mnist_file  # lazy: tonic pulls in scipy
 
     events = read_mnist_file(str(path), dtype=EVENT_DTYPE)
-    if len(events) and (
-        events["x"].max() >= sensor[0] or events["y"].max() >= sensor[1] or events["p"].max() > 1
-    ):
+    if not len(events):
+        raise ValueError(f"{path}: {size} bytes but no events (overflow records only)")
+    if events["x"].max() >= sensor[0] or events["y"].max() >= sensor[1] or events["p"].max() > 1:
         raise ValueError(
             f"{path}: events outside the {sensor[0]}x{sensor[1]} sensor "
             f"(max x {events['x'].max()}, max y {events['y'].max()})"
@@ -130,7 +134,7 @@ class FrameCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         meta = self.directory / "spec.json"
         if not meta.exists():
-            meta.write_text(json.dumps({**asdict(spec), "sensor": list(sensor)}, indent=2))
+            write_text(meta, json.dumps({**asdict(spec), "sensor": list(sensor)}, indent=2))
         self.hits = 0
         self.misses = 0
 
@@ -141,8 +145,6 @@ class FrameCache:
             return np.load(path)
         self.misses += 1
         frames = make()
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".npy.part")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, frames)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.save(tmp, frames)
         return frames

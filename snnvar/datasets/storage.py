@@ -12,7 +12,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from ..files import removing_new_dirs
+from ..progress import progress_bar
 
 __all__ = ["MissingDataError", "data_root", "download", "extract", "md5sum"]
 
@@ -54,33 +55,36 @@ def download(
     Offline, or when every mirror fails or the checksum does not match, raises
     :class:`MissingDataError` naming the files expected and where to put them.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    errors = []
-    for url in urls:
-        tmp = Path(tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")[1])
-        try:
-            with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as out:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-                    while block := response.read(1 << 20):
-                        out.write(block)
-                        bar.update(len(block))
-            actual = md5sum(tmp)
-            if actual != md5:
-                errors.append(f"{url}: checksum mismatch (md5 {actual}, expected {md5})")
-                continue
-            tmp.replace(dest)
-            return dest
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            errors.append(f"{url}: {exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
-    raise MissingDataError(
-        f"{name}: could not download {dest.name} ({'; '.join(errors)}).\n"
-        f"Put these files in {dest.parent}:\n  " + "\n  ".join(expected) + "\n"
-        f"(download them by hand from {urls[0]}, or point root= / ${ENV_VAR} "
-        "at a directory that has them)"
-    )
+    with removing_new_dirs(dest.parent):  # offline: no empty data directories left
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        errors = []
+        for url in urls:
+            tmp = Path(tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")[1])
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as out:
+                    total = int(response.headers.get("Content-Length") or 0) or None
+                    with progress_bar(
+                        total=total, unit="B", unit_scale=True, desc=dest.name
+                    ) as bar:
+                        while block := response.read(1 << 20):
+                            out.write(block)
+                            bar.update(len(block))
+                actual = md5sum(tmp)
+                if actual != md5:
+                    errors.append(f"{url}: checksum mismatch (md5 {actual}, expected {md5})")
+                    continue
+                tmp.replace(dest)
+                return dest
+            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                errors.append(f"{url}: {exc}")
+            finally:
+                tmp.unlink(missing_ok=True)
+        raise MissingDataError(
+            f"{name}: could not download {dest.name} ({'; '.join(errors)}).\n"
+            f"Put these files in {dest.parent}:\n  " + "\n  ".join(expected) + "\n"
+            f"(download them by hand from {urls[0]}, or point root= / ${ENV_VAR} "
+            "at a directory that has them)"
+        )
 
 
 def extract(archive: Path, into: Path) -> None:

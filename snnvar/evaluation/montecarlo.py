@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..datasets.batches import Batches, prepare, prepare_models
 from ..distributed import gather_work, rank_and_world
@@ -37,6 +36,7 @@ from ..hardware.devices import DeviceModel, parse_time
 from ..nn.modes import eval_mode
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..nn.unroll import check_logits
+from ..progress import progress_bar
 from ..variation import Variation
 from ..variation.seeding import derive_seed
 from .report import Report, Row
@@ -398,7 +398,7 @@ def evaluate(
         for method in named
         for k in ([0] if is_identity(v) else range(draws))
     ]
-    bar = tqdm(total=len(units), desc="chips", disable=not progress or rank != 0, leave=False)
+    bar = progress_bar(total=len(units), desc="chips", enabled=progress and rank == 0, leave=False)
 
     def work(unit: tuple[int, str, int | None]) -> PassResult:
         li, method, k = unit

@@ -16,6 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..files import atomic_path
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -174,5 +176,6 @@ def _figure(**kw: Any) -> Figure:
 
 def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:  # the temporary file keeps the suffix: same format
+        fig.savefig(tmp, dpi=110)
     return path

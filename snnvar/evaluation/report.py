@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..files import prepare_out_dir, write_text
 from ..version import package_version
 
 __all__ = ["REQUIRED_ROW_KEYS", "Report", "Row", "prepare_out_dir"]
@@ -178,20 +179,6 @@ class Row:
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(Row))
-
-
-def prepare_out_dir(path: str | Path, overwrite: bool = False) -> Path:
-    """Create ``path`` for a run's outputs; an existing non-empty one needs ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"output directory {path} already holds files; choose another or pass "
-            "overwrite=True (--overwrite on the command line) to replace them"
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass
@@ -504,13 +491,13 @@ class Report:
         ``plots=True`` is refused as for :meth:`save`."""
         _no_plots(plots)
         written = [out / "report.json", out / "results.csv", out / "results.md"]
-        written[0].write_text(self.to_json())
-        written[1].write_text(self.csv())
+        write_text(written[0], self.to_json())  # atomically: a full disk leaves no half file
+        write_text(written[1], self.csv())
         md = self.markdown(sigmas=None)
         for extra in (self.worst_case_table(), self.spike_table()):
             if extra:
                 md += "\n" + extra
-        written[2].write_text(md)
+        write_text(written[2], md)
         return written
 
 

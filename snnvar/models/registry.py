@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import fields
 
+from ..fields import check_types, describe_type, matches_type
 from ..nn import BACKENDS
 from . import zoo
 from .network import Network, NeuronConfig
@@ -54,7 +56,18 @@ def create(name: str, spiking: bool = True, neuron: str = "snnvar", **kwargs: ob
             f"unknown options {unknown} for model {name!r}; architecture options: {arch_keys}; "
             f"neuron options: {sorted(_NEURON_KEYS)}"
         )
+    func = builder.func if isinstance(builder, functools.partial) else builder
+    hints = typing.get_type_hints(func)
+    for key, value in kwargs.items():
+        if key in hints and not matches_type(value, hints[key]):
+            raise ValueError(
+                f"model option {key}={value!r} of {name!r} must be {describe_type(hints[key])}"
+            )
     config = NeuronConfig(backend=neuron, **{k: v for k, v in kwargs.items() if k in _NEURON_KEYS})
+    try:
+        check_types(config)
+    except ValueError as err:
+        raise ValueError(f"neuron option {err} (model {name!r})") from None
     if spiking:
         config.cell()  # validates the backend and its options before building layers
     arch = {k: v for k, v in kwargs.items() if k not in _NEURON_KEYS}

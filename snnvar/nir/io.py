@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..files import atomic_path
+
 __all__ = ["plain", "read", "require_nir", "write"]
 
 
@@ -35,12 +37,8 @@ def write(path: str | Path, graph: Any) -> Path:
     """``nir.write`` into a temporary file, then renamed: a full disk leaves no half file."""
     nir = require_nir()
     p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    try:
+    with atomic_path(p) as tmp:
         nir.write(tmp, graph)
-        tmp.replace(p)
-    finally:
-        tmp.unlink(missing_ok=True)
     return p
 
 

@@ -16,6 +16,7 @@ across its batches: a run of an earlier snnvar saw other input spikes.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import warnings
@@ -27,13 +28,14 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from .. import datasets
 from ..distributed import is_main, rank_and_world
 from ..fields import check_types
+from ..files import atomic_path, write_text
 from ..nn.modes import eval_mode
 from ..nn.unroll import check_logits
+from ..progress import progress_bar
 from .base import Method, Plain, derive_seed
 from .swa import SWA, SWAConfig
 
@@ -59,8 +61,8 @@ class TrainConfig:
     """Root seed of shuffling, spike encoding and dropout; in a run (``build_trainer``)
     also of the initial weights and of the method's perturbations."""
     progress: bool = field(default=True, compare=False)
-    """Show a tqdm progress bar per epoch (not part of the run: configs that differ only
-    here are equal)."""
+    """Show a tqdm progress bar per epoch, on a terminal or in Jupyter (not in a log:
+    :mod:`snnvar.progress`); not part of the run: configs that differ only here are equal."""
     warmup_epochs: int = 0
     """Epochs of plain base-optimizer steps before a :class:`~snnvar.training.Method`
     takes over: a warm start inside the same budget (the WVAT paper fine-tunes
@@ -187,6 +189,9 @@ class Trainer:
 
     def fit(self, train: Dataset, val: Dataset | None = None, resume: bool = False) -> list[dict]:
         """Train for ``config.epochs`` epochs (continuing from the checkpoint if ``resume``)."""
+        for what, data in (("training", train), ("validation", val)):
+            if data is not None and len(data) == 0:  # type: ignore[arg-type]
+                raise ValueError(f"Trainer.fit: the {what} set is empty (0 samples)")
         if resume:
             self.load_checkpoint()
             if self.swa is not None and self.epoch < self.config.epochs:
@@ -236,10 +241,10 @@ class Trainer:
         passes_before = opt.passes
         forward = self._forward_model()
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
-        batches = tqdm(
+        batches = progress_bar(
             self._loader(data, epoch, shuffle=True, shard=True),
             desc=f"epoch {epoch + 1}",
-            disable=not self.config.progress or rank != 0,
+            enabled=self.config.progress and rank == 0,
             leave=False,
         )
         for i, (x, y) in enumerate(batches):
@@ -377,14 +382,15 @@ class Trainer:
         if self.out_dir is None or not is_main():  # under torch.distributed: rank 0 writes
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(self.checkpoint_path)  # atomic: a crash never leaves half a checkpoint
-        (self.out_dir / "metrics.json").write_text(json.dumps(self.history, indent=1))
-        with open(self.out_dir / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[-1]))
-            writer.writeheader()
-            writer.writerows(self.history)
+        # atomically: a crash or a full disk never leaves half a checkpoint, nor a .tmp
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(self.state_dict(), tmp)
+        write_text(self.out_dir / "metrics.json", json.dumps(self.history, indent=1))
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, fieldnames=list(self.history[-1]))
+        writer.writeheader()
+        writer.writerows(self.history)
+        write_text(self.out_dir / "metrics.csv", table.getvalue())
 
 
 def _average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:

@@ -73,7 +73,9 @@ def test_offline_download_says_where_to_put_files(
     assert "network is unreachable" in message
     assert f"Put these files in {tmp_path / 'fashion_mnist'}" in message
     assert "t10k-labels-idx1-ubyte.gz" in message
-    assert not list((tmp_path / "fashion_mnist").iterdir())  # nothing partial left behind
+    # nothing partial left behind, not even the directory the download made
+    assert not (tmp_path / "fashion_mnist").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 class FakeResponse(io.BytesIO):
