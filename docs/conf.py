@@ -10,14 +10,19 @@ network is there, and are otherwise left as plain text.
 
 from __future__ import annotations
 
+import builtins
+import collections.abc
 import importlib
+import importlib.util
 import inspect
 import os
+import pathlib
 import shutil
 import sys
 import typing
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -62,7 +67,11 @@ autodoc_default_options = {
     "imported-members": True,
     "member-order": "bysource",
     "show-inheritance": True,
+    # torch's plumbing: a module's contract is documented on its class
+    "exclude-members": "forward, extra_repr",
 }
+# A method without a docstring of its own shows its snnvar base class's; one that
+# would show torch's text (state_dict, zero_grad) is reported by _require_docstring.
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 autodoc_typehints = "signature"
@@ -94,6 +103,8 @@ PUBLIC_PACKAGES = (
     "snnvar.distributed",
     "snnvar.demo",
     "snnvar.fields",
+    "snnvar.files",
+    "snnvar.progress",
     "snnvar.cli",
 )
 
@@ -125,7 +136,6 @@ def _public_paths() -> dict[str, str]:
                 continue
             if isinstance(defined, str) and isinstance(qualname, str):
                 paths.setdefault(f"{defined}.{qualname}", f"{package}.{name}")
-            paths.setdefault(f"snnvar.{name}", f"{package}.{name}")
     # the top-level re-exports: snnvar.Variation is snnvar.variation.Variation
     top = importlib.import_module("snnvar")
     for name in top.__all__:
@@ -178,6 +188,9 @@ def _lookup(target: str) -> object:
     return None
 
 
+_TYPE_MODULES = (builtins, typing, pathlib, collections.abc)
+
+
 def _quiet_outside(app, domain, node):
     """Only snnvar's own references must resolve: torch, numpy and the standard
     library are linked when intersphinx is on and left as text otherwise, and a
@@ -185,11 +198,46 @@ def _quiet_outside(app, domain, node):
     if node.get("refdomain") != "py":
         return None
     target = node.get("reftarget", "")
-    if not (target.startswith("snnvar.") or target == "snnvar"):
-        return True
-    if isinstance(_lookup(target), typing.TypeVar):
-        return True
-    return None
+    root = target.split(".")[0]
+    if root == "snnvar":
+        return True if isinstance(_lookup(target), typing.TypeVar) else None
+    if "." not in target and any(hasattr(m, target) for m in _TYPE_MODULES):
+        return True  # int, None, ValueError; Path, Any of a string annotation
+    if "[" in target or "]" in target:
+        return True  # a fragment of a subscripted type hint (dict[str, Any])
+    if "." in target and importlib.util.find_spec(root) is not None:
+        return True  # torch.Tensor, numpy.ndarray, pathlib.Path, typing.Any
+    return None  # an unqualified name that resolved nowhere: a broken reference
+
+
+def _require_description(app, domain, objtype, contentnode):
+    """Every documented public object has a description: an attribute or a method
+    without a docstring renders as a bare name (autodoc emits no docstring event for
+    it, so :func:`_require_docstring` cannot see it)."""
+    if domain != "py" or contentnode.astext().strip():
+        return
+    signature = contentnode.parent[0] if len(contentnode.parent) else None
+    name = signature.get("fullname", "") if signature is not None else ""
+    module = signature.get("module", "") if signature is not None else ""
+    if not name or any(part.startswith("_") for part in name.split(".")):
+        return
+    owner_path, _, attr = f"{module}.{name}".rpartition(".")
+    for base in getattr(_lookup(owner_path), "__mro__", ())[1:]:
+        if not base.__module__.startswith("snnvar"):
+            continue
+        docs = ModuleAnalyzer.for_module(base.__module__).find_attr_docs()
+        text = docs.get((base.__qualname__, attr))
+        if text:  # a subclass sets the value of an attribute its snnvar base documents
+            contentnode += nodes.paragraph(text=" ".join(line.strip() for line in text))
+            return
+    logger.warning(
+        "public %s %s.%s has no docstring",
+        objtype,
+        module,
+        name,
+        type="snnvar",
+        location=contentnode.parent,
+    )
 
 
 def _public_bases(app, name, obj, options, bases):
@@ -238,6 +286,13 @@ def _require_docstring(app, what, name, obj, options, lines):
         lines[:] = _attribute_comment(name)
     elif what == "attribute" and not any(line.strip() for line in lines):
         lines[:] = _attribute_comment(name)
+    if what in ("method", "property") and not getattr(obj, "__doc__", None):
+        owner = _lookup(name.rpartition(".")[0])
+        attr = name.rpartition(".")[2]
+        bases = getattr(owner, "__mro__", ())[1:]
+        source = next((b for b in bases if getattr(vars(b).get(attr), "__doc__", None)), None)
+        if source is None or not source.__module__.startswith("snnvar"):
+            lines[:] = []  # torch's (or Python's) text of the method it overrides is not ours
     if inspect.isclass(obj) and obj.__doc__ and obj.__doc__.startswith(obj.__name__ + "("):
         lines[:] = []  # the docstring dataclasses generate is not documentation
     if not any(line.strip() for line in lines):
@@ -278,4 +333,5 @@ def setup(app):
     app.connect("autodoc-process-docstring", _keep_attribute_text, priority=100)
     app.connect("autodoc-process-docstring", _require_docstring, priority=900)
     app.connect("autodoc-process-bases", _public_bases)
+    app.connect("object-description-transform", _require_description)
     return {"parallel_read_safe": True}

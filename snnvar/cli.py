@@ -293,7 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--redraw", choices=["step", "pass"], help="dynamic reads (default: step)")
     e.add_argument("--time-steps", type=int, help="T (default: the run's)")
-    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument(
+        "--batch-size", type=int, default=256,
+        help="samples per forward pass (memory only: the figures do not depend on it)",
+    )  # fmt: skip
     _torch_device_flag(e)
     e.add_argument("--landscape", action="store_true", help="loss along variation directions")
     e.add_argument("--histograms", action="store_true", help="per-layer weight histograms")
@@ -313,7 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-steps", "--timesteps", dest="time_steps", type=int, default=64,
         help="T of the SNN (64; --timesteps: deprecated spelling)",
     )  # fmt: skip
-    c.add_argument("--encoder", default="direct", choices=["direct", "rate"])
+    c.add_argument(
+        "--encoder", default="direct", choices=["direct", "rate"],
+        help="how the SNN receives the image: direct (the pixel values as input current "
+        "at every step) or rate (Bernoulli spikes)",
+    )  # fmt: skip
     c.add_argument("--percentile", type=float, default=100.0, help="threshold percentile")
     c.add_argument("--scale", type=float, default=1.0, help="threshold scaling factor")
     c.add_argument(
@@ -325,7 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--finetune-epochs", type=int, default=0, help="spike fine-tuning epochs")
     c.add_argument("--method", help="fine-tuning method (default: the ANN run's)")
     c.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (Adam)")
-    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument(
+        "--batch-size", type=int, default=64,
+        help="batch size of the fine-tuning (--finetune-epochs)",
+    )  # fmt: skip
 
     x = sub.add_parser(
         "export",
@@ -691,7 +701,13 @@ def _train(args: argparse.Namespace) -> None:
             if spec.device is None
             else f"device {spec.device.label()}"
         )
-        + f"): train accuracy {100 * last['train_accuracy']:.2f} %, "
+        + f"): train accuracy {100 * last['train_accuracy']:.2f} %"
+        + (
+            " (last epoch, at the perturbed weights it trained on)"
+            if getattr(trainer.optimizer, "perturbed_first_pass", False)
+            else " (last epoch)"
+        )
+        + ", "
         f"test accuracy {100 * last['val_accuracy']:.2f} %"
         + (f" ({world} processes, batch {spec.train.batch_size} each)" if world > 1 else "")
     )
@@ -772,7 +788,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     )
     from .evaluation.montecarlo import labelled_variations
     from .files import check_out_dir
-    from .runs import load_run
+    from .runs import load_run, run_label
 
     if not args.runs:
         raise CLIError("snnvar evaluate needs at least one run directory")
@@ -819,7 +835,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     specs = [s for _, s in loaded]
     if len({s.dataset for s in specs}) > 1:
         raise CLIError("runs evaluated together need the same data set")
-    names = args.name or [s.method for s in specs]
+    names = args.name or [run_label(r, s) for r, s in zip(args.runs, specs, strict=True)]
     if len(set(names)) != len(names):
         names = [f"{n} ({r.name})" for n, r in zip(names, args.runs, strict=True)]
     test = datasets.get(specs[0].dataset, root=args.data_root, train=False)

@@ -44,6 +44,7 @@ __all__ = [
     "convert_run",
     "load_run",
     "model_for",
+    "run_label",
     "train_run",
 ]
 
@@ -397,6 +398,17 @@ def _load_converted(run: Path, root: str | Path | None) -> tuple[nn.Module, RunS
         ) from None
     loop = replace(spec.train, encoder=config.encoder, time_steps=config.time_steps)
     return snn.eval(), replace(spec, train=loop, spiking=True)
+
+
+def run_label(run_dir: str | Path, spec: RunSpec) -> str:
+    """How a report names the run: its method (``"wvat"``), and for a converted run
+    what made it (``"sgd→snn"``; ``"sgd→snn+wvat fine-tune"`` when fine-tuned with WVAT)."""
+    info_path = Path(run_dir) / "conversion.json"
+    if not info_path.is_file():
+        return spec.method
+    info = json.loads(info_path.read_text())
+    tuned = info.get("finetune", {}).get("method")
+    return f"{spec.method}→snn" + (f"+{tuned} fine-tune" if tuned else "")
 
 
 def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Module, RunSpec]:

@@ -153,6 +153,7 @@ class ConvertedSNN(nn.Module):
     """
 
     spiking = True
+    """An SNN: :func:`snnvar.evaluate` feeds it time-major input."""
 
     def __init__(
         self,

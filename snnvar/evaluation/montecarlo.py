@@ -80,10 +80,15 @@ class PassResult:
     """One pass over the data: accuracy, loss, spikes and synaptic operations per sample."""
 
     accuracy: float
+    """Correct predictions / samples."""
     loss: float
+    """Mean loss per sample."""
     spikes: dict[str, float]
+    """Spikes per sample by neuron layer (SNNs; empty for an ANN)."""
     rates: dict[str, float]
+    """Spikes per neuron per time step by neuron layer."""
     synops: dict[str, float]
+    """Synaptic operations per sample by layer."""
 
 
 @torch.no_grad()
@@ -248,7 +253,7 @@ def variations(
     sigmas: Sequence[float] | None,
     times: Sequence[float | str] | None = None,
 ) -> list[Level]:
-    """The levels of a sweep (see :func:`labelled_variations`)."""
+    """The levels of a sweep (see ``labelled_variations``)."""
     return [v for _, v in labelled_variations(variation, sigmas, times)]
 
 
@@ -349,7 +354,7 @@ def evaluate(
             them (e.g. a static and a dynamic one), a dict ``label -> Variation``
             (e.g. Gaussian vs a measured distribution, WVAT paper Fig. 13), or None
             (clean weights). Every row carries its variation's label
-            (:meth:`Variation.label` unless named).
+            (:meth:`~snnvar.Variation.label` unless named).
             A device model (:mod:`snnvar.hardware`: PCM, RRAM, StuckAt, a
             custom σ(g)) is a level too: one programmed chip per draw.
         sigmas: a sweep: every variation at each of these levels, in [0, 1].

@@ -97,7 +97,7 @@ class Row:
     redraw: str | None = None
     """When a dynamic variation redraws (``"step"`` or ``"pass"``); None for static."""
     variation_label: str | None = None
-    """The variation's label (:meth:`Variation.label`, or the key it was given under)."""
+    """The variation's label (:meth:`~snnvar.Variation.label`, or the key it was given under)."""
     draws: int
     """Simulated chips the statistics are over."""
     accuracy_mean: float
@@ -125,7 +125,7 @@ class Row:
     seeds: list[int] | None = None
     """Each chip's seed (:func:`~snnvar.evaluation.chip_seed`), in chip order."""
     variation: dict[str, Any] | None = None
-    """The variation of this level (:meth:`Variation.to_dict`, or a device model's)."""
+    """The variation of this level (:meth:`~snnvar.Variation.to_dict`, or a device model's)."""
     time: float | None = None
     """A device model's row: seconds after programming at which its chips were read
     (``evaluate(times=...)``); None for a :class:`~snnvar.Variation`."""
@@ -225,7 +225,7 @@ class Report:
 
     @property
     def labels(self) -> list[str]:
-        """The variation labels of the rows, in order (:meth:`Variation.label`)."""
+        """The variation labels of the rows, in order (:meth:`~snnvar.Variation.label`)."""
         return list(dict.fromkeys(r.label for r in self.results))
 
     def row(

@@ -6,9 +6,9 @@ DAC, BatchNorm fused into the weights); :func:`restrict` makes the model the
 chip computes (trainable: HRAT), :func:`deploy` the programmed chip, on which a
 :class:`~snnvar.Variation` perturbs the programmed weights.
 
-Device models over time (:mod:`.devices`): :class:`PCM`, :class:`RRAM`,
+Device models over time (``snnvar.hardware.devices``): :class:`PCM`, :class:`RRAM`,
 :class:`CustomDevice` (a user's σ(g)) and :class:`StuckAt` map weights to
-conductance pairs (:mod:`.conductance`), programme them with conductance-dependent
+conductance pairs (``snnvar.hardware.conductance``), programme them with conductance-dependent
 noise, drift them (with global or per-column compensation) and add faults; they
 are accepted wherever a Variation is.
 """

@@ -9,7 +9,7 @@ share device weights share chips, and restores the weights bit for bit. For
 each selected weight tensor ``w`` of a chip read ``time`` seconds after
 programming:
 
-1. map ``w`` to its target pair ``(G+, G-)`` (:mod:`.conductance`);
+1. map ``w`` to its target pair ``(G+, G-)`` (``snnvar.hardware.conductance``);
 2. programme each device: ``G = G_T + noise_scale · σ(G_T) · z`` (``σ`` in µS,
    per model), clamped at 0;
 3. (PCM) drift: ``G(t) = G(t0) · (t / t0)^-ν`` with ``ν`` drawn per device,
@@ -230,6 +230,7 @@ class DeviceModel:
     Use a subclass: :class:`PCM`, :class:`RRAM`, :class:`CustomDevice`, :class:`StuckAt`."""
 
     kind: ClassVar[str] = ""
+    """The model's name in a ``[device]`` table (``kind = "pcm"``) and in reports."""
 
     g_max: float = 25.0
     """Largest programmable conductance (µS); ``w_max`` of each layer maps to it."""

@@ -346,7 +346,7 @@ def to_nir(
 
     Args:
         model: a zoo SNN of any neuron backend, a converted SNN
-            (:func:`snnvar.convert`, per-layer thresholds), a restricted model
+            (:func:`snnvar.conversion.convert`, per-layer thresholds), a restricted model
             (:func:`snnvar.hardware.restrict` / ``deploy``: the programmed,
             quantised weights), or a :class:`~snnvar.nn.SpikingSequential`.
         in_shape: one sample's shape without time and batch (default: the

@@ -51,6 +51,7 @@ class Integrator(nn.Module):
     returning the membrane at every step (NIR's ``LI``; ``I`` for β = 1)."""
 
     temporal = True
+    """Takes the whole sequence ``[T, B, ...]`` (not one step at a time)."""
 
     def __init__(self, beta: torch.Tensor) -> None:
         super().__init__()
@@ -74,7 +75,9 @@ class CurrentLIF(nn.Module):
     ``g_mem = R dt/τ_mem`` (snntorch's ``Synaptic`` and norse's LIBox → LIFBox order)."""
 
     temporal = True
-    emits_spikes = True  # recorded by snnvar.nn.record_spikes
+    """Takes the whole sequence ``[T, B, ...]`` (not one step at a time)."""
+    emits_spikes = True
+    """Its output is spikes: :func:`snnvar.nn.record_spikes` records it."""
 
     def __init__(self, alpha, g_syn, beta, g_mem, threshold) -> None:
         super().__init__()
@@ -129,6 +132,7 @@ class NIRNetwork(nn.Module):
     """
 
     spiking = True
+    """An SNN: :func:`snnvar.evaluate` feeds it time-major input."""
 
     def __init__(
         self, nodes: dict[str, nn.Module], order: list[str], sources: dict[str, list[str]],

@@ -38,6 +38,7 @@ class Readout(nn.Module):
     """
 
     temporal = True
+    """Takes the whole sequence ``[T, B, C]`` (not one step at a time)."""
 
     def __init__(self, kind: str = "mean_membrane", beta: float = 0.0) -> None:
         super().__init__()

@@ -58,6 +58,7 @@ class Surrogate:
     """
 
     name: ClassVar[str] = ""
+    """The surrogate's name in :data:`SURROGATES` (what ``surrogate(name)`` takes)."""
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         """``σ'(x)``, the stand-in for ``H'(x)``."""

@@ -125,6 +125,12 @@ class Method(torch.optim.Optimizer):
     Every method is stepped as ``step(closure, inputs=None)``.
     """
 
+    perturbed_first_pass = False
+    """Whether a step's first pass, whose loss and accuracy the Trainer reports as
+    ``train_loss`` / ``train_accuracy``, may run at perturbed weights (noise
+    injection, WVAT's HSV steps, HA-SGD, adversarial regularisation) rather than
+    at the clean ones (SGD, SAM, AWP)."""
+
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, seed: int = 0) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer)}")
@@ -148,6 +154,7 @@ class Method(torch.optim.Optimizer):
     # -- the torch.optim contract -----------------------------------------------------
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients, as the wrapped optimizer's ``zero_grad``."""
         self.base.zero_grad(set_to_none=set_to_none)
 
     def step(  # type: ignore[override]
@@ -184,9 +191,12 @@ class Method(torch.optim.Optimizer):
         return {}
 
     def state_dict(self) -> dict[str, Any]:
+        """``{"base": the wrapped optimizer's state dict, "method": the method's own
+        state (steps, passes, seed, hyperparameters)}``."""
         return {"base": self.base.state_dict(), "method": self._method_state()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the output of ``state_dict()`` (refused if it is not one of this method)."""
         if set(state_dict) != {"base", "method"}:
             raise ValueError(
                 f"not a {type(self).__name__} state dict: keys {sorted(state_dict)}, "
@@ -274,6 +284,8 @@ class Plain(Method):
         self.base.step()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the output of ``state_dict()``, or a bare torch optimizer's state dict
+        (checkpoints of earlier releases' ``"sgd"``)."""
         if set(state_dict) == {"state", "param_groups"}:  # a bare torch optimizer's state
             self.base.load_state_dict(state_dict)  # (checkpoints of snnvar <= 0.x's "sgd")
             self.param_groups = self.base.param_groups
@@ -286,6 +298,8 @@ class VariationMethod(Method):
     """A method that perturbs the weights through a :class:`~snnvar.Variation`
     (noise injection, WVAT, HA-SGD, adversarial regularisation): the variation is
     checked here and recorded among the hyperparameters."""
+
+    perturbed_first_pass = True
 
     def __init__(
         self,

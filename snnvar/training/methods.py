@@ -348,6 +348,7 @@ class AdversarialRegularization(VariationMethod):
             )
         self.boundary = boundary
         self.last_attack: dict[str, torch.Tensor] = {}
+        """Δ* of the last step, by parameter name."""
         self.last_regularizer = torch.zeros(())
 
     def step(  # type: ignore[override]

@@ -120,6 +120,7 @@ class Trainer:
         if not isinstance(optimizer, Method):
             optimizer = Plain(model, optimizer, seed=config.seed)
         self.optimizer: Method = optimizer
+        """The training method (a :class:`~snnvar.training.Method`) stepping the model."""
         self._warmup = Plain(model, optimizer.base, seed=config.seed)
         self.config = config
         self.out_dir = None if out_dir is None else Path(out_dir)
@@ -132,6 +133,7 @@ class Trainer:
         self.swa = None if swa is None else SWA(model, optimizer, swa)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        """One dict per epoch trained: epoch, seed, train/val loss and accuracy, passes."""
         self._ddp: nn.Module | None = None
 
     # -- torch.distributed ----------------------------------------------------------------

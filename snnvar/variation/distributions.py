@@ -61,6 +61,7 @@ class UnitDistribution(ABC):
     """A zero-mean, unit-variance distribution that fills tensors from a generator."""
 
     name: str
+    """The distribution's name (``Variation.distribution`` takes it)."""
 
     @property
     def label(self) -> str:
