@@ -240,6 +240,26 @@ def _require_description(app, domain, objtype, contentnode):
     )
 
 
+def _check_reference_complete(app, env):
+    """Every name of every public package's ``__all__`` is documented somewhere (an
+    ``:exclude-members:`` or a package without an API page would drop it silently);
+    a re-export documented under the package that owns it counts."""
+    documented = set(env.get_domain("py").objects)
+    for package in PUBLIC_PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            homes = [
+                f"{other}.{name}"
+                for other in PUBLIC_PACKAGES
+                if getattr(importlib.import_module(other), name, None) is obj
+            ]
+            if not documented.intersection(homes):
+                logger.warning(
+                    "public name %s.%s is not in the API reference", package, name, type="snnvar"
+                )
+
+
 def _public_bases(app, name, obj, options, bases):
     """``Bases:`` lists public classes only (not a private mixin such as ``_Restricted``)."""
     bases[:] = [b for b in bases if not b.__name__.startswith("_")]
@@ -334,4 +354,5 @@ def setup(app):
     app.connect("autodoc-process-docstring", _require_docstring, priority=900)
     app.connect("autodoc-process-bases", _public_bases)
     app.connect("object-description-transform", _require_description)
+    app.connect("env-check-consistency", _check_reference_complete)
     return {"parallel_read_safe": True}

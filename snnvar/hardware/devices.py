@@ -1,7 +1,7 @@
 """Device models over time: conductance pairs, programming noise by conductance,
 drift and its compensation, read noise and stuck-at faults.
 
-A device model is a variation (README, "Devices over time"): it is accepted
+A device model is a variation (docs/guide/hardware.md, "Devices over time"): it is accepted
 wherever a :class:`~snnvar.Variation` is (``sample``, ``applied``, the
 training methods, :func:`snnvar.evaluate`), draws its chips from the same
 per-device-weight streams (:mod:`snnvar.variation.seeding`), so models that

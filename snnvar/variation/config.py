@@ -68,7 +68,7 @@ def _short(value: object, limit: int = 80) -> str:
 
 @dataclass(frozen=True)
 class Variation:
-    """Weight variation of analog synaptic devices (README.md, "The weight-perturbation engine").
+    """Weight variation of analog synaptic devices (docs/guide/engine.md).
 
     For every selected tensor ``w`` of layer ``l``:
     ``Δw = γ · σ · s_l · ε + μ · s_l`` with ``ε`` a zero-mean, unit-variance draw,

@@ -1,7 +1,7 @@
 """Device constraints on the programmed weight: clip to the window, quantise.
 
 Applied to the clean weight before the noise is added, in this order
-(README.md, "The weight-perturbation engine"): clip to the device window ->
+(docs/guide/engine.md): clip to the device window ->
 quantise to ``levels`` evenly spaced conductance levels spanning the window
 (multi-level cells) -> add Δw.
 """

@@ -1,6 +1,6 @@
 """Sample, apply and restore weight perturbations (static and dynamic).
 
-For each selected tensor ``w`` of layer ``l`` (README.md, "The weight-perturbation engine"):
+For each selected tensor ``w`` of layer ``l`` (docs/guide/engine.md):
 
     w_device = quantise(clip(w))                       (only if configured)
     Δw       = γ · σ · s_l · ε  +  μ · s_l             ε from a unit distribution

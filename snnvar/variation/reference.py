@@ -1,7 +1,6 @@
 """Reference statistics of clean weights: the scale ``s_l`` and the device window.
 
-``s_l`` says what a relative variation is relative to (README.md, "The
-weight-perturbation engine"):
+``s_l`` says what a relative variation is relative to (docs/guide/engine.md):
 
 - ``"range"``: the WVAT paper's A, the width of [μ_w − 3σ_w, μ_w + 3σ_w], i.e.
   ``6 * std(w_l)`` (population std) -- the paper's hardware-simulated variation;
