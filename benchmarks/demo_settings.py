@@ -32,13 +32,16 @@ def main() -> None:
     test = datasets.get("digits", train=False)
     sgd = None
     print(f"seed {args.seed}, {args.draws} chips per σ\n")
-    print("| train σ | epochs | warm-up | method | clean (%) | σ = 10 % (%) | clean gap to SGD | s |")
+    columns = ("train σ", "epochs", "warm-up", "method", "clean (%)", "σ = 10 % (%)",
+               "clean gap to SGD", "s")  # fmt: skip
+    print("| " + " | ".join(columns) + " |")
     print("|---|---|---|---|---|---|---|---|")
     for setting in args.settings:
         sigma, epochs, *rest = setting.split(":")
         warmup = int(rest[0]) if rest else 0
         models, seconds = {}, {}
-        methods = ("sgd", "wvat", "hasgd") if sgd is None or int(epochs) != sgd[1] else ("wvat", "hasgd")
+        retrain_sgd = sgd is None or int(epochs) != sgd[1]  # SGD trains the same epochs
+        methods = ("sgd", "wvat", "hasgd") if retrain_sgd else ("wvat", "hasgd")
         for method in methods:
             spec = spec_for(method, FULL, args.seed)
             spec = replace(
