@@ -1023,6 +1023,20 @@ def _distributed(command: str) -> bool:
     return init_from_env()
 
 
+def _flag_for(key: str) -> str:
+    """The flag (or config table key) that sets a RunSpec setting: ``train.epochs``
+    -> ``--epochs``, ``model_options`` -> ``--model-option``, ``variation.gamma`` ->
+    ``--gamma`` (``[variation] gamma``)."""
+    head, _, tail = key.partition(".")
+    if head in _OPTION_TABLES:
+        return f"--{_OPTION_TABLES[head]}-option"
+    if head == "train" or not tail:
+        return "--" + (tail or head).replace("_", "-")
+    if head == "variation" and tail in ("sigma", "gamma"):
+        return f"--{tail}"
+    return f"[{head}] {tail}"
+
+
 def _interrupted_hint(args: argparse.Namespace | None) -> str:
     """Where an interrupted ``snnvar train`` stands, and how to go on."""
     if args is None or getattr(args, "command", None) != "train" or args.out is None:
@@ -1049,6 +1063,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupted (Ctrl-C)."""
     from .distributed import RankError
     from .files import OutputExists
+    from .runs import SettingsDiffer
 
     group = False
     args = None
@@ -1060,6 +1075,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo": _demo,
         }  # fmt: skip
         commands[args.command](args)
+    except SettingsDiffer as err:  # named by the flags that set them
+        listed = "; ".join(f"{_flag_for(k)}: saved {a!r}, given {b!r}" for k, a, b in err.pairs)
+        print(
+            f"snnvar: error: the run at {err.path} was made with other settings ({listed}); "
+            "give the saved values with --resume, or train into a new --out",
+            file=sys.stderr,
+        )
+        return 2
     except OutputExists as err:  # the library's message speaks Python; this one the CLI's
         print(
             f"snnvar: error: output directory {err.path} already holds files; choose another "

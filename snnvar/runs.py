@@ -40,6 +40,7 @@ from .variation import Variation
 __all__ = [
     "RUN_FORMAT",
     "RunSpec",
+    "SettingsDiffer",
     "build_trainer",
     "convert_run",
     "load_run",
@@ -241,6 +242,11 @@ class RunSpec:
     def differences(self, saved: RunSpec) -> list[str]:
         """``"key: saved X, given Y"`` for every setting in which this spec differs
         from ``saved`` (what ``--resume`` reports)."""
+        return [f"{k}: saved {a!r}, given {b!r}" for k, a, b in self.differing(saved)]
+
+    def differing(self, saved: RunSpec) -> list[tuple[str, Any, Any]]:
+        """``(key, saved value, given value)`` for every setting in which this spec
+        differs from ``saved``; keys of nested settings as ``"train.epochs"``."""
         given, old = self.to_dict(), saved.to_dict()
         pairs = []
         for key in given:
@@ -251,7 +257,7 @@ class RunSpec:
                 pairs += [(f"{key}.{k}", old[key].get(k), v) for k, v in given[key].items()]
             else:
                 pairs.append((key, old.get(key), given[key]))
-        return [f"{k}: saved {a!r}, given {b!r}" for k, a, b in pairs if a != b]
+        return [(k, a, b) for k, a, b in pairs if a != b]
 
 
 def _shape_and_classes(data: Dataset, encoder: str) -> tuple[tuple[int, ...], int]:
@@ -325,6 +331,21 @@ def _dataset(spec: RunSpec, root: str | Path | None, train: bool) -> Dataset:
     return datasets.get(spec.dataset, root=root, train=train, **spec.dataset_options)
 
 
+class SettingsDiffer(ValueError):
+    """A resumed run given settings other than the ones it was made with."""
+
+    def __init__(self, path: Path, pairs: list[tuple[str, Any, Any]]) -> None:
+        listed = "; ".join(f"{k}: saved {a!r}, given {b!r}" for k, a, b in pairs)
+        super().__init__(
+            f"the run at {path} was made with other settings ({listed}); resume it with the "
+            "saved ones"
+        )
+        self.path = path
+        """The run directory."""
+        self.pairs = pairs
+        """``(key, saved value, given value)`` per differing setting."""
+
+
 def train_run(
     spec: RunSpec,
     out_dir: str | Path,
@@ -346,12 +367,9 @@ def train_run(
         if not (out / "run.json").is_file():
             raise FileNotFoundError(f"no run to resume at {out} (run.json is missing)")
         saved = RunSpec.from_dict(json.loads((out / "run.json").read_text()))
-        differ = spec.differences(saved)
+        differ = spec.differing(saved)
         if differ:
-            raise ValueError(
-                f"the run at {out} was made with other settings ({'; '.join(differ)}); "
-                "resume it with the saved ones"
-            )
+            raise SettingsDiffer(out, differ)
     if not resume:
         check_out_dir(out, overwrite)
     train = _dataset(spec, root, True)

@@ -209,3 +209,16 @@ def test_progress_bars_stay_out_of_logs(monkeypatch) -> None:
     monkeypatch.setattr(sys, "stderr", log)
     monkeypatch.setenv("SNNVAR_PROGRESS", "1")
     assert progress.shows_progress()
+
+
+def test_resume_with_changed_settings_names_the_flags(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert cli(capsys, "train", *TINY, "--out", out)[0] == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    code, _, err = cli(capsys, "train", *TINY, "--lr", "0.01", "--gamma", "0.5", "--out", out,
+                       "--resume")  # fmt: skip
+    line = _one_line(err)
+    assert code == 2
+    assert "--lr: saved 0.001, given 0.01" in line and "--gamma: saved 1.0, given 0.5" in line
+    assert "train.epochs" not in line and "variation.gamma" not in line
+    assert (out / "checkpoint.pt").read_bytes() == before
