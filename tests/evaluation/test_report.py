@@ -97,9 +97,13 @@ def test_files_and_plots_are_written_and_never_overwritten(report, tmp_path) -> 
         blob = (out / name).read_bytes()
         assert blob.startswith(PNG) and len(blob) > 5000
     before = (out / "report.json").read_text()
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(
+        FileExistsError, match=r"already holds files; choose another or pass overwrite=True"
+    ):
         save_report(report, out)
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(
+        FileExistsError, match=r"already holds files; choose another or pass overwrite=True"
+    ):
         report.save(out)
     assert (out / "report.json").read_text() == before
     save_report(report, out, overwrite=True)
