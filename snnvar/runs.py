@@ -12,6 +12,7 @@ the benchmarks and the notebooks all build their trainers with
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from torch.utils.data import Dataset, Subset
 
 from . import datasets, models
 from .fields import check_types
-from .files import atomic_path, check_out_dir, prepare_out_dir, removing_new_dirs, write_text
+from .files import check_out_dir, prepare_out_dir, removing_new_dirs, write_bytes, write_text
 from .hardware import Restrictions, restrict, restrictions_of
 from .hardware.devices import DeviceModel, device_from_dict
 from .training import (
@@ -331,6 +332,9 @@ def _dataset(spec: RunSpec, root: str | Path | None, train: bool) -> Dataset:
     return datasets.get(spec.dataset, root=root, train=train, **spec.dataset_options)
 
 
+_RUN_FILES = ("checkpoint.pt", "metrics.json", "metrics.csv", "run.json")
+
+
 class SettingsDiffer(ValueError):
     """A resumed run given settings other than the ones it was made with."""
 
@@ -381,6 +385,8 @@ def train_run(
     if not resume:  # under torch.distributed rank 0 writes; every rank trains
         with removing_new_dirs(out):
             on_main(lambda: prepare_out_dir(out, overwrite))
+            # an overwritten run's checkpoint and metrics must not be resumed as this one's
+            on_main(lambda: [(out / n).unlink(missing_ok=True) for n in _RUN_FILES])
             on_main(lambda: write_text(out / "run.json", json.dumps(spec.to_dict(), indent=1)))
     # interrupted before its first checkpoint, a run resumes from its start
     trainer.fit(train, test, resume=resume and trainer.checkpoint_path.is_file())
@@ -549,8 +555,9 @@ def convert_run(
             info["finetuned_accuracy"] = accuracy(snn, config.encoder, config.time_steps)
         else:
             out = prepare_out_dir(out_dir, overwrite)
-            with atomic_path(out / "checkpoint.pt") as tmp:
-                torch.save({"model": snn.state_dict()}, tmp)
+            buffer = io.BytesIO()  # see Trainer._write: a full disk as an OSError
+            torch.save({"model": snn.state_dict()}, buffer)
+            write_bytes(out / "checkpoint.pt", buffer.getvalue())
         write_text(out / "conversion.json", json.dumps(info, indent=1))
         lines = [
             f"ANN accuracy: {100 * info['ann_accuracy']:.2f} %",

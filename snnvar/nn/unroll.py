@@ -116,6 +116,12 @@ class Unrolled(nn.Module):
                 out = self.model(x[t])
             outs.append(self._step_output(out, t))
         y = torch.stack(outs)
+        for m in self.model.modules():  # no graph left in the state (deepcopy, SWA)
+            if _is_snntorch_neuron(m):
+                for name in _SNNTORCH_STATE:
+                    value = m._buffers.get(name)
+                    if isinstance(value, torch.Tensor):
+                        m._buffers[name] = value.detach()
         if y.dim() != 3 or y.shape[1] != x.shape[1]:
             raise ValueError(
                 f"each step returned shape {tuple(y.shape[1:])} for a batch of {x.shape[1]}; "

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from .. import datasets
 from ..distributed import is_main, rank_and_world
 from ..fields import check_types
-from ..files import atomic_path, write_text
+from ..files import write_bytes, write_text
 from ..nn.modes import eval_mode
 from ..nn.unroll import check_logits
 from ..progress import progress_bar
@@ -385,8 +385,11 @@ class Trainer:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # atomically: a crash or a full disk never leaves half a checkpoint, nor a .tmp
-        with atomic_path(self.checkpoint_path) as tmp:
-            torch.save(self.state_dict(), tmp)
+        # serialised in memory first: torch.save reports a full disk as a RuntimeError,
+        # a plain write as the OSError the command line reports in one line
+        buffer = io.BytesIO()
+        torch.save(self.state_dict(), buffer)
+        write_bytes(self.checkpoint_path, buffer.getvalue())
         write_text(self.out_dir / "metrics.json", json.dumps(self.history, indent=1))
         table = io.StringIO(newline="")
         writer = csv.DictWriter(table, fieldnames=list(self.history[-1]))
