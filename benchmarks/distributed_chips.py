@@ -27,13 +27,13 @@ import torch
 
 
 def _worker(args: argparse.Namespace) -> None:
-    from snnvar import Variation, datasets, evaluate
+    from snnvar import Variation, evaluate
     from snnvar.distributed import init_from_env, is_main, rank_and_world
-    from snnvar.runs import load_run
+    from snnvar.runs import load_run, run_dataset
 
     init_from_env()
     model, spec = load_run(args.run, root=args.data_root)
-    test = datasets.get(spec.dataset, root=args.data_root, train=False)
+    test = run_dataset(spec, root=args.data_root)
     data = torch.utils.data.Subset(test, range(min(args.samples, len(test))))
     start = time.perf_counter()
     report = evaluate(

@@ -34,7 +34,7 @@ import snnvar
 from snnvar import Variation, datasets
 from snnvar import nir as snn_nir
 from snnvar.evaluation.montecarlo import chip_seed
-from snnvar.runs import load_run
+from snnvar.runs import load_run, run_dataset
 
 
 def _encode(x: torch.Tensor, encoder: str, steps: int, seed: int) -> torch.Tensor:
@@ -169,7 +169,7 @@ def main() -> None:
         from snnvar.hardware import deploy
 
         model = deploy(model)
-    test = datasets.get(spec.dataset, root=args.data_root, train=False)
+    test = run_dataset(spec, root=args.data_root)
     n = min(args.samples, len(test))
     xs = torch.stack([test[i][0] for i in range(n)])
     ys = torch.tensor([int(test[i][1]) for i in range(n)])

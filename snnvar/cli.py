@@ -14,6 +14,7 @@ overwritten without ``--overwrite``.
 from __future__ import annotations
 
 import argparse
+import json
 import ast
 import re
 import sys
@@ -22,12 +23,6 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["build_parser", "main"]
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 
 class CLIError(Exception):
     """A usage error: printed as one line, exit status 2."""
@@ -284,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     e.add_argument("--attack-steps", type=int, default=10, help="worst-case ascent steps (10)")
     e.add_argument(
+        "--attack-loss", choices=("ce", "kl"), default="ce",
+        help="what the worst-case ascent maximises: ce, the cross-entropy on the labels "
+        "(default), or kl, the KL divergence to the clean network's output without labels "
+        "(Büchel et al.'s attack)",
+    )  # fmt: skip
+    e.add_argument(
         "--ablation", action="store_true",
         help="with --hardware: also every run on each restriction alone (what each costs), "
         "named 'RUN / restriction'",
@@ -440,12 +441,12 @@ def _check_config_value(action: argparse.Action, key: str, value: Any, path: Pat
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     """The TOML file ``path`` (``what``: "config", "hardware") or a one-line error."""
+    from .files import read_toml
+
     try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise CLIError(f"{what} file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise CLIError(f"{what} file {path} is not valid TOML: {err}") from None
+        return read_toml(path, what)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
 
 
 _NEGATIVE = re.compile(r"^-(\d|\.\d)")
@@ -776,7 +777,6 @@ def _add_ablation(
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from . import datasets
     from .distributed import is_main, on_main
     from .evaluation import (
         evaluate,
@@ -788,7 +788,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     )
     from .evaluation.montecarlo import labelled_variations
     from .files import check_out_dir
-    from .runs import load_run, run_label
+    from .runs import load_run, run_dataset, run_label
 
     if not args.runs:
         raise CLIError("snnvar evaluate needs at least one run directory")
@@ -833,12 +833,20 @@ def _evaluate(args: argparse.Namespace) -> None:
     raw = [load_run(r, root=args.data_root) for r in args.runs]
     loaded = [_on_chip(m, spec, hardware, r) for (m, spec), r in zip(raw, args.runs, strict=True)]
     specs = [s for _, s in loaded]
-    if len({s.dataset for s in specs}) > 1:
-        raise CLIError("runs evaluated together need the same data set")
+    data = {(s.dataset, json.dumps(s.dataset_options, sort_keys=True)) for s in specs}
+    if len(data) > 1:  # one test set for all: the same data set with the same options
+        listed = "; ".join(
+            f"{r}: {s.dataset} {s.dataset_options or '(default options)'}"
+            for r, s in zip(args.runs, specs, strict=True)
+        )
+        raise CLIError(
+            f"runs evaluated together need the same data set and data set options ({listed}); "
+            "evaluate them apart"
+        )
     names = args.name or [run_label(r, s) for r, s in zip(args.runs, specs, strict=True)]
     if len(set(names)) != len(names):
         names = [f"{n} ({r.name})" for n, r in zip(names, args.runs, strict=True)]
-    test = datasets.get(specs[0].dataset, root=args.data_root, train=False)
+    test = run_dataset(specs[0], root=args.data_root)  # with the run's own dataset options
     # every run with its own input encoding and T, all on the same chips (paired by
     # device weight: an ANN and its converted SNN share them)
     named_all = {n: m for n, (m, _) in zip(names, loaded, strict=True)}
@@ -860,12 +868,12 @@ def _evaluate(args: argparse.Namespace) -> None:
             found = worst_case_attack(
                 model, test, zeta=zeta, steps=args.attack_steps, seed=args.seed,
                 variation=attack_on, encoder=encoders[name], time_steps=steps[name],
-                batch_size=args.batch_size,
+                batch_size=args.batch_size, loss=args.attack_loss,
             )  # fmt: skip
             report.worst_case.append({
                 "method": name, "zeta": zeta, "steps": found.steps, "seed": found.seed,
-                "accuracy": found.accuracy, "clean_accuracy": found.clean_accuracy,
-                "loss": found.loss,
+                "objective": found.objective, "accuracy": found.accuracy,
+                "clean_accuracy": found.clean_accuracy, "loss": found.loss,
             })  # fmt: skip
     if args.landscape:
         report.landscape = loss_landscape(
@@ -873,6 +881,7 @@ def _evaluate(args: argparse.Namespace) -> None:
             batch_size=args.batch_size,
         )  # fmt: skip
     report.config["runs"] = [str(r) for r in args.runs]
+    report.config["dataset_options"] = dict(specs[0].dataset_options)
     if args.histograms:
         try:
             report.histograms = weight_histograms(named_all)
@@ -911,8 +920,6 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    import json
-
     from . import nir as snn_nir
     from .evaluation.montecarlo import chip_seed
     from .files import write_text

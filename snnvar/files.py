@@ -6,6 +6,10 @@ NIR graphs, downloaded data) goes to a temporary file beside its destination
 first and is renamed onto it when complete, so a full disk or an interrupted
 run leaves either the old file or the new one, never half of one, and no
 temporary file behind.
+
+TOML files (run configurations, hardware, device and variation tables) are read
+here, in one place (:func:`read_toml`): ``tomllib`` on Python 3.11+, ``tomli``
+(the same parser, its backport) on 3.10.
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the backport (a dependency there)
+    import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = [
     "OutputExists",
     "atomic_path",
     "check_out_dir",
     "prepare_out_dir",
+    "read_toml",
     "removing_new_dirs",
     "write_bytes",
     "write_text",
@@ -36,6 +47,29 @@ class OutputExists(FileExistsError):
         )
         self.path = path
         """The directory."""
+
+
+def read_toml(path: str | Path, what: str = "TOML") -> dict[str, Any]:
+    """The TOML file ``path`` as a dict. ``what`` names the file in errors
+    (``"config"``, ``"hardware"``, ``"device"``, ``"variation"``).
+
+    Raises ``ValueError`` naming the file for a missing file, a directory, a file
+    that is not UTF-8 text or not valid TOML; other ``OSError`` (no permission)
+    pass through.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{what} file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"{what} file {path} is a directory; give a .toml file") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{what} file {path} is not a UTF-8 text file ({err})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{what} file {path} is not valid TOML: {err}") from None
 
 
 @contextlib.contextmanager

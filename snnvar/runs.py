@@ -46,6 +46,7 @@ __all__ = [
     "convert_run",
     "load_run",
     "model_for",
+    "run_dataset",
     "run_label",
     "train_run",
 ]
@@ -328,7 +329,12 @@ def build_trainer(
     return Trainer(model, method, config, out_dir=out_dir, scheduler=schedule, swa=swa)
 
 
-def _dataset(spec: RunSpec, root: str | Path | None, train: bool) -> Dataset:
+def run_dataset(spec: RunSpec, root: str | Path | None = None, train: bool = False) -> Dataset:
+    """The data set a run was made with: ``spec.dataset`` with the run's own
+    ``spec.dataset_options`` (image size, N-MNIST time bins, ...), its test split
+    (``train=False``) or its training split. Every path that reloads a run's data
+    (evaluate, convert, export, the benchmarks) goes through here, so the model
+    sees the inputs it was trained on."""
     return datasets.get(spec.dataset, root=root, train=train, **spec.dataset_options)
 
 
@@ -376,8 +382,8 @@ def train_run(
             raise SettingsDiffer(out, differ)
     if not resume:
         check_out_dir(out, overwrite)
-    train = _dataset(spec, root, True)
-    test = _dataset(spec, root, False) if validate else None
+    train = run_dataset(spec, root, train=True)
+    test = run_dataset(spec, root) if validate else None
     from .distributed import on_main
 
     # the model, the method and the data are checked before anything is written
@@ -395,7 +401,7 @@ def train_run(
 
 def calibration_inputs(spec: RunSpec, samples: int, root: str | Path | None = None) -> torch.Tensor:
     """The first ``samples`` training inputs of ``spec``'s data set (for threshold balancing)."""
-    train = _dataset(spec, root, True)
+    train = run_dataset(spec, root, train=True)
     n = min(samples, len(train))
     if n < 1:
         raise ValueError(f"calibration needs at least 1 sample, got {samples}")
@@ -452,7 +458,7 @@ def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Mo
         spec = RunSpec.from_dict(json.loads(spec_path.read_text()))
     except json.JSONDecodeError as err:
         raise ValueError(f"{spec_path} is not valid JSON: {err}") from None
-    model = model_for(spec, _dataset(spec, root, False))
+    model = model_for(spec, run_dataset(spec, root))
     try:
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
     except Exception as err:
@@ -506,7 +512,7 @@ def convert_run(
         )
     check_out_dir(out_dir, overwrite)
     calib = calibration_inputs(spec, calibration, root)
-    test = _dataset(spec, root, False)
+    test = run_dataset(spec, root)
     out_dir = Path(out_dir)
     with removing_new_dirs(out_dir):  # a failed conversion leaves no empty directory
 
@@ -548,7 +554,8 @@ def convert_run(
                 ),
             )  # fmt: skip
             out = prepare_out_dir(out_dir, overwrite)
-            build_trainer(tune, snn, out_dir=out, progress=progress).fit(_dataset(spec, root, True))
+            tuner = build_trainer(tune, snn, out_dir=out, progress=progress)
+            tuner.fit(run_dataset(spec, root, train=True))
             info["method"] = f"{name}+finetune"
             info["finetune"] = {"epochs": finetune_epochs, "method": name, "lr": lr,
                                 "spec": tune.to_dict()}  # fmt: skip

@@ -184,3 +184,42 @@ def test_report_save_refuses_to_draw_plots(tmp_path) -> None:
     with pytest.raises(TypeError, match=r"use snnvar\.evaluation\.save_report"):
         report.save(tmp_path / "r", plots=True)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_runs_data_is_reloaded_with_its_own_options(tmp_path) -> None:
+    """load_run, convert_run and run_dataset read the run's dataset_options (a 16x16
+    digits run is rebuilt for, converted on and tested with 16x16 digits)."""
+    from pathlib import Path
+
+    from snnvar.conversion import ConversionConfig
+    from snnvar.runs import convert_run, run_dataset
+
+    spec = _spec(method="sgd", method_options={}, spiking=False, dataset_options={"size": 16},
+                 train=replace(LOOP, epochs=1, encoder="none"))  # fmt: skip
+    train_run(spec, tmp_path / "ann", validate=False)
+    model, loaded = load_run(tmp_path / "ann")
+    assert loaded.dataset_options == {"size": 16}
+    test = run_dataset(loaded)
+    assert tuple(test[0][0].shape) == (1, 16, 16) and len(test) == 360
+    assert model(test[0][0][None]).shape == (1, 10)
+    assert tuple(run_dataset(loaded, train=True)[0][0].shape) == (1, 16, 16)
+    info = convert_run(tmp_path / "ann", tmp_path / "snn",
+                       ConversionConfig(time_steps=2, encoder="direct"), calibration=8)  # fmt: skip
+    with torch.no_grad():  # the ANN's accuracy on the 16x16 test set, computed here
+        xs = torch.stack([test[i][0] for i in range(len(test))])
+        ys = torch.tensor([int(test[i][1]) for i in range(len(test))])
+        mine = float((model(xs).argmax(1) == ys).float().mean())
+    # convert_run tested the same ANN on the same images (one tie may break otherwise)
+    assert abs(info["ann_accuracy"] - mine) <= 1 / len(test) and mine > 0.2
+    snn, snn_spec = load_run(tmp_path / "snn")
+    assert snn_spec.dataset_options == {"size": 16}
+    # no path reloads a run's data set without its options
+    root = Path(__file__).resolve().parents[1]
+    offenders = [
+        p.relative_to(root).as_posix()
+        for folder in ("snnvar", "benchmarks")
+        for p in (root / folder).rglob("*.py")
+        if "datasets.get(spec.dataset" in p.read_text(encoding="utf-8")
+        and p.name != "runs.py"
+    ]
+    assert offenders == []

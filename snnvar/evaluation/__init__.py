@@ -15,9 +15,10 @@ from .output import save_report, write_report
 from .plots import plot_accuracy, plot_histograms, plot_landscape, plot_time
 from .report import REQUIRED_ROW_KEYS, Report, Row, prepare_out_dir
 from .synops import SynOpsRecord, count_synops, fanout
-from .worst_case import WorstCase, worst_case, worst_case_attack
+from .worst_case import ATTACK_LOSSES, WorstCase, worst_case, worst_case_attack
 
 __all__ = [
+    "ATTACK_LOSSES",
     "REQUIRED_ROW_KEYS",
     "Batches",
     "PassResult",

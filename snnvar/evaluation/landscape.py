@@ -17,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from ..datasets.batches import prepare_models
+from ..hardware.restrict import refuse_undeployed
 from ..variation import Variation
 from .montecarlo import chip_seed, is_identity, named_models, run_pass
 
@@ -56,6 +57,8 @@ def loss_landscape(
             raise ValueError(f"sigma must lie in [0, 1], got {s}")
     base = replace(variation or Variation(sigma=0.0), mode="static")
     named = named_models(model)
+    for method, m in named.items():
+        refuse_undeployed(m, "loss_landscape", method)
     prepared = prepare_models(data, named, encoder, time_steps, batch_size, seed)
     rows: list[dict[str, Any]] = []
     for method, m in named.items():

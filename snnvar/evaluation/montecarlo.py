@@ -31,7 +31,7 @@ from torch import nn
 
 from ..datasets.batches import Batches, prepare, prepare_models
 from ..distributed import gather_work, rank_and_world
-from ..hardware import restrictions_of
+from ..hardware import refuse_undeployed, restrictions_of
 from ..hardware.devices import DeviceModel, parse_time
 from ..nn.modes import eval_mode
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
@@ -392,6 +392,9 @@ def evaluate(
         raise ValueError(f"draws must be an integer >= 1, got {draws!r}")
     named = named_models(model)
     levels = labelled_variations(variation, sigmas, times)
+    if not all(is_identity(v) for _, v in levels):  # chips: the weights they program
+        for method, m in named.items():
+            refuse_undeployed(m, "evaluate", method)
     batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
     rank, world = rank_and_world()

@@ -201,7 +201,8 @@ class Report:
     """:func:`~snnvar.evaluation.weight_histograms`, if computed."""
     worst_case: list[dict[str, Any]] = field(default_factory=list)
     """Worst-case chips (:func:`~snnvar.evaluation.worst_case_attack`), if computed:
-    ``{method, zeta, steps, seed, accuracy, clean_accuracy, loss}`` per method and ζ."""
+    ``{method, zeta, steps, seed, objective, accuracy, clean_accuracy, loss}`` per
+    method, ζ and objective (``"ce"`` or ``"kl"``)."""
     snnvar_version: str = field(default_factory=package_version)
     """The snnvar that wrote it."""
 
@@ -436,19 +437,28 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def worst_case_table(self) -> str:
-        """Accuracy (%) of each method's worst-case chip per ζ beside its clean accuracy
+        """Accuracy (%) of each method's worst-case chip per ζ (and objective, where
+        the cross-entropy and KL attacks are both present) beside its clean accuracy
         ("" when none was computed)."""
         if not self.worst_case:
             return ""
-        zetas = sorted({w["zeta"] for w in self.worst_case})
-        head = ["method", "clean", *(f"worst case, ζ = {100 * z:g} %" for z in zetas)]
+
+        def column(w: dict[str, Any]) -> tuple[float, str]:
+            return (w["zeta"], w.get("objective", "ce"))
+
+        columns = sorted({column(w) for w in self.worst_case})
+        both = len({obj for _, obj in columns}) > 1
+        head = ["method", "clean"] + [
+            f"worst case, ζ = {100 * z:g} %" + (f" ({obj.upper()})" if both else "")
+            for z, obj in columns
+        ]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for method in dict.fromkeys(w["method"] for w in self.worst_case):
-            found = {w["zeta"]: w for w in self.worst_case if w["method"] == method}
+            found = {column(w): w for w in self.worst_case if w["method"] == method}
             clean = next(iter(found.values()))["clean_accuracy"]
             cells = [method, f"{100 * clean:.2f}"]
-            cells += ["-" if z not in found else f"{100 * found[z]['accuracy']:.2f}"
-                      for z in zetas]  # fmt: skip
+            cells += ["-" if c not in found else f"{100 * found[c]['accuracy']:.2f}"
+                      for c in columns]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 

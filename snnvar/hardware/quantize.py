@@ -5,7 +5,10 @@
 gradients straight through (Bengio, Léonard & Courville 2013, "Estimating or
 propagating gradients through stochastic neurons for conditional
 computation"); the clipping passes none outside the interval, as a saturating
-circuit does. A learned scale before a quantiser (HRAT's input scale) gets its
+circuit does, and all of it on the interval's edges: ``clamp`` with tensor bounds
+gives gradient 1 at ``x == ±half`` (``maximum(minimum(x, half), -half)`` would give
+0.5 there, the tie split between its two arguments, and every layer's largest
+weight sits on its edge when the window is max|W|). A learned scale before a quantiser (HRAT's input scale) gets its
 gradient from the rounding error, as in LSQ (Esser et al., ICLR 2020).
 """
 
@@ -31,5 +34,5 @@ def quantize(x: torch.Tensor, levels: int, half: torch.Tensor | float) -> torch.
     if not bool(half > 0):
         return x * 0.0
     step = 2.0 * half / (levels - 1)
-    clipped = torch.maximum(torch.minimum(x, half), -half)
+    clipped = torch.clamp(x, -half, half)  # gradient 1 on [-half, half], edges included
     return ste_round((clipped + half) / step) * step - half

@@ -23,12 +23,20 @@ learned input scale is a parameter ``input_log_scale`` (``a = exp``, so weight
 decay pulls ``a`` towards 1 and ``a`` stays positive).
 
 Training the restricted model is HRAT; any method of :mod:`snnvar.training`
-trains it (HRAT + WVAT, HRAT + HA-SGD). A training method's variation is drawn
-on the float weight ``W`` and passes through the fusing and the quantiser.
-On a chip the noise comes after programming: :func:`deploy` writes the
-programmed ``W'`` and ``b'`` into the weights and keeps only the input and
-output circuit, so a Variation applied to the deployed model perturbs the
-programmed levels, as hardware does.
+trains it (HRAT + WVAT, HRAT + HA-SGD, HRAT + noise injection). On a chip the
+noise comes after programming, and so it does in training: a variation applied
+to the restricted model reads the programmed ``W'`` (and ``b'``) where the layer
+computes them (:func:`snnvar.variation.read_programmed`), its scale, window
+and levels taken from ``W'``, with the gradient passing straight through to
+``W``. So a fused BatchNorm does not scale the noise per output channel: the
+training noise is the chip's. :func:`deploy` writes the programmed ``W'`` and
+``b'`` into the weights and keeps only the input and output circuit, so a
+Variation applied to the deployed model perturbs the programmed levels, as
+hardware does; with the BatchNorm in eval mode the restricted model and its
+deployed chip read the same values. Evaluating an undeployed restricted model
+(:func:`snnvar.evaluate`, the worst case) is refused: deploy it first. WVAT's GAV
+and the adversarial attacks act on the parameters ``W`` themselves (they are
+directions in the trained weights, not device noise).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..nn.neurons import TimeLoop
 from ..nn.recording import is_spiking, neuron_layer_names
+from ..variation.engine import read_programmed
 from .quantize import quantize
 from .restrictions import Restrictions
 
@@ -55,6 +64,7 @@ __all__ = [
     "ablation",
     "deploy",
     "describe",
+    "refuse_undeployed",
     "output_swing_from_data",
     "restrict",
     "restrictions_of",
@@ -91,6 +101,17 @@ class _Restricted:
     @property
     def restrictions(self) -> Restrictions:
         return self.__dict__[_STATE].hw
+
+    @property
+    def deployed(self) -> bool:
+        """Whether the weights are the programmed ones (:func:`deploy`)."""
+        return self.__dict__[_STATE].deployed
+
+    def programs_parameter(self, attr: str) -> bool:
+        """True for ``weight`` and ``bias`` until deployed: the devices hold the
+        programmed ``W'`` and ``b'``, so a variation reads those (the engine's
+        protocol, :func:`snnvar.variation.read_programmed`)."""
+        return not self.deployed and attr in ("weight", "bias")
 
     def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
@@ -187,9 +208,10 @@ class _Restricted:
         x = self._input(x)
         if state.deployed:  # programmed once: the weights are the chip's
             y = self._op(x, self.weight, self.bias)
-        else:
+        else:  # programmed at every call; a variation applied now reads W' and b'
             w, b = self.programmed(x)
-            y = self._op(x, w, b)
+            read = read_programmed(self, {"weight": w, "bias": b})
+            y = self._op(x, read["weight"], read["bias"])  # type: ignore[arg-type]
         return self._output(y)
 
 
@@ -366,6 +388,26 @@ def restrictions_of(model: nn.Module) -> Restrictions | None:
         if isinstance(m, _Restricted):
             return m.restrictions
     return None
+
+
+def refuse_undeployed(model: nn.Module, where: str, name: str | None = None) -> None:
+    """Raise ``ValueError`` if ``model`` is restricted but not deployed: a chip's
+    variation (or a worst-case attack) belongs on the weights it programs, which only
+    :func:`deploy` writes into the parameters. ``where`` names the caller and
+    ``name`` the model in the message."""
+    layers = [
+        m.__dict__[_STATE].name
+        for m in model.modules()
+        if isinstance(m, _Restricted) and not m.__dict__[_STATE].deployed
+    ]
+    if layers:
+        what = f"model {name!r}" if name is not None else "the model"
+        raise ValueError(
+            f"{where}: {what} is restricted (snnvar.hardware.restrict) but not deployed "
+            f"(layers {layers}): its variation must land on the programmed weights W', not "
+            "on the float weights before programming; pass snnvar.hardware.deploy(model), "
+            "the chip after programming"
+        )
 
 
 @torch.no_grad()

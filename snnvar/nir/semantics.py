@@ -18,6 +18,13 @@ float64, so ``1 − dt/τ`` gives back the float32 β bit for bit.
 default, 1e-4 s, is the one snntorch 1.0's ``import_from_nir`` hard-codes and
 spikingjelly 2.0's ``import_from_nir`` defaults to; snnvar records it in the
 graph's metadata (``dt``) and :func:`~snnvar.nir.from_nir` reads it from there.
+
+Units are a convention: τ is written in **seconds**, with ``dt = 1e-4 s``, as
+snntorch writes and reads it (a β = 0.9 LIF has τ = 1e-3 s). NIR's own table of
+primitives gives τ in milliseconds; no consumer we test (snntorch, spikingjelly,
+norse) reads it so, and only ``dt/τ`` enters the discrete neuron: a graph whose τ
+and ``dt`` are both scaled by the same factor (both in ms) is the same network.
+An importer that assumes ms must be given ``dt`` in ms too (``dt = 0.1``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from .distributions import (
     distribution_to_dict,
     resolve_distribution,
 )
-from .engine import Draw, VariationSpec, per_read, perturbation, read_value
+from .engine import Draw, VariationSpec, per_read, perturbation, read_programmed, read_value
 from .files import variation_tables, variations_from_tables, variations_from_toml
 from .measured import read_histogram, read_samples
 from .presets import PRESETS, buchel_mismatch, hasgd_programming, preset, wvat_hsv
@@ -59,6 +59,7 @@ __all__ = [
     "preset",
     "program",
     "read_histogram",
+    "read_programmed",
     "read_samples",
     "read_value",
     "resolve_distribution",

@@ -20,6 +20,16 @@ the device's levels) and its gradient passes straight through the quantiser.
 Each tensor's random stream is keyed by its device key and a seed domain
 (:mod:`.seeding`): ``"chip"`` for test chips, ``"train"`` for training noise.
 
+A module may program its parameters before the devices hold them: HRAT's
+restricted layer (:func:`snnvar.hardware.restrict`) writes ``W′ = levels(fuse(W/a,
+BN))``, not ``W``. Such a module answers ``programs_parameter(attr) -> True``; the
+engine then leaves the parameter alone and the module passes the values it
+programs through :func:`read_programmed` in its forward pass, which returns them
+as the devices read them: the noise (its scale, window and levels taken from
+the programmed values) lands on the weights the chip holds, with a
+straight-through gradient to them. A static chip reads the same devices at every
+call (the tensor's stream restarted); a dynamic one draws on as for any tensor.
+
 The engine acts on any object with the settings of a
 :class:`~snnvar.Variation` (:class:`VariationSpec`); it does not import
 :mod:`.config`, which imports this module.
@@ -47,6 +57,7 @@ __all__ = [
     "applied",
     "per_read",
     "perturbation",
+    "read_programmed",
     "read_value",
     "sample",
 ]
@@ -60,6 +71,9 @@ chip's programming draws from the key's own stream)."""
 
 _READS = "_snnvar_dynamic_reads"
 """Attribute set on a module while a dynamic variation redraws its tensors at every call."""
+
+_PROGRAMMED = "_snnvar_programmed_reads"
+"""Attribute set on a programming module while a variation is applied: attr -> reader."""
 
 PARALLEL_MIN_NUMEL = 1 << 20
 """Draws over fewer elements than this stay on the calling thread."""
@@ -183,6 +197,61 @@ def per_read(module: nn.Module) -> bool:
     noise is redrawn at every step instead of once per pass.
     """
     return any(getattr(m, _READS, False) for m in module.modules())
+
+
+def _programs(t: Target) -> bool:
+    """Whether ``t``'s module programs it before the devices hold it (see the module
+    docstring): the engine reads the programmed value, not the parameter."""
+    check = getattr(t.module, "programs_parameter", None)
+    return not t.is_buffer and callable(check) and bool(check(t.attr))
+
+
+ProgrammedRead = Callable[[torch.Tensor, Mapping[str, torch.Tensor]], torch.Tensor]
+"""``read(value, programmed)``: ``value`` (a programmed tensor) as its devices return
+it; ``programmed`` holds the module's clean programmed tensors by attribute (a bias
+scaled by its layer takes the programmed weight's statistics)."""
+
+
+def read_programmed(
+    module: nn.Module, values: Mapping[str, torch.Tensor | None]
+) -> dict[str, torch.Tensor | None]:
+    """``values`` (attribute -> the tensor ``module`` programs, e.g. ``{"weight": W′,
+    "bias": b′}``) as the devices read them under the variation applied now; the
+    values themselves when none is. Differentiable: the gradient passes straight
+    through to each programmed value."""
+    reads: dict[str, ProgrammedRead] | None = module.__dict__.get(_PROGRAMMED)
+    out = dict(values)
+    if not reads:
+        return out
+    clean = {k: v.detach() for k, v in values.items() if v is not None}
+    for attr, read in reads.items():
+        value = values.get(attr)
+        if value is not None:
+            out[attr] = read(value, clean)
+    return out
+
+
+def _programmed_reference(
+    t: Target, clean: torch.Tensor, programmed: Mapping[str, torch.Tensor]
+) -> torch.Tensor:
+    """The programmed tensor whose statistics scale target ``t``'s noise."""
+    if t.reference is None:
+        return clean
+    if t.reference not in programmed:
+        raise RuntimeError(
+            f"{t.name} is scaled by its layer's {t.reference}, which the layer did not pass "
+            "to read_programmed"
+        )
+    return programmed[t.reference]
+
+
+def _install(t: Target, read: ProgrammedRead) -> None:
+    t.module.__dict__.setdefault(_PROGRAMMED, {})[t.attr] = read
+
+
+def _uninstall(targets: list[Target]) -> None:
+    for t in targets:
+        t.module.__dict__.pop(_PROGRAMMED, None)
 
 
 def _needs_stats(v: VariationSpec) -> bool:
@@ -368,13 +437,29 @@ def _static(
 ) -> Iterator[Draw]:
     delta = _delta_of(v, root, device, domain)
     by_name = {t.name: t for t in targets}
-    draw = Draw(v, root, list(by_name), recompute=lambda name: delta(by_name[name]), domain=domain)
+    programmed = [t for t in targets if _programs(t)]
+    plain = [t for t in targets if not _programs(t)]
+    programmed_names = {t.name for t in programmed}
+
+    def recompute(name: str) -> torch.Tensor:
+        if name in programmed_names:
+            raise KeyError(
+                f"{name} is programmed by its layer (a restricted layer before deploy): "
+                "its delta is known after the layer's forward pass"
+            )
+        return delta(by_name[name])
+
+    draw = Draw(v, root, list(by_name), recompute=recompute, domain=domain)
     draw.reads = 1
     # One allocation per tensor: the noise's buffer becomes the perturbed weight.
-    values = _map(_delta_of(v, root, device, domain, read=True), targets)
+    values = _map(_delta_of(v, root, device, domain, read=True), plain)
     originals: list[tuple[torch.Tensor, torch.Tensor]] = []
     try:
-        for t, value in zip(targets, values, strict=True):
+        for t in programmed:  # read where the layer programs them, the same devices each call
+            setattr(t.tensor, _CLEAN, t.tensor.data)
+            originals.append((t.tensor, t.tensor.data))
+            _install(t, _static_programmed_read(v, t, root, device, domain, draw))
+        for t, value in zip(plain, values, strict=True):
             tensor = t.tensor
             clean = tensor.data
             setattr(tensor, _CLEAN, clean)
@@ -382,9 +467,35 @@ def _static(
             tensor.data = value
         yield draw
     finally:
+        _uninstall(programmed)
         for tensor, clean in reversed(originals):
             tensor.data = clean
             delattr(tensor, _CLEAN)
+
+
+def _static_programmed_read(
+    v: VariationSpec, t: Target, root: int, device: torch.device, domain: str, draw: Draw
+) -> ProgrammedRead:
+    """One static chip's read of a programmed tensor: its stream restarted at every
+    call, so the same devices return the same offsets while the programmed value is
+    the same (and the same unit draws on a new target when it changes)."""
+    device_read = getattr(v, "read_weights", None)
+    distribution = None if device_read is not None else resolve_distribution(v.distribution)
+
+    def read(value: torch.Tensor, programmed: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        clean = value.detach()
+        gen = stream(root, t.key, device, domain)
+        if device_read is not None:
+            drawn = device_read(clean, gen)
+        else:
+            assert distribution is not None
+            ref = _programmed_reference(t, clean, programmed)
+            stats = tensor_stats(ref) if _needs_stats(v) else None
+            drawn = read_value(clean, v, distribution, gen, stats)
+        draw._deltas[t.name] = drawn - clean
+        return drawn + (value - clean)  # the read; the gradient straight to the value
+
+    return read
 
 
 @contextlib.contextmanager
@@ -404,8 +515,10 @@ def _dynamic(
     }  # fmt: skip
     stats_cache: dict[str, tuple[int, TensorStats]] = {}
     by_module: dict[int, list[tuple[Target, torch.Tensor, torch.Tensor]]] = {}
+    programmed = [t for t in targets if _programs(t)]
     for t in targets:  # (target, its clean tensor, the tensor of its reference statistics)
-        by_module.setdefault(id(t.module), []).append((t, t.tensor, t.reference_tensor))
+        if not _programs(t):
+            by_module.setdefault(id(t.module), []).append((t, t.tensor, t.reference_tensor))
 
     def stats_of(name: str, ref: torch.Tensor) -> TensorStats | None:
         if not _needs_stats(v):
@@ -438,11 +551,38 @@ def _dynamic(
             readers[t.name] = cached
         return cached[1]()
 
-    def read_of(t: Target, tensor: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    def read_of(
+        t: Target, tensor: torch.Tensor, ref: torch.Tensor, stats: TensorStats | None = None
+    ) -> torch.Tensor:
         if device_reader is not None:
             return device_read(t, tensor)
         fn = read_value if constrained else perturbation
-        return fn(tensor, v, distribution, generators[t.name], stats_of(t.name, ref))
+        if stats is None:
+            stats = stats_of(t.name, ref)
+        return fn(tensor, v, distribution, generators[t.name], stats)
+
+    def programmed_read(t: Target, counts: bool) -> ProgrammedRead:
+        """Reads of a tensor its module programs (``counts``: this read counts the
+        module's call in ``draw.reads``)."""
+
+        def read(value: torch.Tensor, programmed: Mapping[str, torch.Tensor]) -> torch.Tensor:
+            clean = value.detach()
+            drawn = current.get(t.name) if per_pass else None
+            if drawn is None:
+                ref = _programmed_reference(t, clean, programmed)
+                stats = tensor_stats(ref) if device_reader is None and _needs_stats(v) else None
+                drawn = read_of(t, clean, ref, stats)
+                if per_pass:
+                    current[t.name] = drawn
+            if counts and not per_pass:
+                draw.reads += 1
+            if constrained:
+                draw._deltas[t.name] = drawn - clean
+                return drawn + (value - clean)
+            draw._deltas[t.name] = drawn
+            return value + drawn
+
+        return read
 
     def new_pass(_module: nn.Module, _args: object) -> None:
         current.clear()
@@ -480,6 +620,12 @@ def _dynamic(
             marked.append(t.tensor)
         if per_pass:
             handles.append(model.register_forward_pre_hook(new_pass))
+        first: set[int] = set()
+        for t in programmed:  # read where the module programs them
+            _install(t, programmed_read(t, counts=id(t.module) not in first))
+            first.add(id(t.module))
+            if not per_pass:
+                setattr(t.module, _READS, True)
         for group in by_module.values():
             module = group[0][0].module
             if not per_pass:
@@ -490,6 +636,10 @@ def _dynamic(
     finally:
         for handle in handles:
             handle.remove()
+        _uninstall(programmed)
+        for t in programmed:
+            if hasattr(t.module, _READS):
+                delattr(t.module, _READS)
         for group in by_module.values():
             module = group[0][0].module
             if hasattr(module, _READS):

@@ -28,12 +28,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..files import read_toml
 from .config import Variation
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = ["variation_tables", "variations_from_tables", "variations_from_toml"]
 
@@ -43,14 +39,7 @@ def variation_tables(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]]
     the TOML file ``path``, in order. Raises ``ValueError`` naming the file for bad
     TOML, other top-level keys or no variation."""
     file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"variation file {str(file)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{str(file)!r} is not valid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{str(file)!r} is not a UTF-8 text file ({err})") from None
+    data = read_toml(file, "variation")
     other = [k for k in data if k != "variation"]
     if other:
         raise ValueError(

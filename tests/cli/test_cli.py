@@ -234,3 +234,37 @@ def test_torch_device_cpu_trains_as_without_it(tmp_path, capsys) -> None:
     a = json.loads((tmp_path / "a" / "metrics.json").read_text())
     b = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert a == b
+
+
+def test_evaluate_reloads_the_test_set_with_the_runs_dataset_options(tmp_path, capsys) -> None:
+    """A run trained on 16x16 digits is evaluated on 16x16 digits (issue 33: the options
+    were dropped and fc2 got 8x8 inputs); runs with other options are not mixed."""
+    small = (*TINY, "--method", "sgd", "--seed", "1")
+    code, _, err = cli(capsys, "train", *small, "--dataset-option", "size=16",
+                       "--model-option", "reset=zero", "--out", tmp_path / "big")  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli(capsys, "train", *small, "--out", tmp_path / "plain")
+    assert code == 0, err
+    code, out, err = cli(capsys, "evaluate", tmp_path / "big", "--sigmas", "0", "--draws", "1",
+                         "--worst-case", "0.2", "--attack-loss", "kl", "--attack-steps", "2",
+                         "--no-progress", "--out", tmp_path / "eval")  # fmt: skip
+    assert code == 0, err
+    report = Report.load(tmp_path / "eval")
+    assert report.config["dataset_options"] == {"size": 16}
+    assert [(w["zeta"], w["objective"]) for w in report.worst_case] == [(0.2, "kl")]
+    code, _, err = cli(capsys, "evaluate", tmp_path / "big", "--worst-case", "0.2",
+                       "--attack-loss", "mse", "--out", tmp_path / "bad")  # fmt: skip
+    assert code == 2 and "invalid choice: 'mse'" in err
+    model, spec = load_run(tmp_path / "big")
+    assert spec.dataset_options == {"size": 16}
+    test = datasets.get("digits", train=False, size=16)
+    assert tuple(test[0][0].shape) == (1, 16, 16)
+    code, _, err = cli(capsys, "evaluate", tmp_path / "big", tmp_path / "plain", "--sigmas", "0",
+                       "--no-progress", "--out", tmp_path / "mixed")  # fmt: skip
+    assert code == 2
+    assert "need the same data set and data set options" in err and "{'size': 16}" in err
+    assert not (tmp_path / "mixed").exists()
+    code, _, err = cli(capsys, "export", tmp_path / "big", "--nir", tmp_path / "big.nir")
+    assert code == 0, err
+    info = json.loads((tmp_path / "big.nir.json").read_text())
+    assert info["nodes"][0] == {"name": "input", "type": "Input", "shape": [1, 16, 16]}

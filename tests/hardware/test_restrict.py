@@ -281,3 +281,124 @@ def test_per_step_reads_of_a_fused_layer_in_training_are_refused_and_pickling_wo
     no_stats = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, track_running_stats=False))
     with pytest.raises(ValueError, match=r"BatchNorm at '1': it keeps no running statistics"):
         restrict(no_stats, Restrictions(fuse_batchnorm=True))
+
+
+def _bn_linear(bn_eval: bool) -> nn.Module:
+    """Linear(64 -> 8) + BatchNorm1d whose γ/σ spans 100x across the 8 channels, fused."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(64, 8), nn.BatchNorm1d(8))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.logspace(-1, 1, 8))
+        net[1].running_var.copy_(torch.logspace(-0.5, 0.5, 8))
+    chip = restrict(net, Restrictions(fuse_batchnorm=True))
+    chip.train()
+    if bn_eval:
+        chip[1].eval()
+    return chip
+
+
+@pytest.mark.parametrize("bn_eval", [True, False], ids=["running-stats", "batch-stats"])
+def test_training_noise_lands_on_the_programmed_weights(bn_eval) -> None:
+    """Issue 33: the noise was drawn on W and then multiplied per channel by γ/σ of the
+    fused BatchNorm (per-channel std of ΔW' over 100x apart); it is drawn on W' now."""
+    chip = _bn_linear(bn_eval)
+    x = torch.eye(64)  # y = W' + b' row by row: the weights the layer computes with
+    v = Variation(0.1)
+    with frozen_norm_stats(chip), torch.no_grad():
+        clean = chip(x)
+        with v.applied(chip, seed=4, domain="train") as draw:
+            noisy = chip(x)
+    seen = (noisy - clean).T  # ΔW' as the layer computed it
+    torch.testing.assert_close(seen, draw["0.weight"], rtol=0, atol=1e-5)  # float32 sums
+    per_channel = seen.std(1)
+    # the same σ·s(W') on every channel: 64 draws per channel, std within ±40 % at 5 sigma
+    assert float(per_channel.max() / per_channel.min()) < 2.0
+    with frozen_norm_stats(chip), torch.no_grad():
+        chip(x)
+        w_prog, _ = chip[0].programmed(x)
+    expected = 0.1 * 6 * w_prog.std()  # WVAT's A of the programmed weights
+    torch.testing.assert_close(seen.std(), expected, rtol=0.1, atol=0)
+
+
+def test_a_restricted_model_reads_the_same_chip_as_its_deployed_copy() -> None:
+    from snnvar.hardware import PCM
+
+    chip = _bn_linear(bn_eval=True).eval()
+    deployed = deploy(chip)
+    x = torch.randn(16, 64)
+    for level in (Variation(0.1), Variation(0.1, clip=True, levels=16), PCM()):
+        with torch.no_grad(), level.applied(chip, seed=7) as a:
+            y = chip(x)
+        with torch.no_grad(), level.applied(deployed, seed=7) as b:
+            y_chip = deployed(x)
+        # the same devices (key, stream) read on the same programmed values
+        torch.testing.assert_close(a["0.weight"], b["0.weight"], rtol=0, atol=1e-6)
+        torch.testing.assert_close(y, y_chip, rtol=1e-5, atol=1e-5)
+
+
+def test_the_gradient_passes_straight_through_the_read_to_the_weights() -> None:
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(6, 4))
+    chip = restrict(net, Restrictions(weight_levels=15))
+    x, target = torch.randn(10, 6), torch.randn(10, 4)
+    with Variation(0.2).applied(chip, seed=2, domain="train") as draw:
+        ((chip(x) - target) ** 2).sum().backward()
+    w_prog, b = chip[0].programmed()
+    read = (w_prog.detach() + draw["0.weight"]).requires_grad_()  # W' + ΔW' by hand
+    ((nn.functional.linear(x, read, b.detach()) - target) ** 2).sum().backward()
+    torch.testing.assert_close(chip[0].weight.grad, read.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_dynamic_reads_of_a_restricted_model_redraw_on_the_programmed_weights() -> None:
+    chip = _bn_linear(bn_eval=True).eval()
+    x = torch.eye(64)
+    v = Variation(0.1, mode="dynamic", redraw="pass")
+    with torch.no_grad():
+        clean = chip(x)
+        with v.applied(chip, seed=3) as draw:
+            first, second = chip(x) - clean, chip(x) - clean
+    assert draw.reads == 2 and not torch.allclose(first, second)
+    for seen in (first, second):
+        per_channel = seen.T.std(1)
+        assert float(per_channel.max() / per_channel.min()) < 2.0
+    assert torch.equal(chip(x), clean)  # restored: no reader left behind
+
+
+def test_a_training_method_trains_a_restricted_model_against_the_chips_noise() -> None:
+    from snnvar.training import HASGD, NoiseInjection
+
+    for method in (NoiseInjection, HASGD):
+        chip = _bn_linear(bn_eval=False)
+        before = chip[0].weight.detach().clone()
+        opt = method(chip, torch.optim.SGD(chip.parameters(), lr=0.1), Variation(0.1), seed=0)
+        x, y = torch.randn(32, 64), torch.randint(0, 8, (32,))
+
+        def closure(opt=opt, chip=chip, x=x, y=y) -> torch.Tensor:
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(chip(x), y)
+            loss.backward()
+            return loss
+
+        loss = opt.step(closure)
+        assert torch.isfinite(loss) and not torch.equal(chip[0].weight, before)
+        assert chip[1].num_batches_tracked > 0  # BatchNorm still trains
+
+
+def test_evaluating_an_undeployed_restricted_model_under_variation_is_refused() -> None:
+    import snnvar
+    from snnvar.evaluation import loss_landscape, worst_case_attack
+
+    chip = _bn_linear(bn_eval=True).eval()
+    x, y = torch.randn(20, 64), torch.randint(0, 8, (20,))
+    deploy_hint = r"not deployed \(layers \['0'\]\).*snnvar\.hardware\.deploy\(model\)"
+    with pytest.raises(ValueError, match=r"evaluate: model 'Sequential' is restricted.*" + deploy_hint):
+        snnvar.evaluate(chip, (x, y), Variation(0.1), draws=1)
+    with pytest.raises(ValueError, match="worst_case_attack: the model is restricted"):
+        worst_case_attack(chip, (x, y), zeta=0.1, steps=1)
+    with pytest.raises(ValueError, match="loss_landscape: model 'Sequential' is restricted"):
+        loss_landscape(chip, (x, y), sigmas=(0.1,), directions=1)
+    clean = snnvar.evaluate(chip, (x, y), None, draws=1)  # no chip: allowed
+    deployed = snnvar.evaluate(deploy(chip), (x, y), None, draws=1)
+    assert clean.results[0].accuracy_mean == deployed.results[0].accuracy_mean
+    on_chip = snnvar.evaluate(deploy(chip), (x, y), Variation(0.1), draws=2)
+    assert len(on_chip.results[0].accuracies) == 2

@@ -10,6 +10,7 @@ import torch
 
 from snnvar import nn as snn
 from snnvar.nn import functional as F
+from tests.tolerances import spike_ties
 
 # ---- golden trajectories (hand-computed) -----------------------------------------------
 
@@ -109,13 +110,21 @@ def test_fused_sequence_matches_step_loop(reset: str, delay: bool, learn: bool) 
     looped = torch.stack(steps)
     g_loop = torch.autograd.grad((looped * weights).sum(), leaves)
 
-    assert torch.equal(fused, looped)
+    # The fused loop updates the membrane with addcmul / add(alpha=β), the step with
+    # β·m + x: roundings that may differ (the CPU's kernels decide on fused multiply-adds).
+    # Spikes agree but for a threshold tie of one neuron (units [B, N]); the gradients
+    # within the tolerance this test always allowed, x's for the other neurons, β's and
+    # θ's (sums over all neurons) when none tied.
+    tied = spike_ties(fused, looped, unit_dims=(1, 2))
     assert 0.05 < float(fused.detach().mean()) < 0.8  # a non-trivial spike train
     for a, b in zip(g_fused, g_loop, strict=True):
         assert a.shape == b.shape
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
-    with torch.no_grad():
-        assert torch.equal(F.lif_sequence(x, p), fused)  # the no-grad path
+    torch.testing.assert_close(g_fused[0][:, ~tied], g_loop[0][:, ~tied], rtol=1e-5, atol=1e-4)
+    if not tied.any():
+        for a, b in zip(g_fused[1:], g_loop[1:], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
+    with torch.no_grad():  # the no-grad path: the same recursion, the same operations
+        assert torch.equal(F.lif_sequence(x, p), fused)
 
 
 def test_sequence_needs_time_steps() -> None:
@@ -147,13 +156,17 @@ def test_lif_matches_snntorch_leaky(reset: str, spec: str) -> None:
         got_s.append(s2)
         got_m.append(state.mem)
     ref_s, got_s = torch.stack(ref_s), torch.stack(got_s)
-    assert torch.equal(ref_s, got_s)  # spike for spike
+    # snntorch's operations are not snnvar's: spike for spike but for a threshold tie of
+    # one neuron (units [B, N]); the other neurons' membranes and gradients within the
+    # float32 tolerances this test always allowed
+    tied = spike_ties(got_s, ref_s, unit_dims=(1, 2))
     assert 0.1 < float(ref_s.detach().mean()) < 0.8  # non-trivial
-    assert (torch.stack(ref_m) - torch.stack(got_m)).abs().max() <= 1e-6
+    diff = torch.stack(ref_m) - torch.stack(got_m)
+    assert diff[:, ~tied].abs().max() <= 1e-6
     w = torch.randn(50, 4, 9, generator=g)
     (ga,) = torch.autograd.grad((ref_s * w).sum(), x)
     (gb,) = torch.autograd.grad((lif.sequence(x) * w).sum(), x)
-    torch.testing.assert_close(gb, ga, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(gb[:, ~tied], ga[:, ~tied], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -168,13 +181,19 @@ def test_norse_box_lif_matches_same_step_reset(reset: str) -> None:
     cell = snn.make_cell("norse", 0.8, 0.7, reset, "triangle")
     lif = snn.LIF(0.8, 0.7, reset, snn.Triangle(), reset_delay=False)
     n_state = s_state = None
-    spikes = []
+    spikes, ours, v_norse, v_ours = [], [], [], []
     for t in range(40):
         a, n_state = cell(x[t], n_state)
         b, s_state = lif(x[t], s_state)
-        assert torch.equal(a, b), f"spikes differ at step {t}"
-        torch.testing.assert_close(n_state.v, s_state.mem, rtol=0, atol=1e-5)
         spikes.append(a)
+        ours.append(b)
+        v_norse.append(n_state.v)
+        v_ours.append(s_state.mem)
+    # norse's operations are not snnvar's: spike for spike but for a threshold tie of one
+    # neuron (units [B, N]), the other neurons' membranes within float32 rounding
+    tied = spike_ties(torch.stack(spikes), torch.stack(ours), unit_dims=(1, 2))
+    v_n, v_s = torch.stack(v_norse), torch.stack(v_ours)
+    torch.testing.assert_close(v_n[:, ~tied], v_s[:, ~tied], rtol=0, atol=1e-5)
     rate = float(torch.stack(spikes).detach().mean())
     assert 0.1 < rate < 0.8
     (grad,) = torch.autograd.grad(torch.stack(spikes).sum(), x)

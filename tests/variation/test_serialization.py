@@ -466,7 +466,7 @@ def test_missing_file_names_the_resolved_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("[variation\nsigma = 0.1\n", r"v\.toml' is not valid TOML"),
+        ("[variation\nsigma = 0.1\n", r"variation file .*v\.toml is not valid TOML"),
         (
             "model = 'x'\n[variation]\nsigma = 0.1\n",
             r"unknown top-level key.*'model'.*\['variation'\]",
