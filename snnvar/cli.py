@@ -14,8 +14,8 @@ overwritten without ``--overwrite``.
 from __future__ import annotations
 
 import argparse
-import json
 import ast
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["build_parser", "main"]
+
 
 class CLIError(Exception):
     """A usage error: printed as one line, exit status 2."""
@@ -57,6 +58,19 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(msg) from None
 
 
+def _seed(text: str) -> int:
+    """A seed in [0, 2**63 - 1] (outside it, seeds would wrap onto others' chips)."""
+    from .variation.seeding import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must lie in [0, 2**63 - 1], got {value}")
+    return value
+
+
 def _floats(text: str) -> list[float]:
     try:
         return [float(s) for s in text.split(",") if s.strip()]
@@ -77,7 +91,10 @@ def _common(p: argparse.ArgumentParser, seed: bool = True) -> None:
     )
     p.add_argument("--data-root", type=Path, help="data root (default: $SNNVAR_DATA)")
     if seed:
-        p.add_argument("--seed", type=int, default=0, help="root seed (recorded in the outputs)")
+        p.add_argument(
+            "--seed", type=_seed, default=0, help="root seed in [0, 2**63 - 1] (recorded in the "
+            "outputs)",
+        )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -424,6 +441,13 @@ def _check_config_value(action: argparse.Action, key: str, value: Any, path: Pat
     if action.type in (int, float):
         if not matches_type(value, action.type):  # as the dataclasses check their fields
             raise CLIError(f"{where}: must be {describe_type(action.type)}")
+    elif action.type is _seed:
+        if not matches_type(value, int):
+            raise CLIError(f"{where}: must be an integer")
+        try:
+            return _seed(str(value))
+        except argparse.ArgumentTypeError as err:
+            raise CLIError(f"{where}: {err}") from None
     elif action.type is Path:
         if not isinstance(value, str):
             raise CLIError(f"{where}: must be a path (a string)")
@@ -431,7 +455,10 @@ def _check_config_value(action: argparse.Action, key: str, value: Any, path: Pat
     elif action.type in (_floats, _ints):
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)
-        return action.type(str(value))
+        try:
+            return action.type(str(value))
+        except argparse.ArgumentTypeError as err:
+            raise CLIError(f"{where}: {err}") from None
     elif isinstance(value, dict | list) or (action.type is None and not isinstance(value, str)):
         raise CLIError(f"{where}: must be a string")
     if action.choices is not None and value not in action.choices:
@@ -595,6 +622,12 @@ def _restrictions(args: argparse.Namespace) -> Any:
         table = data["hardware"]
     if table is None:
         return None
+    if not table:
+        raise CLIError(
+            f"{where}: the [hardware] table is empty; give the chip's restrictions (field names "
+            'of snnvar.hardware.Restrictions, or preset = "hrat"), or leave the table out for '
+            "an unrestricted model"
+        )
     try:
         return Restrictions.from_dict(table)
     except ValueError as err:
@@ -641,6 +674,8 @@ def _train(args: argparse.Namespace) -> None:
 
     if args.out is None:
         raise CLIError("snnvar train needs --out DIR")
+    if args.resume and args.overwrite:
+        raise CLIError("--resume continues the run in --out, --overwrite replaces it: give one")
     settings: dict[str, Any] = {}
     for name in RunSpec.settings():
         value = getattr(args, name)
@@ -696,11 +731,13 @@ def _train(args: argparse.Namespace) -> None:
     world = trainer.world_size
     print(
         f"trained {spec.model} with {spec.method} on {spec.dataset} for {spec.train.epochs} "
-        f"epochs (seed {spec.seed}; "
-        + (
-            f"variation {spec.variation.label()}, sigma {spec.variation.sigma:g}"
+        f"epochs (seed {spec.seed}"
+        + (  # the training noise, where the method draws one (sgd, SAM, AWP do not)
+            ""
+            if not hasattr(trainer.optimizer, "variation")
+            else f"; variation {spec.variation.label()}, sigma {spec.variation.sigma:g}"
             if spec.device is None
-            else f"device {spec.device.label()}"
+            else f"; device {spec.device.label()}"
         )
         + f"): train accuracy {100 * last['train_accuracy']:.2f} %"
         + (
@@ -786,8 +823,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         worst_case_attack,
         write_report,
     )
-    from .evaluation.montecarlo import labelled_variations
-    from .files import check_out_dir
+    from .evaluation.montecarlo import MAX_DRAWS, labelled_variations
+    from .files import check_out_dir, removing_new_dirs
     from .runs import load_run, run_dataset, run_label
 
     if not args.runs:
@@ -801,11 +838,25 @@ def _evaluate(args: argparse.Namespace) -> None:
     devices = _devices(args)  # bad files fail before anything is loaded
     if args.times is not None and devices is None:
         raise CLIError("--times reads device models: give them with --device FILE")
+    timed = [k for k, d in (devices or {}).items() if d.time is not None]
+    if args.times is not None and timed:
+        raise CLIError(
+            f"--times and the device table's own time both set when {timed} are read; "
+            "give one (--times sweeps the times, a table's time = ... reads it once)"
+        )
     if args.attack_steps < 1:
         raise CLIError(f"--attack-steps must be >= 1, got {args.attack_steps}")
     for z in args.worst_case or ():
-        if not z >= 0:
-            raise CLIError(f"--worst-case radii must be >= 0, got {z}")
+        if not 0 <= z <= 1:
+            raise CLIError(f"--worst-case radii ζ must lie in [0, 1] (as σ does), got {z:g}")
+    if args.worst_case and len(set(args.worst_case)) != len(args.worst_case):
+        raise CLIError(f"--worst-case gives a radius twice: {args.worst_case}")
+    if args.time_steps is not None and args.time_steps < 1:
+        raise CLIError(
+            f"--time-steps must be >= 1, got {args.time_steps} (leave it out for each run's T)"
+        )
+    if args.draws > MAX_DRAWS:
+        raise CLIError(f"--draws must be <= {MAX_DRAWS:,} chips per level, got {args.draws:,}")
     levels = {} if devices is not None and args.variation_file is None and (
         args.variation_tables is None) else _test_variations(args)  # fmt: skip
     sigmas = args.sigmas if levels else None
@@ -852,7 +903,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     named_all = {n: m for n, (m, _) in zip(names, loaded, strict=True)}
     encoders = {n: spec.encoder for n, (_, spec) in zip(names, loaded, strict=True)}
     steps = {
-        n: args.time_steps or spec.time_steps for n, (_, spec) in zip(names, loaded, strict=True)
+        n: spec.time_steps if args.time_steps is None else args.time_steps
+        for n, (_, spec) in zip(names, loaded, strict=True)
     }
     if args.ablation:
         _add_ablation(args, hardware, names, raw, named_all, encoders, steps)
@@ -888,7 +940,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         except ValueError as err:
             if is_main():
                 print(f"snnvar: no weight histograms: {err}", file=sys.stderr)
-    on_main(lambda: write_report(report, prepare_out_dir(out, args.overwrite)))  # rank 0
+    with removing_new_dirs(out):  # a failed write leaves no empty directory to block a rerun
+        on_main(lambda: write_report(report, prepare_out_dir(out, args.overwrite)))  # rank 0
     if not is_main():
         return
     print(report.markdown(sigmas=None))
@@ -936,10 +989,14 @@ def _export(args: argparse.Namespace) -> None:
             "--variation (or a [variation] table in --config) sets the variation of --chip; "
             "give --chip K --sigma S"
         )
-    if args.chip is not None and args.chip < 0:
-        raise CLIError(f"--chip must be >= 0, got {args.chip}")
-    if args.sigma is not None and not args.sigma >= 0:
-        raise CLIError(f"--sigma must be >= 0, got {args.sigma}")
+    from .evaluation.montecarlo import MAX_DRAWS
+
+    if args.chip is not None and not 0 <= args.chip < MAX_DRAWS:
+        raise CLIError(
+            f"--chip must lie in [0, {MAX_DRAWS - 1:,}] (evaluate's chips), got {args.chip}"
+        )
+    if args.sigma is not None and not 0 <= args.sigma <= 1:
+        raise CLIError(f"--sigma must lie in [0, 1] (as evaluate's --sigmas), got {args.sigma:g}")
     if args.nir.suffix == ".json":
         raise CLIError(f"--nir {args.nir}: give the graph file (e.g. model.nir), not .json")
     report_path = args.nir.with_name(args.nir.name + ".json")
@@ -1102,6 +1159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RankError as err:
         print(f"snnvar: error: {err}", file=sys.stderr)
+        return 1
+    except FloatingPointError as err:  # training diverged: the run is not kept
+        print(
+            f"snnvar: error: training diverged ({err}); lower --lr or the method's step sizes",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"\nsnnvar: interrupted{_interrupted_hint(args)}", file=sys.stderr)

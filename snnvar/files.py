@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "OutputExists",
     "atomic_path",
     "check_out_dir",
+    "is_header",
     "prepare_out_dir",
     "read_toml",
     "removing_new_dirs",
@@ -47,6 +49,16 @@ class OutputExists(FileExistsError):
         )
         self.path = path
         """The directory."""
+
+
+_NUMBER_LIKE = re.compile(r"^[+-]?(\d|\.\d|(inf|infinity|nan)$)", re.IGNORECASE)
+
+
+def is_header(fields: list[str]) -> bool:
+    """Whether the cells of a data file's first line are a header: text in every
+    column, none of it starting like a number (``0.5x`` and ``1e`` are typos in a
+    value, not a column name; ``nan`` and ``inf`` are values, ``info`` is a name)."""
+    return bool(fields) and all(f and not _NUMBER_LIKE.match(f) for f in fields)
 
 
 def read_toml(path: str | Path, what: str = "TOML") -> dict[str, Any]:

@@ -262,6 +262,13 @@ class RunSpec:
         return [(k, a, b) for k, a, b in pairs if a != b]
 
 
+def _root_dataset(data: Dataset) -> Dataset:
+    """The data set a (nested) Subset is taken from."""
+    while isinstance(data, Subset):
+        data = data.dataset
+    return data
+
+
 def _shape_and_classes(data: Dataset, encoder: str) -> tuple[tuple[int, ...], int]:
     x, _ = data[0]
     shape = tuple(x.shape[1:] if encoder == "frames" else x.shape)
@@ -277,6 +284,12 @@ def model_for(spec: RunSpec, data: Dataset | None = None) -> nn.Module:
     options = dict(spec.model_options)
     if data is not None:
         shape, classes = _shape_and_classes(data, spec.encoder)
+        given = options.get("num_classes", classes)
+        if given != classes and hasattr(_root_dataset(data), "classes"):
+            raise ValueError(
+                f"model option num_classes={given!r}, but {spec.dataset} has {classes} "
+                "classes; leave num_classes out (it follows the data)"
+            )
         options.setdefault("in_shape", shape)
         options.setdefault("num_classes", classes)
     torch.manual_seed(spec.seed)
@@ -373,10 +386,27 @@ def train_run(
     (torchrun) every rank trains its share of each batch and rank 0 alone writes.
     """
     out = Path(out_dir)
+    if resume and overwrite:
+        raise ValueError(
+            "resume continues the run in the directory, overwrite replaces it: give one"
+        )
     if resume:
         if not (out / "run.json").is_file():
             raise FileNotFoundError(f"no run to resume at {out} (run.json is missing)")
-        saved = RunSpec.from_dict(json.loads((out / "run.json").read_text()))
+        try:
+            saved = RunSpec.from_dict(json.loads((out / "run.json").read_text()))
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{out / 'run.json'} is not valid JSON ({err}); it is damaged: train again into "
+                "a new directory (or with --overwrite)"
+            ) from None
+        done = out / "metrics.json"
+        if not (out / "checkpoint.pt").is_file() and done.is_file():
+            raise FileNotFoundError(
+                f"{out} records finished epochs (metrics.json) but its checkpoint.pt is "
+                "missing: the run cannot continue where it stopped; train again into a new "
+                "directory (or with --overwrite)"
+            )
         differ = spec.differing(saved)
         if differ:
             raise SettingsDiffer(out, differ)
@@ -388,14 +418,21 @@ def train_run(
 
     # the model, the method and the data are checked before anything is written
     trainer = build_trainer(spec, data=train, out_dir=out, progress=progress, device=device)
-    if not resume:  # under torch.distributed rank 0 writes; every rank trains
-        with removing_new_dirs(out):
+    with removing_new_dirs(out):
+        if not resume:  # under torch.distributed rank 0 writes; every rank trains
             on_main(lambda: prepare_out_dir(out, overwrite))
             # an overwritten run's checkpoint and metrics must not be resumed as this one's
             on_main(lambda: [(out / n).unlink(missing_ok=True) for n in _RUN_FILES])
             on_main(lambda: write_text(out / "run.json", json.dumps(spec.to_dict(), indent=1)))
-    # interrupted before its first checkpoint, a run resumes from its start
-    trainer.fit(train, test, resume=resume and trainer.checkpoint_path.is_file())
+        try:  # interrupted before its first checkpoint, a run resumes from its start
+            trainer.fit(train, test, resume=resume and trainer.checkpoint_path.is_file())
+        except Exception:
+            # failed (diverged, a model that does not fit the data) before its first
+            # checkpoint: nothing to resume, so nothing of it blocks the rerun (Ctrl-C,
+            # not an Exception, keeps run.json for --resume)
+            if not resume and not trainer.checkpoint_path.is_file():
+                on_main(lambda: (out / "run.json").unlink(missing_ok=True))
+            raise
     return trainer.model, trainer
 
 
@@ -424,10 +461,17 @@ def _load_converted(run: Path, root: str | Path | None) -> tuple[nn.Module, RunS
         snn.load_state_dict(state["model"])
     except RuntimeError as err:
         raise ValueError(
-            f"the checkpoint in {run} does not fit the converted model: {err}"
+            f"the checkpoint in {run} does not fit the converted model: {_state_mismatch(err)}"
         ) from None
     loop = replace(spec.train, encoder=config.encoder, time_steps=config.time_steps)
     return snn.eval(), replace(spec, train=loop, spiking=True)
+
+
+def _state_mismatch(err: RuntimeError) -> str:
+    """torch's multi-line load_state_dict error in one line (its first two causes)."""
+    lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+    causes = "; ".join(lines[:2]) + ("; ..." if len(lines) > 2 else "")
+    return causes or str(err).splitlines()[0]
 
 
 def run_label(run_dir: str | Path, spec: RunSpec) -> str:
@@ -468,7 +512,9 @@ def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Mo
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
-        raise ValueError(f"the checkpoint {ckpt_path} does not fit the model: {err}") from None
+        raise ValueError(
+            f"the checkpoint {ckpt_path} does not fit the model: {_state_mismatch(err)}"
+        ) from None
     model.eval()
     return model, spec
 

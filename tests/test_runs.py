@@ -211,7 +211,7 @@ def test_a_runs_data_is_reloaded_with_its_own_options(tmp_path) -> None:
         mine = float((model(xs).argmax(1) == ys).float().mean())
     # convert_run tested the same ANN on the same images (one tie may break otherwise)
     assert abs(info["ann_accuracy"] - mine) <= 1 / len(test) and mine > 0.2
-    snn, snn_spec = load_run(tmp_path / "snn")
+    _snn, snn_spec = load_run(tmp_path / "snn")
     assert snn_spec.dataset_options == {"size": 16}
     # no path reloads a run's data set without its options
     root = Path(__file__).resolve().parents[1]
@@ -219,7 +219,6 @@ def test_a_runs_data_is_reloaded_with_its_own_options(tmp_path) -> None:
         p.relative_to(root).as_posix()
         for folder in ("snnvar", "benchmarks")
         for p in (root / folder).rglob("*.py")
-        if "datasets.get(spec.dataset" in p.read_text(encoding="utf-8")
-        and p.name != "runs.py"
+        if "datasets.get(spec.dataset" in p.read_text(encoding="utf-8") and p.name != "runs.py"
     ]
     assert offenders == []

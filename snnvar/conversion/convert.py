@@ -89,8 +89,8 @@ class ConversionConfig:
             raise ValueError(f"unknown encoder {self.encoder!r}; allowed: {list(ENCODERS)}")
         if not 0.0 < self.percentile <= 100.0:
             raise ValueError(f"percentile must lie in (0, 100], got {self.percentile}")
-        if not self.scale > 0:
-            raise ValueError(f"scale must be > 0, got {self.scale}")
+        if not (self.scale > 0 and math.isfinite(self.scale)):
+            raise ValueError(f"scale must be a finite number > 0, got {self.scale}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.reset not in ("subtract", "zero"):

@@ -10,8 +10,16 @@ are re-exported here."""
 from ..datasets.batches import Batches, prepare
 from .histograms import weight_histograms
 from .landscape import loss_landscape
-from .montecarlo import PassResult, chip_seed, evaluate, is_identity, run_pass, variations
-from .output import save_report, write_report
+from .montecarlo import (
+    MAX_DRAWS,
+    PassResult,
+    chip_seed,
+    evaluate,
+    is_identity,
+    run_pass,
+    variations,
+)
+from .output import REPORT_FILES, save_report, write_report
 from .plots import plot_accuracy, plot_histograms, plot_landscape, plot_time
 from .report import REQUIRED_ROW_KEYS, Report, Row, prepare_out_dir
 from .synops import SynOpsRecord, count_synops, fanout
@@ -19,6 +27,8 @@ from .worst_case import ATTACK_LOSSES, WorstCase, worst_case, worst_case_attack
 
 __all__ = [
     "ATTACK_LOSSES",
+    "MAX_DRAWS",
+    "REPORT_FILES",
     "REQUIRED_ROW_KEYS",
     "Batches",
     "PassResult",

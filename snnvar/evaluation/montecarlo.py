@@ -44,6 +44,7 @@ from .synops import count_synops
 
 __all__ = [
     "CHIP_SCHEME",
+    "MAX_DRAWS",
     "Batches",
     "PassResult",
     "chip_seed",
@@ -57,6 +58,10 @@ __all__ = [
     "run_pass",
     "variations",
 ]
+
+MAX_DRAWS = 100_000
+"""The most simulated chips per level one evaluation takes (a report keeps every chip's
+accuracy and seed; a million chips of even a small model is days of CPU time)."""
 
 
 def chip_seed(seed: int, chip: int) -> int:
@@ -388,8 +393,8 @@ def evaluate(
     ``rates`` / ``synops`` per layer (means over chips, per sample). Accuracies are
     fractions in [0, 1]. ``models`` records each model's encoder, T and device weights.
     """
-    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
-        raise ValueError(f"draws must be an integer >= 1, got {draws!r}")
+    if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
+        raise ValueError(f"draws must be an integer in [1, {MAX_DRAWS:,}], got {draws!r}")
     named = named_models(model)
     levels = labelled_variations(variation, sigmas, times)
     if not all(is_identity(v) for _, v in levels):  # chips: the weights they program

@@ -8,22 +8,61 @@ This module depends on both :mod:`~snnvar.evaluation.report` and
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from .plots import save_all
 from .report import Report, prepare_out_dir
 
-__all__ = ["save_report", "write_report"]
+__all__ = ["REPORT_FILES", "save_report", "write_report"]
+
+REPORT_FILES = (
+    "report.json",
+    "results.csv",
+    "results.md",
+    "accuracy.png",
+    "accuracy_time.png",
+    "landscape.png",
+    "histograms.png",
+)
+"""Every file a report writes; an overwritten report's are replaced together."""
 
 
 def write_report(report: Report, out: str | Path, plots: bool = True) -> list[Path]:
     """Write ``report``'s files and (``plots``) its PNGs into the existing directory
-    ``out`` (no overwrite check); their paths."""
+    ``out`` (no overwrite check); their paths.
+
+    The files are one unit: they are written into a hidden directory inside ``out``
+    first and moved in when all are complete, replacing every file of a report
+    already there (:data:`REPORT_FILES`: an old ``landscape.png`` does not stay
+    beside a new report without one). A failure (a full disk) leaves the old files
+    and no new or temporary one; the ``OSError`` names the file it could not write.
+    """
     out = Path(out)
-    written = report.write(out)
-    if plots:
-        written += save_all(report, out)
-    return written
+    staging = Path(tempfile.mkdtemp(prefix=".snnvar-report-", dir=out))
+    try:
+        try:
+            staged = report.write(staging)
+            if plots:
+                staged += save_all(report, staging)
+        except OSError as err:
+            name = Path(err.filename).name if err.filename else ""
+            for final in REPORT_FILES:  # the temporary name -> the file it was for
+                f = Path(final)
+                if name == final or (name.startswith(f".{f.stem}.") and name.endswith(f.suffix)):
+                    raise OSError(err.errno, err.strerror, str(out / final)) from err
+            raise
+        for name in REPORT_FILES:
+            (out / name).unlink(missing_ok=True)
+        written = []
+        for path in staged:
+            os.replace(path, out / path.name)
+            written.append(out / path.name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def save_report(

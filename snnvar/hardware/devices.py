@@ -249,8 +249,8 @@ class DeviceModel:
     ``t_inference`` from the end of programming instead (drift ``((t_inference + t0) /
     t0)^-ν``): ``time = t_inference + t0`` reads the same chip state (drift and the
     accumulated 1/f noise). Taking one for the other changes the drift factor by
-    ``((time + t0) / time)^ν − 1``: 2-7 % at ``time = t0`` (ν from 0.03 to 0.1),
-    under 0.5 % from 10 minutes on, under 0.06 % from 1 h on."""
+    ``((time + t0) / time)^ν − 1``: 3.5-7.2 % at ``time = t0`` (PCM's mean ν, 0.049 to
+    0.1), under 0.5 % from 10 minutes on, under 0.06 % from 1 h on."""
     t0: float = 20.0
     """End of programming and verification (s): drift counts from here; earlier
     times read as ``t0`` (aihwkit's default t_0 = 20 s)."""
@@ -294,6 +294,9 @@ class DeviceModel:
         if not 0.0 < pct <= 100.0:
             raise ValueError(f"percentile must lie in (0, 100], got {self.percentile!r}")
         object.__setattr__(self, "percentile", pct)
+        for f in fields(self):  # a switch is a bool: "false" is not False
+            if f.type in ("bool", bool) and not isinstance(getattr(self, f.name), bool):
+                raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
         if self.time is not None:
             object.__setattr__(self, "time", parse_time(self.time))
         object.__setattr__(self, "t0", _positive("t0", self.t0))
@@ -745,6 +748,8 @@ class RRAM(DeviceModel):
             raise ValueError(f"fit times must increase, got {[t for t, _ in fits]}")
         object.__setattr__(self, "fits", fits)
         object.__setattr__(self, "coeff_g_max", _positive("coeff_g_max", self.coeff_g_max))
+        if self.time is not None:  # refused now, not at the first read of a training run
+            self.check_time(self.read_time)
 
     def check_time(self, time: float) -> None:
         last = self.fits[-1][0]
@@ -806,6 +811,8 @@ class CustomDevice(DeviceModel):
         """σ(g) from measured devices: the std of ``achieved − target`` per target level
         (when there are at most ``bins`` distinct targets) or per equal-width bin of
         ``target``, at the bins' mean target; each level needs two samples."""
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+            raise ValueError(f"bins must be an integer >= 1 (target levels), got {bins!r}")
         t = torch.as_tensor(target, dtype=torch.float64).flatten()
         a = torch.as_tensor(achieved, dtype=torch.float64).flatten()
         if t.numel() != a.numel() or t.numel() < 2:
@@ -893,17 +900,22 @@ def _read_pairs(path: Path) -> tuple[list[float], list[float]]:
     """Two columns (target, achieved) from a CSV file."""
     if not path.is_file():
         raise ValueError(f"the measurements file {path} does not exist")
+    from ..files import is_header
+
     target, achieved = [], []
+    first = True
     for n, line in enumerate(path.read_text().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         cells = [c.strip() for c in line.replace(";", ",").split(",")]
+        if first and is_header(cells):  # one header line: text in every column
+            first = False
+            continue
+        first = False
         try:
             values = [float(c) for c in cells]
         except ValueError:
-            if not target:  # a header
-                continue
             raise ValueError(f"{path}:{n}: not two numbers: {line!r}") from None
         if len(values) != 2:
             raise ValueError(f"{path}:{n}: expected target,achieved, got {line!r}")

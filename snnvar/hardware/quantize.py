@@ -8,8 +8,9 @@ computation"); the clipping passes none outside the interval, as a saturating
 circuit does, and all of it on the interval's edges: ``clamp`` with tensor bounds
 gives gradient 1 at ``x == ±half`` (``maximum(minimum(x, half), -half)`` would give
 0.5 there, the tie split between its two arguments, and every layer's largest
-weight sits on its edge when the window is max|W|). A learned scale before a quantiser (HRAT's input scale) gets its
-gradient from the rounding error, as in LSQ (Esser et al., ICLR 2020).
+weight sits on its edge when the window is max|W|). A learned scale before a
+quantiser (HRAT's input scale) gets its gradient from the rounding error, as in LSQ
+(Esser et al., ICLR 2020).
 """
 
 from __future__ import annotations

@@ -29,14 +29,18 @@ to the restricted model reads the programmed ``W'`` (and ``b'``) where the layer
 computes them (:func:`snnvar.variation.read_programmed`), its scale, window
 and levels taken from ``W'``, with the gradient passing straight through to
 ``W``. So a fused BatchNorm does not scale the noise per output channel: the
-training noise is the chip's. :func:`deploy` writes the programmed ``W'`` and
+training noise is the chip's, and the fused BatchNorm's batch (and running)
+statistics are those of the clean programmed output. WVAT's GAV is taken in W'
+too (its gradient, ‖ΔW'‖ and its shift). :func:`deploy` writes the programmed ``W'`` and
 ``b'`` into the weights and keeps only the input and output circuit, so a
 Variation applied to the deployed model perturbs the programmed levels, as
 hardware does; with the BatchNorm in eval mode the restricted model and its
 deployed chip read the same values. Evaluating an undeployed restricted model
-(:func:`snnvar.evaluate`, the worst case) is refused: deploy it first. WVAT's GAV
-and the adversarial attacks act on the parameters ``W`` themselves (they are
-directions in the trained weights, not device noise).
+(:func:`snnvar.evaluate`, the worst case) is refused: deploy it first. The
+adversarial regulariser's attack (:class:`~snnvar.training.AdversarialRegularization`)
+still moves the parameters ``W`` within ``|Δ| ≤ ζ|W|``: through the fused
+BatchNorm that ball is the same relative ball on W', but the weight levels round
+it, so on a quantised chip it is not the chip's adversary.
 """
 
 from __future__ import annotations
@@ -64,8 +68,8 @@ __all__ = [
     "ablation",
     "deploy",
     "describe",
-    "refuse_undeployed",
     "output_swing_from_data",
+    "refuse_undeployed",
     "restrict",
     "restrictions_of",
     "single_restrictions",

@@ -70,11 +70,22 @@ def _conv(c_in: int, c_out: int, k: int, pad: int, bn: bool) -> list[nn.Module |
     return [*layers, ACT]
 
 
+def _widths(hidden: tuple[int, ...], classes: int) -> tuple[int, ...]:
+    """``hidden`` checked: every width and ``classes`` >= 1 (a zero-width layer
+    trains to chance and cannot be evaluated)."""
+    hidden = tuple(hidden)
+    if any(int(w) < 1 for w in hidden):
+        raise ValueError(f"hidden widths must be >= 1, got {list(hidden)}")
+    if int(classes) < 1:
+        raise ValueError(f"num_classes must be >= 1, got {classes}")
+    return hidden
+
+
 def _classifier(
     features: int, hidden: tuple[int, ...], classes: int, dropout: float
 ) -> list[nn.Module | str]:
     layers: list[nn.Module | str] = [nn.Flatten()]
-    for width in hidden:
+    for width in _widths(hidden, classes):
         layers += [nn.Linear(features, width), ACT]
         if dropout:
             layers.append(nn.Dropout(dropout))
@@ -128,7 +139,7 @@ def fc4(
     in_shape = tuple(int(s) for s in in_shape)
     plan: list[nn.Module | str] = [nn.Flatten()]
     features = math.prod(in_shape)
-    for width in hidden:
+    for width in _widths(hidden, num_classes):
         plan += _dense(features, width, batch_norm)
         features = width
     plan.append(nn.Linear(features, num_classes))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..files import atomic_path
+from ..files import write_bytes
 
 __all__ = ["plain", "read", "require_nir", "write"]
 
@@ -34,11 +35,15 @@ def read(path: str | Path) -> Any:
 
 
 def write(path: str | Path, graph: Any) -> Path:
-    """``nir.write`` into a temporary file, then renamed: a full disk leaves no half file."""
+    """``nir.write`` into memory, then the bytes to ``path`` in one atomic write
+    (:func:`snnvar.files.write_bytes`): a full disk is an ``OSError`` of that one
+    write (h5py writing to a full disk itself can crash the process) and leaves no
+    half or temporary file."""
     nir = require_nir()
     p = Path(path)
-    with atomic_path(p) as tmp:
-        nir.write(tmp, graph)
+    buffer = io.BytesIO()
+    nir.write(buffer, graph)
+    write_bytes(p, buffer.getvalue())
     return p
 
 

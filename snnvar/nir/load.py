@@ -338,6 +338,27 @@ def _branch(name: str, node: Any, w: torch.Tensor, bias: torch.Tensor) -> tuple[
     return first, last, total  # type: ignore[return-value]
 
 
+_SHAPES = ("input_type", "output_type", "metadata")
+
+
+def _check_finite(name: str, node: Any) -> None:
+    """Refuse a node whose numeric parameters (weights, biases, τ, R, thresholds, ...)
+    hold NaN or infinity, naming the node and the field."""
+    for field, value in vars(node).items():
+        if field in _SHAPES or isinstance(value, str | bool) or value is None:
+            continue
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue  # not numeric (e.g. a nested graph's own nodes)
+        if not np.all(np.isfinite(array)):
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            raise ValueError(
+                f"NIR node {name!r} ({type(node).__name__}): {field} holds {bad} non-finite "
+                "value(s) (NaN or infinity); every parameter must be finite"
+            )
+
+
 def _safe(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
@@ -400,6 +421,8 @@ def from_nir(graph: Any, dt: float | None = None, readout: str | None = None) ->
             f"from_nir needs one Input and one Output node, got inputs {inputs} and outputs "
             f"{outputs}"
         )
+    for name, node in graph.nodes.items():
+        _check_finite(name, node)
     order = _topological(graph.nodes, list(graph.edges))
     preds: dict[str, list[str]] = {n: [] for n in graph.nodes}
     for src, dst in graph.edges:

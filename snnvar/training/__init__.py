@@ -18,7 +18,7 @@ from .methods import (
     NoiseInjection,
     gradient_ascent_variation,
 )
-from .registry import METHODS, OPTIMIZERS, create_method, create_optimizer
+from .registry import METHODS, OPTIMIZERS, create_method, create_optimizer, method_options
 from .swa import SWA, SWAConfig, update_bn
 from .trainer import ENCODERS, TrainConfig, Trainer
 
@@ -43,5 +43,6 @@ __all__ = [
     "create_optimizer",
     "derive_seed",
     "gradient_ascent_variation",
+    "method_options",
     "update_bn",
 ]

@@ -23,7 +23,12 @@ Side effects, the same for every method:
   pass of SAM, AWP and WVAT's GAV; the perturbed pass of noise injection and
   WVAT's HSV; the first draw of HA-SGD; the noisy task pass of adversarial
   regularisation). Later passes normalise with their batch statistics and
-  leave the running ones alone (:func:`frozen_norm_stats`).
+  leave the running ones alone (:func:`frozen_norm_stats`). A BatchNorm fused
+  into a restricted layer (HRAT, :func:`snnvar.hardware.restrict`) takes its
+  statistics from the layer's clean programmed output: the noise is read on the
+  fused W' after them, as on the chip, so the running statistics are those of
+  the nominal weights that :func:`~snnvar.hardware.deploy` folds in; an unfused
+  BatchNorm sees the perturbed pass's output.
 - ``step`` returns the loss of the step's first pass, and the Trainer reports
   the accuracy of that same pass.
 - ``state_dict`` records the method's hyperparameters; loading a state saved

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..variation import Variation
+from ..variation.engine import programmed_delta, programs, reading_programmed
 from .base import (
     Method,
     RngState,
@@ -139,12 +140,39 @@ class WVAT(VariationMethod):
         self.base.step()
 
     def _gav(self, closure: Callable[[], torch.Tensor], seed: int) -> None:
-        self._loss(closure)  # ∇L at the clean weights (the step's first pass)
-        targets = [t for t in self.variation.targets(self.model) if t.tensor.grad is not None]
-        draw = self.variation.sample(self.model, seed=seed, domain="train")
-        grads = {t.name: t.tensor.grad.detach().clone() for t in targets}
-        wv = gradient_ascent_variation(grads, {n: draw[n] for n in grads}, self.alpha)
-        with offset({t.tensor: wv[t.name] for t in targets}):
+        """GAV on the weights the devices hold: the parameters, or on a restricted model
+        before deploy the programmed W′ (:func:`~snnvar.variation.programs`), where the
+        gradient, ‖Δw‖ and the shift are taken in W′'s units, as the chip's noise is."""
+        every = self.variation.targets(self.model)
+        seen: dict[str, list[tuple[torch.Tensor, dict[str, torch.Tensor]]]] = {}
+
+        def capture(t: Any, value: torch.Tensor, programmed: Any) -> torch.Tensor:
+            if value.requires_grad:
+                value.retain_grad()  # ∂L/∂W′ of the programmed weight
+            seen.setdefault(t.name, []).append((value, dict(programmed)))
+            return value
+
+        with reading_programmed(every, capture):
+            self._loss(closure)  # ∇L at the clean weights (the step's first pass)
+        plain = [t for t in every if not programs(t) and t.tensor.grad is not None]
+        grads = {t.name: t.tensor.grad.detach().clone() for t in plain}
+        deltas = {}
+        if plain:
+            draw = self.variation.sample(self.model, seed=seed, domain="train")
+            deltas = {n: draw[n] for n in grads}
+        for t in every:  # programmed weights: their own gradient and draw
+            reads = [(v, p) for v, p in seen.get(t.name, []) if v.grad is not None]
+            if reads:
+                grads[t.name] = torch.stack([v.grad for v, _ in reads]).sum(0)
+                value, programmed = reads[0]
+                deltas[t.name] = programmed_delta(self.variation, t, value, programmed, seed,
+                                                  domain="train")  # fmt: skip
+        wv = gradient_ascent_variation(grads, deltas, self.alpha)
+
+        def shifted(t: Any, value: torch.Tensor, _programmed: Any) -> torch.Tensor:
+            return value + wv[t.name] if t.name in wv else value
+
+        with reading_programmed(every, shifted), offset({t.tensor: wv[t.name] for t in plain}):
             self._loss(closure)
 
 

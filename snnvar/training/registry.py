@@ -11,7 +11,7 @@ from ..variation import Variation
 from .base import Method, Plain, VariationMethod
 from .methods import AWP, HASGD, SAM, WVAT, AdversarialRegularization, NoiseInjection
 
-__all__ = ["METHODS", "OPTIMIZERS", "create_method", "create_optimizer"]
+__all__ = ["METHODS", "OPTIMIZERS", "create_method", "create_optimizer", "method_options"]
 
 METHODS: dict[str, type[Method]] = {
     "sgd": Plain,
@@ -65,7 +65,25 @@ def create_method(
         if variation is None:
             raise ValueError(f"method {name!r} needs a variation (e.g. Variation(sigma=0.1))")
         options = {"variation": variation, **options}
+    allowed = method_options(name)
+    unknown = [k for k in options if k not in allowed and k != "variation"]
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for method {name!r}; allowed: {allowed or 'none'}"
+        )
     try:
         return cls(model, optimizer, seed=seed, **options)
     except TypeError as err:
         raise ValueError(f"bad options for method {name!r}: {err}") from None
+
+
+def method_options(name: str) -> list[str]:
+    """The hyperparameters method ``name`` takes (its keyword arguments beyond the model,
+    the optimizer, the variation and the seed)."""
+    import inspect
+
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; allowed: {list(METHODS)}")
+    params = inspect.signature(METHODS[name].__init__).parameters
+    skip = {"self", "model", "optimizer", "variation", "seed"}
+    return [p for p in params if p not in skip and params[p].kind is not params[p].VAR_KEYWORD]

@@ -378,7 +378,15 @@ class Trainer:
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to resume from at {path}")
         # onto the CPU first: load_state_dict copies every tensor to where it belongs
-        self.load_state_dict(torch.load(path, weights_only=False, map_location="cpu"))
+        try:
+            state = torch.load(path, weights_only=False, map_location="cpu")
+        except (RuntimeError, EOFError, ValueError, OSError) as err:  # truncated, corrupt
+            raise ValueError(
+                f"the checkpoint {path} is not readable ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else 'truncated'}); it is damaged: "
+                "train again into a new directory (or with --overwrite)"
+            ) from None
+        self.load_state_dict(state)
 
     def _write(self, row: dict[str, Any]) -> None:
         if self.out_dir is None or not is_main():  # under torch.distributed: rank 0 writes

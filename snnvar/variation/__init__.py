@@ -21,7 +21,17 @@ from .distributions import (
     distribution_to_dict,
     resolve_distribution,
 )
-from .engine import Draw, VariationSpec, per_read, perturbation, read_programmed, read_value
+from .engine import (
+    Draw,
+    VariationSpec,
+    per_read,
+    perturbation,
+    programmed_delta,
+    programs,
+    read_programmed,
+    read_value,
+    reading_programmed,
+)
 from .files import variation_tables, variations_from_tables, variations_from_toml
 from .measured import read_histogram, read_samples
 from .presets import PRESETS, buchel_mismatch, hasgd_programming, preset, wvat_hsv
@@ -58,10 +68,13 @@ __all__ = [
     "perturbation",
     "preset",
     "program",
+    "programmed_delta",
+    "programs",
     "read_histogram",
     "read_programmed",
     "read_samples",
     "read_value",
+    "reading_programmed",
     "resolve_distribution",
     "scale",
     "select_targets",

@@ -141,6 +141,16 @@ class Weibull(UnitDistribution):
         return out.sub_(mean).div_(std)
 
 
+_RELATIVE_ZERO_STD = 1e-12
+"""A standard deviation at or below this fraction of the values' largest magnitude is
+rounding error: the values are taken as equal (zero variance)."""
+
+
+def _first(samples: Sequence[float] | torch.Tensor) -> float:
+    """The first value of ``samples`` as a float (for messages)."""
+    return float(torch.as_tensor(samples, dtype=torch.float64).flatten()[0])
+
+
 @dataclass(frozen=True, eq=False)
 class Empirical(UnitDistribution):
     """Measured device variation: a set of samples or a histogram, standardised.
@@ -167,13 +177,21 @@ class Empirical(UnitDistribution):
             raise ValueError(f"empirical samples need at least 2 values, got {x.numel()}")
         if not torch.isfinite(x).all():
             raise ValueError("empirical samples contain NaN or infinite values")
+        scale = x.abs().max()
+        if scale > 0:  # standardise x / max|x|: the same z, no overflow near 1e308
+            x = x / scale
         std = x.std(correction=0)
-        if not std > 0:
+        # zero variance relative to the values' scale: equal values give a std of
+        # rounding error (three 0.2s: 2.8e-17), not spread
+        if not std > _RELATIVE_ZERO_STD:
             raise ValueError(
                 "empirical samples have zero variance (all equal to "
-                f"{x[0].item()!r}); a device distribution needs spread"
+                f"{_first(samples)!r}, up to rounding: std {float(std * scale):.3g} "
+                f"against a scale of {float(scale):.3g}); a device distribution needs spread"
             )
         z = (x - x.mean()) / std
+        if not torch.isfinite(z).all():
+            raise ValueError("empirical samples could not be standardised (non-finite result)")
         return cls(values=tuple(z.tolist()), weights=None)
 
     @classmethod
@@ -201,13 +219,17 @@ class Empirical(UnitDistribution):
         if not (e[1:] > e[:-1]).all():
             raise ValueError("histogram bin edges must be strictly increasing")
         p = c / c.sum()
-        left, right = e[:-1], e[1:]
+        scale = e.abs().max()  # moments of e / max|e|: the same z, no overflow near 1e308
+        e_scaled = e / scale
+        left, right = e_scaled[:-1], e_scaled[1:]
         mean = (p * (left + right) / 2).sum()
         second = (p * (left * left + left * right + right * right) / 3).sum()
         var = second - mean * mean
-        if not var > 0:
+        if not var > _RELATIVE_ZERO_STD**2:
             raise ValueError("the histogram has zero variance; a device distribution needs spread")
-        z_edges = (e - mean) / var.sqrt()
+        z_edges = (e_scaled - mean) / var.sqrt()
+        if not torch.isfinite(z_edges).all():
+            raise ValueError("the histogram could not be standardised (non-finite result)")
         return cls(values=tuple(z_edges.tolist()), weights=tuple(p.tolist()))
 
     def __post_init__(self) -> None:

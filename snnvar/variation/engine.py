@@ -57,8 +57,11 @@ __all__ = [
     "applied",
     "per_read",
     "perturbation",
+    "programmed_delta",
+    "programs",
     "read_programmed",
     "read_value",
+    "reading_programmed",
     "sample",
 ]
 
@@ -199,11 +202,53 @@ def per_read(module: nn.Module) -> bool:
     return any(getattr(m, _READS, False) for m in module.modules())
 
 
-def _programs(t: Target) -> bool:
+def programs(t: Target) -> bool:
     """Whether ``t``'s module programs it before the devices hold it (see the module
     docstring): the engine reads the programmed value, not the parameter."""
     check = getattr(t.module, "programs_parameter", None)
     return not t.is_buffer and callable(check) and bool(check(t.attr))
+
+
+_programs = programs
+
+
+@contextlib.contextmanager
+def reading_programmed(
+    targets: list[Target],
+    fn: Callable[[Target, torch.Tensor, Mapping[str, torch.Tensor]], torch.Tensor],
+) -> Iterator[list[Target]]:
+    """Inside the block, each programmed tensor of ``targets`` (:func:`programs`) reads
+    as ``fn(target, value, programmed)`` in its module's forward pass (``programmed``:
+    the module's clean programmed tensors); yields those targets. For methods that
+    move the programmed weights themselves (WVAT's GAV on a restricted model)."""
+    chosen = [t for t in targets if programs(t)]
+    busy = [t.name for t in chosen if t.attr in t.module.__dict__.get(_PROGRAMMED, {})]
+    if busy:
+        raise RuntimeError(f"a variation is already applied to {busy}; nesting is refused")
+    for t in chosen:
+        _install(t, lambda value, programmed, t=t: fn(t, value, programmed))
+    try:
+        yield chosen
+    finally:
+        _uninstall(chosen)
+
+
+def programmed_delta(
+    v: VariationSpec,
+    t: Target,
+    value: torch.Tensor,
+    programmed: Mapping[str, torch.Tensor],
+    seed: int,
+    domain: str = "chip",
+) -> torch.Tensor:
+    """The static draw ``seed`` of ``v`` on the programmed tensor ``value`` of target
+    ``t`` (what :meth:`Variation.applied <snnvar.Variation.applied>` reads there, less
+    the value)."""
+    check_domain(domain)
+    root, device = root_seed(seed, None)
+    draw = Draw(v, root, [t.name], domain=domain)
+    clean = value.detach()
+    return _static_programmed_read(v, t, root, device, domain, draw)(clean, programmed) - clean
 
 
 ProgrammedRead = Callable[[torch.Tensor, Mapping[str, torch.Tensor]], torch.Tensor]
@@ -250,8 +295,14 @@ def _install(t: Target, read: ProgrammedRead) -> None:
 
 
 def _uninstall(targets: list[Target]) -> None:
+    """Remove the readers of ``targets`` only (another block may read other tensors of
+    the same module)."""
     for t in targets:
-        t.module.__dict__.pop(_PROGRAMMED, None)
+        reads = t.module.__dict__.get(_PROGRAMMED)
+        if reads is not None:
+            reads.pop(t.attr, None)
+            if not reads:
+                del t.module.__dict__[_PROGRAMMED]
 
 
 def _needs_stats(v: VariationSpec) -> bool:
@@ -638,7 +689,7 @@ def _dynamic(
             handle.remove()
         _uninstall(programmed)
         for t in programmed:
-            if hasattr(t.module, _READS):
+            if hasattr(t.module, _READS) and not per_pass:
                 delattr(t.module, _READS)
         for group in by_module.values():
             module = group[0][0].module

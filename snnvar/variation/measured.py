@@ -8,9 +8,11 @@ Samples files
     ``.npy``: a numeric array (``numpy.save``), flattened; read with
     ``allow_pickle=False``. Any other suffix (``.csv``, ``.txt``, ...): text
     with one value per line. Blank lines and lines starting with ``#`` are
-    ignored; the first other line may be a (non-numeric) header, e.g.
-    ``error``. Any other non-numeric line, or a line with several
-    comma-separated columns, is an error naming the file and the line.
+    ignored; the first other line may be a header, text in every column that
+    does not start like a number (``error``; ``0.5x`` is a typo, not a header);
+    a header is said in a ``UserWarning``.
+    Any other non-numeric line, or a line with several comma-separated columns,
+    is an error naming the file and the line.
 
 Histogram files
     ``.npz``: the arrays ``counts`` (one per bin) and ``edges`` (one more,
@@ -25,10 +27,13 @@ The values are returned as read (float64); standardising them is
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ..files import is_header
 
 __all__ = ["read_histogram", "read_samples", "resolve_path"]
 
@@ -69,9 +74,11 @@ def _rows(path: Path) -> list[tuple[int, str]]:
             continue
         if first:
             first = False
-            fields = [f.strip() for f in line.split(",")]
-            if all(_number(f) is None for f in fields):
-                continue  # a header line
+            if is_header([f.strip() for f in line.split(",")]):
+                warnings.warn(  # said, so that a header is never a value dropped unseen
+                    f"{str(path)!r}, line {number}: {line!r} read as a header", stacklevel=3
+                )
+                continue
         rows.append((number, line))
     return rows
 

@@ -80,8 +80,14 @@ def stream(root: int, key: str, device: torch.device, domain: str = "chip") -> t
 
 
 def derive_seed(seed: int, *keys: int) -> int:
-    """A 63-bit seed from ``seed`` and integer keys (SplitMix64 mixing); pure."""
-    z = seed & MAX_SEED
+    """A 63-bit seed from ``seed`` (in [0, MAX_SEED]) and integer keys (SplitMix64
+    mixing); pure. A seed outside the range is refused: masking it would give seeds
+    that differ the same chips (-1 and 2**64 - 1)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    z = int(seed)
     for k in keys:
         z = (z + 0x9E3779B97F4A7C15 * (k + 1)) & ((1 << 64) - 1)
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)

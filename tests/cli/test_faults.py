@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from snnvar import conversion, datasets, files, models, progress
+from snnvar.cli import main
 from snnvar.datasets import read_nmnist_bin
 from snnvar.training import TrainConfig, Trainer
 
@@ -35,6 +37,7 @@ def _one_line(err: str) -> str:
         ("hidden=64", "model option hidden=64 of 'fc2' must be a list of integers"),
         ("dropout=x", "model option dropout='x' of 'fc2' must be a number"),
         ("beta=high", "neuron option beta must be a number, got 'high'"),
+        ("hidden=[0]", "hidden widths must be >= 1, got [0]"),  # trained to 10 % before
     ],
 )
 def test_bad_model_options_exit_2_and_leave_no_directory(tmp_path, capsys, option, message):
@@ -107,9 +110,33 @@ def test_a_full_disk_during_evaluate_leaves_no_half_report(tmp_path, capsys, mon
     monkeypatch.setattr(Path, "write_text", full)
     code, _, err = cli(capsys, "evaluate", tmp_path / "run", "--draws", "1",
                        "--out", tmp_path / "e")  # fmt: skip
-    assert code == 1 and "No space left on device" in _one_line(err)
-    assert not (tmp_path / "e" / "report.json").exists()
-    assert not [p for p in (tmp_path / "e").iterdir() if "tmp" in p.name]
+    line = _one_line(err)
+    assert code == 1 and "No space left on device" in line
+    assert str(tmp_path / "e" / "report.json") in line  # the file it could not write
+    assert not (tmp_path / "e").exists()  # no half report, nothing blocks the rerun
+    monkeypatch.undo()
+    # issue 34: an overwritten report replaces every file of the old one as one unit
+    first = ("evaluate", tmp_path / "run", "--draws", "1", "--out", tmp_path / "e")
+    assert cli(capsys, *first, "--histograms")[0] == 0
+    assert (tmp_path / "e" / "histograms.png").is_file()
+    monkeypatch.setattr(Path, "write_text", full)
+    code, _, err = cli(capsys, *first, "--overwrite")
+    assert code == 1 and "report.json" in _one_line(err)
+    monkeypatch.undo()  # the old report stays whole
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
+        "accuracy.png",
+        "histograms.png",
+        "report.json",
+        "results.csv",
+        "results.md",
+    ]
+    assert cli(capsys, *first, "--overwrite")[0] == 0
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
+        "accuracy.png",
+        "report.json",
+        "results.csv",
+        "results.md",
+    ]
 
 
 def test_ctrl_c_exits_130_and_resume_continues(tmp_path, capsys, monkeypatch) -> None:
@@ -222,3 +249,154 @@ def test_resume_with_changed_settings_names_the_flags(tmp_path, capsys) -> None:
     assert "--lr: saved 0.001, given 0.01" in line and "--gamma: saved 1.0, given 0.5" in line
     assert "train.epochs" not in line and "variation.gamma" not in line
     assert (out / "checkpoint.pt").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("faults") / "run"
+    assert main(["train", *TINY, "--model-option", "reset=zero", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [  # issue 34: each was accepted (or a traceback) before
+        (("--time-steps", "0"), "--time-steps must be >= 1, got 0 (leave it out for each run's T)"),
+        (("--worst-case", "0.1,0.1"), "--worst-case gives a radius twice: [0.1, 0.1]"),
+        (("--worst-case", "1e9"), "--worst-case radii ζ must lie in [0, 1] (as σ does), got 1e+09"),
+        (("--draws", "10000000000000000000000"), "--draws must be <= 100,000 chips per level"),
+    ],
+)
+def test_evaluate_refuses_before_anything_is_written(trained, tmp_path, capsys, args, message):
+    code, _, err = cli(capsys, "evaluate", trained, *args, "--out", tmp_path / "e")
+    assert code == 2
+    assert message in _one_line(err)
+    assert not (tmp_path / "e").exists()
+
+
+def test_config_and_hardware_tables_are_checked(trained, tmp_path, capsys) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('sigmas = [0, "a"]\n')  # an ArgumentTypeError traceback before
+    code, _, err = cli(capsys, "evaluate", trained, "--config", config, "--out", tmp_path / "e")
+    assert code == 2
+    assert "sigmas = [0, 'a'] in" in _one_line(err) and "expected comma-separated numbers" in err
+    hw = tmp_path / "hw.toml"
+    hw.write_text("[hardware]\n")  # trained as "all off" before
+    code, _, err = cli(capsys, "train", *TINY, "--hardware", hw, "--out", tmp_path / "r")
+    assert code == 2 and "the [hardware] table is empty" in _one_line(err)
+    code, _, err = cli(capsys, "train", *TINY, "--hardware", tmp_path, "--out", tmp_path / "r")
+    assert code == 2 and "is a directory; give a .toml file" in _one_line(err)
+    assert not (tmp_path / "e").exists() and not (tmp_path / "r").exists()
+
+
+def test_export_refuses_a_sigma_evaluate_refuses(trained, tmp_path, capsys) -> None:
+    nir_file = tmp_path / "g.nir"
+    code, _, err = cli(capsys, "export", trained, "--nir", nir_file, "--chip", "1",
+                       "--sigma", "5")  # fmt: skip
+    assert code == 2 and "--sigma must lie in [0, 1]" in _one_line(err)
+    assert not nir_file.exists()
+
+
+def test_export_to_a_full_disk_exits_1_and_leaves_no_file(trained, tmp_path, capsys, monkeypatch):
+    """Issue 34: h5py writing to a nearly full disk crashed (exit 139) and left a
+    temporary .nir; the graph is serialised in memory and written in one step."""
+    real = Path.write_bytes
+
+    def full(self, data, *a, **k):
+        if ".tmp" in self.name:
+            real(self, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, data, *a, **k)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    code, _, err = cli(capsys, "export", trained, "--nir", tmp_path / "g.nir")
+    assert code == 1 and "No space left on device" in _one_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_device_read_past_its_model_is_refused_before_run_json(tmp_path, capsys) -> None:
+    """Issue 34: RRAM at 3 days (its fits end at 2) was refused at the first training
+    step, after run.json was written, and the rerun found the directory taken."""
+    dev = tmp_path / "rram.toml"
+    dev.write_text('[device]\nkind = "rram"\ntime = "3d"\n')
+    out = tmp_path / "run"
+    code, _, err = cli(capsys, "train", *TINY, "--method", "hasgd", "--device", dev, "--out", out)
+    assert code == 2 and "the RRAM fits end at 172800 s; cannot read at 259200 s" in err
+    assert not out.exists()
+
+
+def test_resume_of_a_damaged_run_names_the_file(trained, tmp_path, capsys) -> None:
+    """Issue 34: a truncated checkpoint said only "Invalid argument", a truncated
+    run.json gave the bare JSON error, a missing checkpoint restarted from epoch 1 and
+    replaced the metrics, and --resume --overwrite was taken."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    args = ("train", *TINY, "--model-option", "reset=zero", "--out", run)
+    code, _, err = cli(capsys, *args, "--resume", "--overwrite")
+    assert code == 2 and "--resume continues the run in --out, --overwrite replaces" in err
+    ckpt = run / "checkpoint.pt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 3])
+    code, _, err = cli(capsys, *args, "--resume")
+    assert code == 2 and f"the checkpoint {ckpt} is not readable" in _one_line(err)
+    ckpt.unlink()
+    metrics = (run / "metrics.json").read_text()
+    code, _, err = cli(capsys, *args, "--resume")
+    assert code == 2 and "its checkpoint.pt is missing" in _one_line(err)
+    assert (run / "metrics.json").read_text() == metrics  # not replaced
+    spec = run / "run.json"
+    spec.write_text(spec.read_text()[:40])
+    code, _, err = cli(capsys, *args, "--resume")
+    assert code == 2 and f"{spec} is not valid JSON" in _one_line(err)
+
+
+def test_messages_name_the_value_and_what_is_allowed(trained, tmp_path, capsys) -> None:
+    """Issue 34, messages: an unknown method option lists the allowed ones; a checkpoint
+    that does not fit is one line; --times does not silently override a device's time;
+    a device file's bins are checked; sgd's summary names no training device."""
+    code, _, err = cli(capsys, "train", *TINY, "--method", "wvat", "--method-option", "foo=1",
+                       "--out", tmp_path / "r")  # fmt: skip
+    assert code == 2
+    assert "unknown option(s) ['foo'] for method 'wvat'; allowed: ['w_th', 'p', 'alpha']" in err
+    dev = tmp_path / "pcm.toml"
+    dev.write_text('[device]\nkind = "pcm"\ntime = "1h"\n')
+    code, _, err = cli(capsys, "evaluate", trained, "--device", dev, "--times", "1d",
+                       "--out", tmp_path / "e")  # fmt: skip
+    assert code == 2 and "--times and the device table's own time both set" in _one_line(err)
+    (tmp_path / "m.csv").write_text("target,achieved\n5,5.1\n5,4.9\n20,20.3\n20,19.8\n")
+    for bins, shown in (("0", "0"), ('"many"', "'many'")):
+        dev.write_text(f'[device]\nkind = "custom"\nmeasurements = "m.csv"\nbins = {bins}\n')
+        code, _, err = cli(capsys, "evaluate", trained, "--device", dev, "--out", tmp_path / "e")
+        assert code == 2
+        assert f"bins must be an integer >= 1 (target levels), got {shown}" in _one_line(err)
+    dev.write_text('[device]\nkind = "pcm"\n')
+    code, out, err = cli(capsys, "train", *TINY, "--method", "sgd", "--device", dev,
+                         "--out", tmp_path / "sgd")  # fmt: skip
+    assert code == 0, err
+    assert "device pcm" not in out and "(seed 0)" in out
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained, bad)
+    spec = json.loads((bad / "run.json").read_text())
+    spec["model_options"]["hidden"] = [8]
+    (bad / "run.json").write_text(json.dumps(spec))
+    code, _, err = cli(capsys, "evaluate", bad, "--out", tmp_path / "e")
+    assert code == 2 and "does not fit the model: size mismatch for" in _one_line(err)
+    assert not (tmp_path / "e").exists()
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path, capsys) -> None:
+    """Probed beyond issue 34's list: a diverging run printed a traceback and left a
+    run.json that blocked the rerun; num_classes against the data set failed the same."""
+    out = tmp_path / "run"
+    code, _, err = cli(capsys, "train", *TINY, "--lr", "inf", "--out", out)
+    assert code == 1 and "training diverged (loss became nan in epoch 1)" in _one_line(err)
+    assert not out.exists()
+    code, _, err = cli(capsys, "train", *TINY, "--model-option", "num_classes=3", "--out", out)
+    assert code == 2 and "num_classes=3, but digits has 10 classes" in _one_line(err)
+    assert not out.exists()
+    code, _, err = cli(capsys, "evaluate", tmp_path, "--seed", "-1", "--out", tmp_path / "e")
+    assert code == 2 and "a seed must lie in [0, 2**63 - 1], got -1" in err

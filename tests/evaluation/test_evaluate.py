@@ -214,7 +214,7 @@ def test_tensor_pairs_and_loaders_are_accepted(snn) -> None:
 
 
 def test_bad_input(snn, data) -> None:
-    with pytest.raises(ValueError, match=r"draws must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"draws must be an integer in \[1, 100,000\], got 0"):
         snnvar.evaluate(snn, data, draws=0)
     with pytest.raises(ValueError, match=r"sigma must lie in \[0, 1\] for an evaluation, got 1.5"):
         snnvar.evaluate(snn, data, Variation(0.1), sigmas=(1.5,))

@@ -618,3 +618,28 @@ def test_cli_trains_with_a_device_and_evaluates_at_times(tmp_path, capsys) -> No
     code, _, err = cli(capsys, "evaluate", tmp_path / "run", "--device", tmp_path / "two.toml",
                        "--worst-case", "0.1", "--out", tmp_path / "ev6")  # fmt: skip
     assert code == 2 and "select different weights" in err and not (tmp_path / "ev6").exists()
+
+
+def test_a_typo_in_the_first_measurement_is_an_error_not_a_header(tmp_path) -> None:
+    """Issue 34: ``1e,1.1`` on the first line was dropped as if it were a header."""
+    (tmp_path / "dev.toml").write_text('[device]\nkind = "custom"\nmeasurements = "m.csv"\n')
+    rows = "".join(f"{t},{t + d}\n" for t in (5, 20) for d in (-0.3, 0.3, 0.1))
+    (tmp_path / "m.csv").write_text("1e,1.1\n" + rows)
+    with pytest.raises(ValueError, match=r"m\.csv:1: not two numbers: '1e,1\.1'"):
+        devices_from_toml(tmp_path / "dev.toml")
+    (tmp_path / "m.csv").write_text("target,achieved\nunit,unit\n" + rows)  # one header only
+    with pytest.raises(ValueError, match=r"m\.csv:2: not two numbers: 'unit,unit'"):
+        devices_from_toml(tmp_path / "dev.toml")
+    (tmp_path / "m.csv").write_text("target,achieved\n" + rows)
+    (device,) = devices_from_toml(tmp_path / "dev.toml").values()
+    assert device.sigma[0][0] == 5.0
+
+
+def test_a_devices_switches_take_booleans_only() -> None:
+    """Probed beyond issue 34's list: drift = "false" in a [device] table switched
+    drift on (a non-empty string is truthy) while the label said drift=false."""
+    with pytest.raises(ValueError, match=r"drift must be true or false, got 'false'"):
+        snnvar.hardware.devices_from_tables({"kind": "pcm", "drift": "false"})
+    with pytest.raises(ValueError, match=r"read_noise must be true or false, got 1"):
+        PCM(read_noise=1)
+    assert PCM(drift=False).drift is False

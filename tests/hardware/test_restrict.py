@@ -4,6 +4,7 @@ with straight-through gradients, and deploys the programmed weights."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 
@@ -364,24 +365,83 @@ def test_dynamic_reads_of_a_restricted_model_redraw_on_the_programmed_weights() 
     assert torch.equal(chip(x), clean)  # restored: no reader left behind
 
 
-def test_a_training_method_trains_a_restricted_model_against_the_chips_noise() -> None:
-    from snnvar.training import HASGD, NoiseInjection
+def _programmed_std(chip: nn.Module, x: torch.Tensor) -> tuple[float, float]:
+    """std of the programmed W' (batch statistics of ``x``) and of the float W."""
+    with frozen_norm_stats(chip), torch.no_grad():
+        w_prog, _ = chip[0].programmed(x)
+    return float(w_prog.std()), float(chip[0].weight.detach().std())
 
-    for method in (NoiseInjection, HASGD):
-        chip = _bn_linear(bn_eval=False)
-        before = chip[0].weight.detach().clone()
-        opt = method(chip, torch.optim.SGD(chip.parameters(), lr=0.1), Variation(0.1), seed=0)
-        x, y = torch.randn(32, 64), torch.randint(0, 8, (32,))
 
-        def closure(opt=opt, chip=chip, x=x, y=y) -> torch.Tensor:
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(chip(x), y)
-            loss.backward()
-            return loss
+@pytest.mark.parametrize("name", ["noise_injection", "hasgd", "wvat"])
+def test_a_training_method_trains_a_restricted_model_against_the_chips_noise(name) -> None:
+    """The draws a method trains with are the chip's: σ · 6 std(W') (WVAT's A of the
+    programmed weights), not σ · 6 std(W) of the float weights the BatchNorm rescales."""
+    from snnvar.training import create_method
 
-        loss = opt.step(closure)
-        assert torch.isfinite(loss) and not torch.equal(chip[0].weight, before)
-        assert chip[1].num_batches_tracked > 0  # BatchNorm still trains
+    chip = _bn_linear(bn_eval=False)
+    options = {"w_th": 0.0} if name == "wvat" else {}  # WVAT: HSV only here
+    opt = create_method(name, chip, torch.optim.SGD(chip.parameters(), lr=0.1),
+                        Variation(0.1), seed=0, **options)  # fmt: skip
+    x, y = torch.randn(32, 64), torch.randint(0, 8, (32,))
+    prog_std, float_std = _programmed_std(chip, x)
+    assert abs(prog_std / float_std - 1) > 0.5  # the two scales differ: the test can tell
+    deltas: list[torch.Tensor] = []
+    real = opt._draw
+
+    @contextlib.contextmanager
+    def spy(seed):
+        with real(seed) as draw:
+            yield draw
+            deltas.append(draw["0.weight"].clone())  # ΔW' as the layer read it
+
+    opt._draw = spy
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(chip(x), y)
+        loss.backward()
+        return loss
+
+    before = chip[0].weight.detach().clone()
+    assert torch.isfinite(opt.step(closure))
+    assert deltas and not torch.equal(chip[0].weight, before)
+    for delta in deltas:  # 512 draws: the std within 15 %
+        torch.testing.assert_close(delta.std().item(), 0.1 * 6 * prog_std, rtol=0.15, atol=0)
+
+
+def test_wvats_gav_moves_the_programmed_weights_by_alpha_of_the_chips_noise(monkeypatch):
+    """GAV = α ∇L/‖∇L‖ ‖ΔW'‖ with the gradient, the draw and the shift in W' units."""
+    import snnvar.training.methods as methods
+    from snnvar.training import WVAT
+
+    chip = _bn_linear(bn_eval=False)
+    opt = WVAT(chip, torch.optim.SGD(chip.parameters(), lr=0.0), Variation(0.1), w_th=1.0,
+               alpha=0.1, seed=0)  # fmt: skip
+    x, y = torch.randn(32, 64), torch.randint(0, 8, (32,))
+    prog_std, _ = _programmed_std(chip, x)
+    seen = {}
+    real = methods.gradient_ascent_variation
+
+    def spy(grads, deltas, alpha):
+        seen["wv"], seen["delta"] = real(grads, deltas, alpha), deltas
+        return seen["wv"]
+
+    monkeypatch.setattr(methods, "gradient_ascent_variation", spy)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(chip(x), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    assert opt.last_kind == "gav"
+    delta, wv = seen["delta"]["0.weight"], seen["wv"]["0.weight"]
+    torch.testing.assert_close(delta.std().item(), 0.1 * 6 * prog_std, rtol=0.15, atol=0)
+    torch.testing.assert_close((wv.norm() / delta.norm()).item(), 0.1, rtol=1e-5, atol=0)
+    # a per-channel BatchNorm scale no longer multiplies the shift (1120x before)
+    per_channel = wv.norm(dim=1)
+    assert float(per_channel.max() / per_channel.min()) < 20
 
 
 def test_evaluating_an_undeployed_restricted_model_under_variation_is_refused() -> None:
@@ -391,7 +451,9 @@ def test_evaluating_an_undeployed_restricted_model_under_variation_is_refused() 
     chip = _bn_linear(bn_eval=True).eval()
     x, y = torch.randn(20, 64), torch.randint(0, 8, (20,))
     deploy_hint = r"not deployed \(layers \['0'\]\).*snnvar\.hardware\.deploy\(model\)"
-    with pytest.raises(ValueError, match=r"evaluate: model 'Sequential' is restricted.*" + deploy_hint):
+    with pytest.raises(
+        ValueError, match=r"evaluate: model 'Sequential' is restricted.*" + deploy_hint
+    ):
         snnvar.evaluate(chip, (x, y), Variation(0.1), draws=1)
     with pytest.raises(ValueError, match="worst_case_attack: the model is restricted"):
         worst_case_attack(chip, (x, y), zeta=0.1, steps=1)
@@ -402,3 +464,20 @@ def test_evaluating_an_undeployed_restricted_model_under_variation_is_refused() 
     assert clean.results[0].accuracy_mean == deployed.results[0].accuracy_mean
     on_chip = snnvar.evaluate(deploy(chip), (x, y), Variation(0.1), draws=2)
     assert len(on_chip.results[0].accuracies) == 2
+
+
+def test_an_inner_block_on_other_tensors_of_a_layer_leaves_the_outer_one() -> None:
+    chip = _bn_linear(bn_eval=True).eval()
+    x = torch.randn(4, 64)
+    outer, inner = Variation(0.2), Variation(0.2, include_bias=True, include=["*.bias"])
+    with torch.no_grad():
+        clean = chip(x)
+        with outer.applied(chip, seed=1):
+            noisy = chip(x)
+            with inner.applied(chip, seed=2):
+                both = chip(x)
+            after = chip(x)
+        restored = chip(x)
+    assert not torch.equal(noisy, clean) and not torch.equal(both, noisy)
+    assert torch.equal(after, noisy)  # the outer chip is read again, bit for bit
+    assert torch.equal(restored, clean)

@@ -683,6 +683,18 @@ def test_foreign_graph_errors() -> None:
         snn_nir.from_nir(_tiny(), readout="max")
     with pytest.raises(TypeError, match="NIRGraph"):
         snn_nir.from_nir({"nodes": {}})  # type: ignore[arg-type]
+    nan = _tiny()  # issue 34: NaN weights ran, at 10 % accuracy, without a word
+    nan.nodes["fc"] = nir.Affine(weight=np.full((2, 3), np.nan, dtype=np.float32),
+                                 bias=np.zeros(2, dtype=np.float32))  # fmt: skip
+    with pytest.raises(ValueError, match=r"node 'fc' \(Affine\): weight holds 6 non-finite"):
+        snn_nir.from_nir(nan)
+    with pytest.raises(ValueError, match=r"node 'lif' \(LIF\): tau holds 1 non-finite"):
+        snn_nir.from_nir(_tiny(tau=np.array([2e-3, np.inf])))
+    bias = _tiny()
+    bias.nodes["fc"] = nir.Affine(weight=np.ones((2, 3), dtype=np.float32),
+                                  bias=np.array([0.0, -np.inf], dtype=np.float32))  # fmt: skip
+    with pytest.raises(ValueError, match=r"node 'fc' \(Affine\): bias holds 1 non-finite"):
+        snn_nir.from_nir(bias)
 
 
 def test_files(tmp_path) -> None:
