@@ -72,8 +72,11 @@ def _seed(text: str) -> int:
 
 
 def _floats(text: str) -> list[float]:
+    items = text.split(",")
+    if len(items) > 1 and not all(s.strip() for s in items):  # "0,,0.1": a value left out
+        raise argparse.ArgumentTypeError(f"an empty item in {text!r}; give numbers between commas")
     try:
-        return [float(s) for s in text.split(",") if s.strip()]
+        return [float(s) for s in items if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated numbers, got {text!r}"

@@ -547,6 +547,10 @@ def convert_run(
     from .conversion import convert
     from .evaluation import evaluate
 
+    if isinstance(finetune_epochs, bool) or not isinstance(finetune_epochs, int) or (
+        finetune_epochs < 0
+    ):
+        raise ValueError(f"finetune_epochs must be an integer >= 0, got {finetune_epochs!r}")
     ann, spec = load_run(source, root)
     if spec.spiking:
         raise ValueError(f"{source} is an SNN run; convert an ANN (`snnvar train --ann`)")

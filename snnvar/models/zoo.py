@@ -112,7 +112,7 @@ def fc2(
 
     Accepts ``[..., *in_shape]`` or the flattened ``[..., prod(in_shape)]``.
     """
-    in_shape = tuple(int(s) for s in in_shape)
+    in_shape = _check_shape("fc2", in_shape, len(tuple(in_shape)))
     plan = _classifier(math.prod(in_shape), tuple(hidden), num_classes, dropout)
     return build("fc2", plan, in_shape, num_classes, spiking, neuron, flat_ok=True)
 
@@ -136,7 +136,7 @@ def fc4(
     """Four fully connected layers, 784-512-256-128-10: HRAT's FC-4 on MNIST (the
     HRAT abstract does not give the widths; these are ours), with optional BatchNorm
     after each hidden layer, which HRAT fuses into the weights."""
-    in_shape = tuple(int(s) for s in in_shape)
+    in_shape = _check_shape("fc4", in_shape, len(tuple(in_shape)))
     plan: list[nn.Module | str] = [nn.Flatten()]
     features = math.prod(in_shape)
     for width in _widths(hidden, num_classes):

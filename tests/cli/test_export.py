@@ -84,7 +84,7 @@ def test_export_from_a_config_file(run, tmp_path, capsys) -> None:
     ("args", "message"),
     [(("--chip", "1"), "--chip K and --sigma S go together"),
      (("--sigma", "0.1"), "--chip K and --sigma S go together"),
-     (("--chip", "-1", "--sigma", "0.1"), "--chip must be >= 0"),
+    (("--chip", "-1", "--sigma", "0.1"), "--chip must lie in [0, 99,999]"),
      (("--nir", "x.json"), "not .json")],
 )  # fmt: skip
 def test_export_usage_errors(run, tmp_path, capsys, args, message) -> None:

@@ -94,7 +94,7 @@ def test_a_full_disk_exits_1_with_one_line_and_no_temporary_file(
     code, _, err = cli(capsys, "train", *TINY, "--out", out)
     assert code == 1
     assert "No space left on device" in _one_line(err)
-    assert sorted(p.name for p in out.iterdir()) == ["run.json"]  # no checkpoint, no .tmp
+    assert not out.exists()  # no checkpoint, no .tmp, no run.json that blocks the rerun
 
 
 def test_a_full_disk_during_evaluate_leaves_no_half_report(tmp_path, capsys, monkeypatch):
@@ -400,3 +400,17 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path, c
     assert not out.exists()
     code, _, err = cli(capsys, "evaluate", tmp_path, "--seed", "-1", "--out", tmp_path / "e")
     assert code == 2 and "a seed must lie in [0, 2**63 - 1], got -1" in err
+
+
+def test_more_values_found_beyond_the_list(trained, tmp_path, capsys) -> None:
+    """Probed beyond issue 34's list: an empty item in --sigmas was dropped, a negative
+    number of fine-tuning epochs and a zero-size input were accepted."""
+    from snnvar.runs import convert_run
+
+    code, _, err = cli(capsys, "evaluate", trained, "--sigmas", "0,,0.1", "--out", tmp_path / "e")
+    assert code == 2 and "an empty item in '0,,0.1'" in err
+    with pytest.raises(ValueError, match=r"finetune_epochs must be an integer >= 0, got -1"):
+        convert_run(trained, tmp_path / "c", conversion.ConversionConfig(), finetune_epochs=-1)
+    with pytest.raises(ValueError, match=r"fc2: in_shape must be 1 positive sizes, got \(0,\)"):
+        models.create("fc2", in_shape=(0,))
+    assert not (tmp_path / "e").exists() and not (tmp_path / "c").exists()

@@ -230,3 +230,34 @@ def test_rows_from_report_json_and_strict_json(report) -> None:
     assert json.loads(text)["results"][0]["accuracies"] == [None]
     table = Report(results=[bad], seed=0).spike_table()  # no spikes per sample: a dash
     assert "| a | dynamic/pass | 10 % | - | - |" in table
+
+
+def test_a_report_replaces_the_old_one_as_one_unit(report, tmp_path, monkeypatch) -> None:
+    """Issue 34: an overwritten report kept the old landscape.png and histograms.png
+    beside a report that has none, and a full disk left part of the new files."""
+    import dataclasses
+    import errno
+    from pathlib import Path
+
+    names = sorted(p.name for p in write_report(report, tmp_path))
+    assert names == ["accuracy.png", "histograms.png", "landscape.png", "report.json",
+                     "results.csv", "results.md"]  # fmt: skip
+    old = (tmp_path / "report.json").read_bytes()
+    plain = dataclasses.replace(report, landscape=[], histograms={})
+    real = Path.write_text
+
+    def full(self, text, *a, **k):  # the disk fills while results.csv is written
+        if self.name.startswith(".results.") and self.name.endswith(".csv"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, text, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space left") as failed:
+        write_report(plain, tmp_path)
+    assert failed.value.filename == str(tmp_path / "results.csv")  # the file, not a temp
+    assert (tmp_path / "report.json").read_bytes() == old  # the old report, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary left
+    monkeypatch.undo()
+    written = sorted(p.name for p in write_report(plain, tmp_path))
+    assert written == ["accuracy.png", "report.json", "results.csv", "results.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == written  # the old plots are gone
