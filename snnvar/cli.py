@@ -73,7 +73,9 @@ def _seed(text: str) -> int:
 
 def _floats(text: str) -> list[float]:
     items = text.split(",")
-    if len(items) > 1 and not all(s.strip() for s in items):  # "0,,0.1": a value left out
+    inner = items[1:-1] if len(items) > 2 else []
+    if (len(items) > 1 and not items[0].strip()) or not all(s.strip() for s in inner):
+        # "0,,0.1" or ",0.1": a value left out (a trailing comma is allowed)
         raise argparse.ArgumentTypeError(f"an empty item in {text!r}; give numbers between commas")
     try:
         return [float(s) for s in items if s.strip()]
@@ -882,6 +884,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     hardware = _restrictions(args)
     device = _torch_device(args)
     out = check_out_dir(args.out, args.overwrite)  # made when the report is ready
+    if (out / "run.json").exists() or (out / "checkpoint.pt").exists():
+        raise CLIError(
+            f"--out {out} is a run directory (run.json, checkpoint.pt): write the report "
+            "into a directory of its own"
+        )
     if args.ablation and hardware is None:
         raise CLIError("--ablation takes the restrictions of --hardware FILE")
     raw = [load_run(r, root=args.data_root) for r in args.runs]
@@ -1128,12 +1135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     error (one line naming what is wrong), 1 when a file cannot be written (a
     read-only or full disk) or a process of a torchrun group failed, 130 when
     interrupted (Ctrl-C)."""
+    import warnings
+
     from .distributed import RankError
     from .files import OutputExists
     from .runs import SettingsDiffer
 
     group = False
     args = None
+    # a warning is one line, as the errors are (no source line, no file:line)
+    warnings.formatwarning = lambda message, *_a, **_k: f"snnvar: warning: {message}\n"
     try:
         args = _parse(argv)
         group = _distributed(args.command)
@@ -1163,9 +1174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RankError as err:
         print(f"snnvar: error: {err}", file=sys.stderr)
         return 1
-    except FloatingPointError as err:  # training diverged: the run is not kept
+    except FloatingPointError as err:  # training diverged
         print(
-            f"snnvar: error: training diverged ({err}); lower --lr or the method's step sizes",
+            f"snnvar: error: training diverged ({err}); lower --lr or the method's step sizes "
+            "(a run that diverged after its first checkpoint keeps its files: rerun with "
+            "--overwrite)",
             file=sys.stderr,
         )
         return 1

@@ -51,13 +51,16 @@ class OutputExists(FileExistsError):
         """The directory."""
 
 
-_NUMBER_LIKE = re.compile(r"^[+-]?(\d|\.\d|(inf|infinity|nan)$)", re.IGNORECASE)
+_NUMBER_LIKE = re.compile(r"^[+\-\u2212]?(\d|\.\d|(inf|infinity|nan)$)", re.IGNORECASE)
 
 
 def is_header(fields: list[str]) -> bool:
     """Whether the cells of a data file's first line are a header: text in every
     column, none of it starting like a number (``0.5x`` and ``1e`` are typos in a
-    value, not a column name; ``nan`` and ``inf`` are values, ``info`` is a name)."""
+    value, not a column name; ``nan`` and ``inf`` are values, ``info`` is a name; a
+    Unicode minus ``−0.1`` is a value too)."""
+    if len(fields) > 1 and not fields[-1]:
+        fields = fields[:-1]  # a trailing comma, as a data line may have
     return bool(fields) and all(f and not _NUMBER_LIKE.match(f) for f in fields)
 
 
@@ -88,15 +91,18 @@ def read_toml(path: str | Path, what: str = "TOML") -> dict[str, Any]:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix, so writers that go by it
     choose the right format) to write to; renamed onto ``path`` when the block
-    succeeds, removed when it fails."""
+    succeeds, removed when it fails. An ``OSError`` about the temporary file (a full
+    disk) is raised again naming ``path``, the file the user asked for."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(err, OSError) and err.filename == str(tmp) and err.errno is not None:
+            raise OSError(err.errno, err.strerror, str(path)) from err
         raise
 
 

@@ -36,6 +36,7 @@ from .training import (
     create_method,
     create_optimizer,
 )
+from .training.trainer import state_mismatch
 from .variation import Variation
 
 __all__ = [
@@ -414,7 +415,8 @@ def train_run(
         check_out_dir(out, overwrite)
     train = run_dataset(spec, root, train=True)
     test = run_dataset(spec, root) if validate else None
-    from .distributed import on_main
+    from .distributed import is_main, on_main
+    from .evaluation.output import REPORT_FILES
 
     # the model, the method and the data are checked before anything is written
     trainer = build_trainer(spec, data=train, out_dir=out, progress=progress, device=device)
@@ -422,7 +424,8 @@ def train_run(
         if not resume:  # under torch.distributed rank 0 writes; every rank trains
             on_main(lambda: prepare_out_dir(out, overwrite))
             # an overwritten run's checkpoint and metrics must not be resumed as this one's
-            on_main(lambda: [(out / n).unlink(missing_ok=True) for n in _RUN_FILES])
+            # nor an earlier report's files stay beside it (the directory is one unit)
+            on_main(lambda: [(out / n).unlink(missing_ok=True) for n in _RUN_FILES + REPORT_FILES])
             on_main(lambda: write_text(out / "run.json", json.dumps(spec.to_dict(), indent=1)))
         try:  # interrupted before its first checkpoint, a run resumes from its start
             trainer.fit(train, test, resume=resume and trainer.checkpoint_path.is_file())
@@ -430,8 +433,8 @@ def train_run(
             # failed (diverged, a model that does not fit the data) before its first
             # checkpoint: nothing to resume, so nothing of it blocks the rerun (Ctrl-C,
             # not an Exception, keeps run.json for --resume)
-            if not resume and not trainer.checkpoint_path.is_file():
-                on_main(lambda: (out / "run.json").unlink(missing_ok=True))
+            if is_main() and not resume and not trainer.checkpoint_path.is_file():
+                (out / "run.json").unlink(missing_ok=True)  # no collective: one rank may fail
             raise
     return trainer.model, trainer
 
@@ -461,17 +464,10 @@ def _load_converted(run: Path, root: str | Path | None) -> tuple[nn.Module, RunS
         snn.load_state_dict(state["model"])
     except RuntimeError as err:
         raise ValueError(
-            f"the checkpoint in {run} does not fit the converted model: {_state_mismatch(err)}"
+            f"the checkpoint in {run} does not fit the converted model: {state_mismatch(err)}"
         ) from None
     loop = replace(spec.train, encoder=config.encoder, time_steps=config.time_steps)
     return snn.eval(), replace(spec, train=loop, spiking=True)
-
-
-def _state_mismatch(err: RuntimeError) -> str:
-    """torch's multi-line load_state_dict error in one line (its first two causes)."""
-    lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
-    causes = "; ".join(lines[:2]) + ("; ..." if len(lines) > 2 else "")
-    return causes or str(err).splitlines()[0]
 
 
 def run_label(run_dir: str | Path, spec: RunSpec) -> str:
@@ -513,7 +509,7 @@ def load_run(run_dir: str | Path, root: str | Path | None = None) -> tuple[nn.Mo
         model.load_state_dict(state["model"])
     except RuntimeError as err:
         raise ValueError(
-            f"the checkpoint {ckpt_path} does not fit the model: {_state_mismatch(err)}"
+            f"the checkpoint {ckpt_path} does not fit the model: {state_mismatch(err)}"
         ) from None
     model.eval()
     return model, spec
@@ -547,8 +543,10 @@ def convert_run(
     from .conversion import convert
     from .evaluation import evaluate
 
-    if isinstance(finetune_epochs, bool) or not isinstance(finetune_epochs, int) or (
-        finetune_epochs < 0
+    if (
+        isinstance(finetune_epochs, bool)
+        or not isinstance(finetune_epochs, int)
+        or (finetune_epochs < 0)
     ):
         raise ValueError(f"finetune_epochs must be an integer >= 0, got {finetune_epochs!r}")
     ann, spec = load_run(source, root)

@@ -74,3 +74,23 @@ def test_toml_is_read_in_one_place() -> None:
             if any(n.split(".")[0] in ("tomllib", "tomli") for n in names):
                 importers.append(path.relative_to(root).as_posix())
     assert sorted(set(importers)) == ["files.py"]
+
+
+def test_a_failed_atomic_write_names_the_file_not_the_temporary(tmp_path, monkeypatch) -> None:
+    import errno
+
+    from snnvar.files import write_text
+
+    real = Path.write_text
+
+    def full(self, text, *a, **k):
+        if ".tmp" in self.name:
+            real(self, text[:3])
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, text, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space left") as failed:
+        write_text(tmp_path / "checkpoint.json", "{}" * 10)
+    assert failed.value.filename == str(tmp_path / "checkpoint.json")
+    assert list(tmp_path.iterdir()) == []  # no temporary left

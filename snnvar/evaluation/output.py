@@ -47,12 +47,9 @@ def write_report(report: Report, out: str | Path, plots: bool = True) -> list[Pa
             staged = report.write(staging)
             if plots:
                 staged += save_all(report, staging)
-        except OSError as err:
-            name = Path(err.filename).name if err.filename else ""
-            for final in REPORT_FILES:  # the temporary name -> the file it was for
-                f = Path(final)
-                if name == final or (name.startswith(f".{f.stem}.") and name.endswith(f.suffix)):
-                    raise OSError(err.errno, err.strerror, str(out / final)) from err
+        except OSError as err:  # named by the staged file: name the file in ``out``
+            if err.filename and Path(err.filename).parent == staging and err.errno is not None:
+                raise OSError(err.errno, err.strerror, str(out / Path(err.filename).name)) from err
             raise
         for name in REPORT_FILES:
             (out / name).unlink(missing_ok=True)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -911,6 +912,7 @@ def _read_pairs(path: Path) -> tuple[list[float], list[float]]:
         cells = [c.strip() for c in line.replace(";", ",").split(",")]
         if first and is_header(cells):  # one header line: text in every column
             first = False
+            warnings.warn(f"{path}:{n}: {line!r} read as a header", stacklevel=2)
             continue
         first = False
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -66,8 +67,11 @@ def create_method(
             raise ValueError(f"method {name!r} needs a variation (e.g. Variation(sigma=0.1))")
         options = {"variation": variation, **options}
     allowed = method_options(name)
+    takes_any = any(
+        p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
+    )
     unknown = [k for k in options if k not in allowed and k != "variation"]
-    if unknown:
+    if unknown and not takes_any:
         raise ValueError(
             f"unknown option(s) {unknown} for method {name!r}; allowed: {allowed or 'none'}"
         )
@@ -80,8 +84,6 @@ def create_method(
 def method_options(name: str) -> list[str]:
     """The hyperparameters method ``name`` takes (its keyword arguments beyond the model,
     the optimizer, the variation and the seed)."""
-    import inspect
-
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; allowed: {list(METHODS)}")
     params = inspect.signature(METHODS[name].__init__).parameters

@@ -347,7 +347,9 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as err:
-            raise ValueError(f"the checkpoint does not fit the model: {err}") from None
+            raise ValueError(
+                f"the checkpoint does not fit the model: {state_mismatch(err)}"
+            ) from None
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -380,7 +382,9 @@ class Trainer:
         # onto the CPU first: load_state_dict copies every tensor to where it belongs
         try:
             state = torch.load(path, weights_only=False, map_location="cpu")
-        except (RuntimeError, EOFError, ValueError, OSError) as err:  # truncated, corrupt
+            if not isinstance(state, dict) or not {"model", "optimizer"} <= set(state):
+                raise ValueError("no model and optimizer state in it")
+        except Exception as err:  # truncated, corrupt, not a torch file, another file
             raise ValueError(
                 f"the checkpoint {path} is not readable ({type(err).__name__}: "
                 f"{str(err).splitlines()[0] if str(err) else 'truncated'}); it is damaged: "
@@ -404,6 +408,13 @@ class Trainer:
         writer.writeheader()
         writer.writerows(self.history)
         write_text(self.out_dir / "metrics.csv", table.getvalue())
+
+
+def state_mismatch(err: RuntimeError) -> str:
+    """torch's multi-line ``load_state_dict`` error in one line (its first two causes)."""
+    lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+    causes = "; ".join(lines[:2]) + ("; ..." if len(lines) > 2 else "")
+    return causes or str(err).splitlines()[0]
 
 
 def _average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:

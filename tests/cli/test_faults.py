@@ -414,3 +414,20 @@ def test_more_values_found_beyond_the_list(trained, tmp_path, capsys) -> None:
     with pytest.raises(ValueError, match=r"fc2: in_shape must be 1 positive sizes, got \(0,\)"):
         models.create("fc2", in_shape=(0,))
     assert not (tmp_path / "e").exists() and not (tmp_path / "c").exists()
+
+
+def test_a_run_directory_and_a_report_do_not_mix(trained, tmp_path, capsys) -> None:
+    """Issue 34 (review): evaluate --out RUN --overwrite wrote a report beside the run;
+    train --overwrite into a report's directory kept the report's files."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    code, _, err = cli(capsys, "evaluate", run, "--out", run, "--overwrite")
+    assert code == 2 and "is a run directory (run.json, checkpoint.pt)" in _one_line(err)
+    report = tmp_path / "report"
+    assert cli(capsys, "evaluate", run, "--draws", "1", "--out", report)[0] == 0
+    code, _, err = cli(capsys, "train", *TINY, "--epochs", "1", "--out", report, "--overwrite")
+    assert code == 0, err
+    names = sorted(p.name for p in report.iterdir())
+    assert "report.json" not in names and "accuracy.png" not in names and "run.json" in names

@@ -21,6 +21,9 @@ from snnvar.variation import read_samples
         (["nan"], False),
         (["g", "1.0"], False),
         ([""], False),
+        (["error", ""], True),  # a trailing comma, as a data line may have
+        (["\u22120.12"], False),  # a Unicode minus starts a value
+        (["1h_drift"], False),  # a header cell may not start like a number
     ],
 )
 def test_a_header_is_text_in_every_column(fields, header) -> None:
