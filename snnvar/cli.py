@@ -1143,7 +1143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     group = False
     args = None
-    # a warning is one line, as the errors are (no source line, no file:line)
+    # a warning is one line, as the errors are (no source line, no file:line); the
+    # process's own format comes back when main returns (main may run in a notebook)
+    formatwarning = warnings.formatwarning
     warnings.formatwarning = lambda message, *_a, **_k: f"snnvar: warning: {message}\n"
     try:
         args = _parse(argv)
@@ -1190,6 +1192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"snnvar: error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     finally:
+        warnings.formatwarning = formatwarning
         if group:
             import torch.distributed as dist
 
