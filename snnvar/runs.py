@@ -273,9 +273,7 @@ def _root_dataset(data: Dataset) -> Dataset:
 def _shape_and_classes(data: Dataset, encoder: str) -> tuple[tuple[int, ...], int]:
     x, _ = data[0]
     shape = tuple(x.shape[1:] if encoder == "frames" else x.shape)
-    while isinstance(data, Subset):  # the classes of the data set a subset is taken from
-        data = data.dataset
-    classes = getattr(data, "classes", None)
+    classes = getattr(_root_dataset(data), "classes", None)  # the data set a subset is of
     return shape, len(classes) if classes else 10
 
 

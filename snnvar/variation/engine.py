@@ -209,9 +209,6 @@ def programs(t: Target) -> bool:
     return not t.is_buffer and callable(check) and bool(check(t.attr))
 
 
-_programs = programs
-
-
 @contextlib.contextmanager
 def reading_programmed(
     targets: list[Target],
@@ -488,8 +485,8 @@ def _static(
 ) -> Iterator[Draw]:
     delta = _delta_of(v, root, device, domain)
     by_name = {t.name: t for t in targets}
-    programmed = [t for t in targets if _programs(t)]
-    plain = [t for t in targets if not _programs(t)]
+    programmed = [t for t in targets if programs(t)]
+    plain = [t for t in targets if not programs(t)]
     programmed_names = {t.name for t in programmed}
 
     def recompute(name: str) -> torch.Tensor:
@@ -566,9 +563,9 @@ def _dynamic(
     }  # fmt: skip
     stats_cache: dict[str, tuple[int, TensorStats]] = {}
     by_module: dict[int, list[tuple[Target, torch.Tensor, torch.Tensor]]] = {}
-    programmed = [t for t in targets if _programs(t)]
+    programmed = [t for t in targets if programs(t)]
     for t in targets:  # (target, its clean tensor, the tensor of its reference statistics)
-        if not _programs(t):
+        if not programs(t):
             by_module.setdefault(id(t.module), []).append((t, t.tensor, t.reference_tensor))
 
     def stats_of(name: str, ref: torch.Tensor) -> TensorStats | None:
@@ -689,7 +686,7 @@ def _dynamic(
             handle.remove()
         _uninstall(programmed)
         for t in programmed:
-            if hasattr(t.module, _READS) and not per_pass:
+            if hasattr(t.module, _READS):
                 delattr(t.module, _READS)
         for group in by_module.values():
             module = group[0][0].module
