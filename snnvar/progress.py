@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # In Jupyter without ipywidgets, tqdm.auto warns at import ("IProgress not found")
+    # and falls back to the text bar: that fallback is fine, and the warning would sit
+    # at the top of every notebook that imports snnvar.
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 __all__ = ["progress_bar", "shows_progress"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -236,6 +237,24 @@ def test_progress_bars_stay_out_of_logs(monkeypatch) -> None:
     monkeypatch.setattr(sys, "stderr", log)
     monkeypatch.setenv("SNNVAR_PROGRESS", "1")
     assert progress.shows_progress()
+
+
+def test_importing_in_jupyter_without_ipywidgets_is_quiet() -> None:
+    """tqdm.auto warns at import in a Jupyter kernel without ipywidgets ("IProgress not
+    found"); snnvar's import must not put that warning on top of every notebook."""
+    code = """
+import sys, types, warnings
+sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")  # a kernel
+sys.modules["ipywidgets"] = None  # not installed
+import IPython
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import snnvar.progress
+    import tqdm.autonotebook  # the module that warns: imported here, and quietly
+print(sorted({type(w.message).__name__ for w in caught}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_resume_with_changed_settings_names_the_flags(tmp_path, capsys) -> None:

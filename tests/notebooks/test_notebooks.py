@@ -4,6 +4,7 @@ after the cell tagged ``parameters`` (papermill's convention)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -23,8 +24,8 @@ SMALL = {
         "SIGMAS": (0.0, 0.1),
     },
     "02_convert_wvat_vgg16": {
-        "WIDTH": 0.125, "TRAIN_SAMPLES": 96, "TEST_SAMPLES": 24, "PRETRAIN_EPOCHS": 1,
-        "WVAT_EPOCHS": 1, "CALIBRATION": 16, "TIME_STEPS": 6, "SWEEP": (3, 6),
+        "WIDTH": 0.125, "TRAIN_SAMPLES": 96, "TEST_SAMPLES": 24, "EPOCHS": 2,
+        "WARMUP_EPOCHS": 1, "CALIBRATION": 16, "TIME_STEPS": 6, "SWEEP": (3, 6),
         "FINETUNE_SAMPLES": 16, "CHIPS": 2, "SIGMAS": (0.0, 0.1),
     },
     "03_nmnist_under_variation": {
@@ -39,7 +40,12 @@ IMAGES = {"01_train_spiking_cnn": 3, "02_convert_wvat_vgg16": 2, "03_nmnist_unde
 
 EXPECTED_METHODS = {
     "01_train_spiking_cnn": ["sgd", "wvat"],
-    "02_convert_wvat_vgg16": ["sgd/ann", "wvat/ann", "wvat/converted", "wvat/finetuned"],
+    "02_convert_wvat_vgg16": [
+        "sgd/ann",
+        "wvat/ann",
+        "wvat/converted",
+        "wvat/finetuned",
+    ],
     "03_nmnist_under_variation": ["sgd", "wvat"],
 }
 
@@ -47,7 +53,7 @@ EXPECTED_METHODS = {
 MODELS = {
     "01_train_spiking_cnn": '{m: (trained[m], "direct", TIME_STEPS) for m in trained}',
     "02_convert_wvat_vgg16": (
-        '{"sgd/ann": (sgd_ann, "none", 1), "wvat/ann": (ann, "none", 1), '
+        '{"sgd/ann": (anns["sgd"], "none", 1), "wvat/ann": (anns["wvat"], "none", 1), '
         '"wvat/converted": (snn, "direct", TIME_STEPS), "wvat/finetuned": (tuned, "direct", '
         "TIME_STEPS)}"
     ),
@@ -174,19 +180,109 @@ def test_notebook_on_real_layout(name: str, tmp_path: Path, monkeypatch) -> None
     check(report, hand, name, SMALL[name]["CHIPS"], dataset)
 
 
+def _executor():
+    """``notebooks/execute.py``, the script that stores the executed notebooks."""
+    spec = importlib.util.spec_from_file_location("notebook_execute", NOTEBOOKS / "execute.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _printed(nb: nbformat.NotebookNode) -> str:
+    return "".join(
+        out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.outputs
+    )
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_is_stripped_and_has_a_full_size_switch(name: str) -> None:
+def test_notebook_in_git_is_executed_and_has_a_full_size_switch(name: str) -> None:
     nb = load(name)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.outputs == [] and c.execution_count is None for c in code), (
-        f"{name}: outputs must be stripped before committing"
+    # executed top to bottom once, from a fresh kernel, without an error or injected cell
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), name
+    assert not any(o.output_type == "error" for c in code for o in c.outputs), name
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in code)
+    assert not any("execution" in c.metadata for c in nb.cells), "timestamps: noise in git"
+    images = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
+    assert images == IMAGES[name], f"{name}: stored with {images} figures"
+    # the outputs were produced by these code cells, on the embedded data, and tell the story
+    executor = _executor()
+    meta = nb.metadata["snnvar"]
+    assert meta["source_sha256"] == executor.source_digest(nb), (
+        f"{name}: code changed since its outputs were stored; run python notebooks/execute.py"
     )
+    assert meta["dataset"] == {"03_nmnist_under_variation": "digits_events"}.get(name, "digits")
+    modes = ["", " (dynamic)"] if name == "03_nmnist_under_variation" else [""]
+    expected = sorted(m + mode for m in EXPECTED_METHODS[name] for mode in modes)
+    assert sorted(meta["headline"]) == expected, name
+    assert executor.story(name, meta["headline"]) == []
+    # the stored headline is what its outputs print (the report's table, two decimals)
+    printed = _printed(nb)
+    for method, figures in meta["headline"].items():
+        for label, (mean, std, _) in figures.items():
+            text = f"{mean:.2f}" if label == "clean" else f"{mean:.2f} ± {std:.2f}"
+            assert text in printed, (name, method, label, text)
+    assert meta["seed"] == 0 and meta["wall_s"] < 300, meta
     switch = [c for c in code if c.source.startswith("FULL = False\nif FULL:")]
     assert len(switch) == 1, f"{name}: expected one 'FULL = False / if FULL:' cell"
     params = next(c for c in code if "parameters" in c.metadata.get("tags", []))
     assert 'os.environ.get("SNNVAR_DATA")' in params.source
     assert set(SMALL[name]) <= {line.split(" = ")[0] for line in params.source.splitlines()}
+
+
+@pytest.mark.notebook_defaults
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_outputs_match_a_fresh_run(name: str, tmp_path: Path) -> None:
+    """The outputs in git come from this code: a fresh run at the defaults (embedded data)
+    prints the stored headline within the executor's TOLERANCE (the same machine
+    reproduces it exactly; another CPU trains through other roundings)."""
+    executor = _executor()
+    stored = load(name).metadata["snnvar"]["headline"]
+    nb, _ = executor.run(name, tmp_path)
+    fresh = executor.headline(json.loads(executor.report_path(name, tmp_path).read_text()))
+    assert sorted(fresh) == sorted(stored)
+    for method, figures in stored.items():
+        assert sorted(fresh[method]) == sorted(figures), method
+        for label, (mean, std, chips) in figures.items():
+            new_mean, _, new_chips = fresh[method][label]
+            assert new_chips == chips, (method, label)
+            limit = executor.allowed(std, chips)
+            assert abs(new_mean - mean) <= limit, (method, label, mean, new_mean, limit)
+    assert executor.story(name, fresh) == []
+    printed = _printed(nb)
+    for method, figures in fresh.items():  # the fresh run prints its own headline
+        for mean, _, _ in figures.values():
+            assert f"{mean:.2f}" in printed, (method, mean)
+
+
+def test_tolerance_and_story_of_a_fresh_run() -> None:
+    """The accepted difference: TOLERANCE for one evaluation (no variation), widened by the
+    standard error of the stored mean over its chips, up to 7 points; the story's checks."""
+    executor = _executor()
+    assert executor.allowed(0.0, 5) == executor.TOLERANCE == 3.0
+    assert executor.allowed(8.0, 4) == pytest.approx(7.0)
+    assert executor.allowed(30.0, 3) == pytest.approx(10.0)
+    told = {"sgd": {"clean": [97.5, 0, 5], "sigma=0.1": [40.4, 18.5, 5]},
+            "wvat": {"clean": [96.0, 0, 5], "sigma=0.1": [50.4, 9.3, 5]}}  # fmt: skip
+    assert executor.story("01_train_spiking_cnn", told) == []
+    told["wvat"]["clean"][0] = 95.4
+    told["wvat"]["sigma=0.1"][0] = 50.3
+    assert executor.story("01_train_spiking_cnn", told) == [
+        "wvat is 2.10 points below sgd without variation",
+        "wvat leads sgd by 9.90 points at sigma=0.1",
+    ]
+    report = {
+        "results": [
+            {"method": "sgd", "sigma": 0.0, "accuracy_mean": 0.975, "accuracy_std": 0.0,
+             "accuracies": [0.975, 0.975]},
+            {"method": "sgd", "sigma": 0.1, "mode": "dynamic", "accuracy_mean": 0.40391,
+             "accuracy_std": 0.18524, "accuracies": [0.2, 0.6]},
+        ]
+    }  # fmt: skip
+    assert executor.headline(report) == {
+        "sgd": {"clean": [97.5, 0.0, 2]}, "sgd (dynamic)": {"sigma=0.1": [40.39, 18.52, 2]}
+    }  # fmt: skip
 
 
 def test_docs_link_every_notebook() -> None:
