@@ -187,7 +187,8 @@ def diagnose(model, x, y, calib, chips: int, seed: int, sigmas) -> dict[str, Any
     folded = fold(model)
     row["fused_clean"] = round(accuracy(folded, x, y), 2)
     for s in sigmas:
-        row[f"chips_{s:g}"] = mean(chip_accuracies(model, s, chips, seed, x, y))
+        each = chip_accuracies(model, s, chips, seed, x, y)
+        row[f"chips_{s:g}"], row[f"chips_{s:g}_each"] = mean(each), [round(a, 2) for a in each]
         row[f"fused_{s:g}"] = mean(chip_accuracies(folded, s, chips, seed, x, y))
         row[f"nofirst_{s:g}"] = mean(chip_accuracies(model, s, chips, seed, x, y, skip=names[0]))
         if has_bn:
