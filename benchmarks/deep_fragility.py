@@ -255,6 +255,7 @@ def main() -> None:
                                     "threads": torch.get_num_threads()})  # fmt: skip
     results["runs"][-1]["recipes"] = args.recipes
     models: dict[str, nn.Module] = {}
+    specs: dict[str, RunSpec] = {}
     stats = channel_stats(raw[0])
     for recipe in args.recipes:
         r = RECIPES[recipe]
@@ -326,8 +327,6 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
 
-
-specs: dict[str, RunSpec] = {}
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,6 @@ at several σ of each layer's range, and under per-time-step read noise:
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import time
@@ -123,10 +122,10 @@ def main() -> None:
         bins = s.get("time_bins", 10)
         if args.data_root:
             name = "nmnist"
-            opts = {"root": args.data_root, "download": False, "time_bins": bins,
-                    "cache_dir": args.cache_dir}  # fmt: skip
-            train = datasets.get("nmnist", **opts)
-            test = datasets.get("nmnist", train=False, **opts)
+            data_opts = {"root": args.data_root, "download": False, "time_bins": bins,
+                         "cache_dir": args.cache_dir}  # fmt: skip
+            train = datasets.get("nmnist", **data_opts)
+            test = datasets.get("nmnist", train=False, **data_opts)
         else:
             name = "digits_events"
             train = datasets.get("digits_events", time_bins=bins)
@@ -168,7 +167,7 @@ def main() -> None:
                 ("first_0.1", Variation(0.1, include=(first,))),
                 ("rest_0.1", Variation(0.1, exclude=(first,))),
             ):
-                row[key] = chips(copy.deepcopy(model), var, args.chips, args.seed, x, y)
+                row[key] = chips(model, var, args.chips, args.seed, x, y)
             row["gain"] = gains(model, x)
             key = (setting if method == "sgd" else f"{setting}/{method}") + args.tag
             results[key] = row

@@ -95,14 +95,10 @@ def headline(report: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def run(name: str, cwd: Path = HERE, overrides: str | None = None) -> tuple[Any, float]:
-    """Execute notebook ``name`` in ``cwd`` on the embedded data; the executed notebook and
-    its wall time. ``overrides`` (code) is injected after the ``parameters`` cell."""
+def run(name: str, cwd: Path = HERE) -> tuple[Any, float]:
+    """Execute notebook ``name`` in ``cwd`` at its defaults on the embedded data; the
+    executed notebook and its wall time."""
     nb = nbformat.read(HERE / f"{name}.ipynb", as_version=4)
-    if overrides:
-        tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
-        cell = nbformat.v4.new_code_cell(overrides, metadata={"tags": ["injected-parameters"]})
-        nb.cells.insert(tagged[0] + 1, cell)
     saved = os.environ.pop("SNNVAR_DATA", None)
     try:
         start = time.perf_counter()

@@ -35,6 +35,13 @@ SMALL = {
 }  # fmt: skip
 """Per notebook: the overrides that make it run in seconds."""
 
+EMBEDDED = {
+    "01_train_spiking_cnn": "digits",
+    "02_convert_wvat_vgg16": "digits",
+    "03_nmnist_under_variation": "digits_events",
+}
+"""Per notebook: the embedded data set it reads without ``SNNVAR_DATA``."""
+
 IMAGES = {"01_train_spiking_cnn": 3, "02_convert_wvat_vgg16": 2, "03_nmnist_under_variation": 4}
 """Per notebook: the figures it shows."""
 
@@ -151,7 +158,7 @@ def check(report: Report, hand: dict, name: str, chips: int, dataset: str) -> No
 def test_notebook_on_embedded_data(name: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("SNNVAR_DATA", raising=False)
     report, hand = report_of(name, tmp_path, SMALL[name])
-    dataset = {"03_nmnist_under_variation": "digits_events"}.get(name, "digits")
+    dataset = EMBEDDED[name]
     check(report, hand, name, SMALL[name]["CHIPS"], dataset)
 
 
@@ -212,7 +219,7 @@ def test_notebook_in_git_is_executed_and_has_a_full_size_switch(name: str) -> No
     assert meta["source_sha256"] == executor.source_digest(nb), (
         f"{name}: code changed since its outputs were stored; run python notebooks/execute.py"
     )
-    assert meta["dataset"] == {"03_nmnist_under_variation": "digits_events"}.get(name, "digits")
+    assert meta["dataset"] == EMBEDDED[name]
     modes = ["", " (dynamic)"] if name == "03_nmnist_under_variation" else [""]
     expected = sorted(m + mode for m in EXPECTED_METHODS[name] for mode in modes)
     assert sorted(meta["headline"]) == expected, name
