@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--model", default="vgg5")
     parser.add_argument("--width", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--time-steps", "--timesteps", dest="time_steps", type=int, default=32)
+    parser.add_argument("--time-steps", dest="time_steps", type=int, default=32)
     parser.add_argument("--finetune-epochs", type=int, default=1)
     parser.add_argument(
         "--finetune-samples", type=int, default=1000, help="training images for fine-tuning"
@@ -138,7 +138,10 @@ def main() -> None:
         "wall_s": time.perf_counter() - start,
         "table": report.markdown(),
         "rows": [
-            {k: r[k] for k in ("method", "sigma", "accuracy_mean", "accuracy_std", "accuracy_min")}
+            {
+                k: getattr(r, k)
+                for k in ("method", "sigma", "accuracy_mean", "accuracy_std", "accuracy_min")
+            }
             for r in report.results
         ],
         "thresholds": {k: m.thresholds for k, m in snns.items()},

@@ -30,7 +30,7 @@ from snnvar.training import TrainConfig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--time-steps", "--timesteps", dest="time_steps", type=int, nargs="+", default=[32, 64, 128]
+        "--time-steps", dest="time_steps", type=int, nargs="+", default=[32, 64, 128]
     )
     parser.add_argument("--percentiles", type=float, nargs="+", default=[100.0, 99.9, 99.0, 97.0])
     parser.add_argument("--seed", type=int, default=0)

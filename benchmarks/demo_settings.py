@@ -59,9 +59,9 @@ def main() -> None:
         models["sgd"], seconds["sgd"] = sgd[0], sgd[2]
         report = evaluate(models, test, Variation(0.0), sigmas=(0.0, 0.1), draws=args.draws,
                           seed=args.seed, encoder="direct", time_steps=FULL.time_steps)  # fmt: skip
-        clean = {m: 100 * report.row(m, 0.0)["accuracy_mean"] for m in models}
+        clean = {m: 100 * report.row(m, 0.0).accuracy_mean for m in models}
         for m in ("sgd", "wvat", "hasgd"):
-            at10 = 100 * report.row(m, 0.1)["accuracy_mean"]
+            at10 = 100 * report.row(m, 0.1).accuracy_mean
             label = ("-", sgd[1], "-") if m == "sgd" else (sigma, epochs, warmup)
             print(f"| {label[0]} | {label[1]} | {label[2]} | {m} | {clean[m]:.2f} | {at10:.2f} | "
                   f"{clean[m] - clean['sgd']:+.2f} | {seconds[m]:.0f} |", flush=True)  # fmt: skip

@@ -31,7 +31,7 @@ import torch
 import snnvar
 from snnvar import Variation, datasets
 from snnvar.evaluation import worst_case_attack
-from snnvar.hardware import PCM, StuckAt
+from snnvar.hardware import PCM, IdealDevice, StuckAt
 from snnvar.runs import RunSpec, build_trainer
 from snnvar.training import TrainConfig
 
@@ -130,7 +130,8 @@ def main() -> None:
     t0 = time.perf_counter()
     faults = snnvar.evaluate(
         trained, test,
-        {f"stuck {100 * f:g} %": StuckAt(low=f / 2, high=f / 2) for f in FAULTS},
+        {f"stuck {100 * f:g} %": IdealDevice(faults=StuckAt(low=f / 2, high=f / 2))
+         for f in FAULTS},
         draws=args.draws, seed=args.seed, **io,
     )  # fmt: skip
     stages["evaluate_faults_s"] = time.perf_counter() - t0

@@ -156,13 +156,13 @@ def main() -> None:
     for name in on_chip:
         cells = [f"{100 * report.row(name, s)['accuracy_mean']:.2f} ± "
                  f"{100 * report.row(name, s)['accuracy_std']:.2f}" for s in SIGMAS]  # fmt: skip
-        worst = 100 * report.row(name, 0.10)["accuracy_min"]
+        worst = 100 * report.row(name, 0.10).accuracy_min
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {worst:.2f} |")
-    clean = 100 * report.row("sgd (unrestricted)", 0.0)["accuracy_mean"]
+    clean = 100 * report.row("sgd (unrestricted)", 0.0).accuracy_mean
     lines += ["", "| SGD's model with one restriction | clean accuracy (%) | cost (points) |",
               "|---|---|---|"]  # fmt: skip
     for name in single:
-        acc = 100 * ablated.row(name, 0.0)["accuracy_mean"]
+        acc = 100 * ablated.row(name, 0.0).accuracy_mean
         lines.append(f"| {name} | {acc:.2f} | {clean - acc:+.2f} |")
     lines += [
         "",

@@ -101,7 +101,7 @@ def main() -> None:
             for s in SIGMAS:
                 r = report.row(method, s, variation=label)
                 cells.append(f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}")
-            worst = 100 * report.row(method, 0.10, variation=label)["accuracy_min"]
+            worst = 100 * report.row(method, 0.10, variation=label).accuracy_min
             table.append(f"| {method} | {label} | " + " | ".join(cells) + f" | {worst:.2f} |")
     wall = time.perf_counter() - start
     machine = f"{platform.platform()} ({torch.get_num_threads()} threads)"

@@ -186,9 +186,9 @@ def table(name: str, results: dict[int, snnvar.evaluation.Report], chips: int) -
     )
     lines = [head + " |", "|---" * (2 * len(SIGMAS) + 3) + "|"]
     for m in methods:
-        ours = [cell([results[s].row(m, sig)["accuracy_mean"] for s in seeds]) for sig in SIGMAS]
-        worst = min(results[s].row(m, 0.10)["accuracy_min"] for s in seeds)
-        chip_std = statistics.mean(results[s].row(m, 0.10)["accuracy_std"] for s in seeds)
+        ours = [cell([results[s].row(m, sig).accuracy_mean for s in seeds]) for sig in SIGMAS]
+        worst = min(results[s].row(m, 0.10).accuracy_min for s in seeds)
+        chip_std = statistics.mean(results[s].row(m, 0.10).accuracy_std for s in seeds)
         paper = PAPER[name].get(m)
         ref = [paper_cell(p) for p in paper] if paper else ["–"] * len(SIGMAS)
         lines.append(

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import evaluation, models, nn
 from .evaluation import evaluate
-from .variation import Draw, Empirical, Variation, Weibull, preset
+from .variation import Draw, Empirical, Perturbation, Variation, Weibull, preset
 from .version import package_version
 
 __version__ = package_version()
@@ -23,6 +23,7 @@ __version__ = package_version()
 __all__ = [
     "Draw",
     "Empirical",
+    "Perturbation",
     "Variation",
     "Weibull",
     "__version__",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import datasets
-from .evaluation import evaluate, loss_landscape, prepare_out_dir, weight_histograms, write_report
+from .evaluation import evaluate, loss_landscape, prepare_out_dir, weight_histograms
 from .evaluation.report import Report
 from .runs import RunSpec, train_run
 from .training import TrainConfig
@@ -128,7 +128,7 @@ def run_demo(
         )
     report.histograms = weight_histograms(trained)
     report.config["demo"] = {"quick": quick, "budget": budget.__dict__}
-    write_report(report, out)
+    report.save(out, overwrite=True)  # beside the runs, in the directory checked above
     print(f"\naccuracy on {budget.draws} simulated chips per σ (static HSV, mean ± std, %):\n")
     print(report.markdown(sigmas=SIGMAS))
     print(f"written to {out} in {time.perf_counter() - start:.0f} s")

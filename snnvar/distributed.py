@@ -32,6 +32,7 @@ __all__ = [
     "is_main",
     "on_main",
     "rank_and_world",
+    "rank_device",
 ]
 
 T = TypeVar("T")
@@ -135,3 +136,36 @@ def on_main(fn: Callable[[], T]) -> T:
     if error is not None:
         raise RankError(f"rank 0 of {world} failed: {error}")
     return value
+
+
+def rank_device(name: str | None) -> torch.device | None:
+    """The torch device ``name`` (``cpu``, ``cuda``, ``cuda:N``) this process computes
+    on; under torchrun ``cuda`` is ``cuda:LOCAL_RANK`` (each rank its own GPU) and
+    ``cuda:N`` is refused (every rank would share one). None: None. Raises
+    ``ValueError`` naming the device for anything else, or one this machine lacks."""
+    if name is None:
+        return None
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(
+            f"torch device {name!r}: not a device; allowed: cpu, cuda, cuda:N"
+        ) from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"torch device {name!r}: allowed: cpu, cuda, cuda:N")
+    if device.type == "cpu":
+        return device
+    if not torch.cuda.is_available():
+        raise ValueError(f"torch device {name}: this machine has no CUDA device")
+    if device.index is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError(
+            f"torch device {name}: under torchrun give cuda (each rank takes cuda:LOCAL_RANK), "
+            "not one GPU for every rank"
+        )
+    if device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if device.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"torch device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return device

@@ -42,3 +42,15 @@ def assert_same_state(model: nn.Module, before: dict[str, torch.Tensor]) -> None
     assert after.keys() == before.keys()
     for k, v in before.items():
         assert torch.equal(after[k], v), f"{k} was not restored bit for bit"
+
+
+@pytest.fixture(autouse=True)
+def _registries():
+    """What a test or a documentation example registers (a model, a data set, a
+    method) is gone after it: the registries hold the built-in entries again."""
+    from snnvar.datasets.registry import DATASETS
+    from snnvar.models.registry import MODELS
+    from snnvar.training.registry import METHODS
+
+    with MODELS.temporary(), DATASETS.temporary(), METHODS.temporary():
+        yield

@@ -29,7 +29,6 @@ weights (``weight_map`` names them), and the thresholds, buffers named
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from collections.abc import Iterable
@@ -95,35 +94,6 @@ class ConversionConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.reset not in ("subtract", "zero"):
             raise ValueError(f"unknown reset {self.reset!r}; allowed: ['subtract', 'zero']")
-
-
-_dataclass_init = ConversionConfig.__init__
-
-
-@functools.wraps(_dataclass_init)
-def _init(self: ConversionConfig, *args: Any, timesteps: int | None = None, **kwargs: Any) -> None:
-    if timesteps is not None:  # the spelling of earlier releases, kept for one release
-        warnings.warn(
-            "ConversionConfig(timesteps=...) is deprecated; use time_steps=",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        if "time_steps" in kwargs:
-            raise ValueError("give time_steps or its deprecated spelling timesteps, not both")
-        kwargs["time_steps"] = timesteps
-    _dataclass_init(self, *args, **kwargs)
-
-
-def _timesteps(self: ConversionConfig) -> int:
-    """Deprecated spelling of ``time_steps``."""
-    warnings.warn(
-        "ConversionConfig.timesteps is deprecated; use time_steps", DeprecationWarning, stacklevel=2
-    )
-    return self.time_steps
-
-
-ConversionConfig.__init__ = _init  # type: ignore[method-assign]
-ConversionConfig.timesteps = property(_timesteps)  # type: ignore[attr-defined]
 
 
 class Amplitude(nn.Module):
@@ -255,8 +225,6 @@ def convert(
     calibration: Any,
     time_steps: int | None = None,
     config: ConversionConfig | None = None,
-    *,
-    timesteps: int | None = None,
     **options: Any,
 ) -> ConvertedSNN:
     """Convert ``ann`` into a spiking network (see the module docstring).
@@ -266,15 +234,10 @@ def convert(
             (``models.create(name, spiking=False)``) of supported layers.
         calibration: a tensor ``[N, ...]`` of ANN inputs or a DataLoader of them
             (``(x, y)`` batches are fine) used to balance the thresholds.
-        time_steps: T (shortcut for ``config.time_steps``; ``timesteps``: its
-            deprecated spelling).
+        time_steps: T (shortcut for ``config.time_steps``).
         config: a :class:`ConversionConfig`; ``options`` override its fields.
     """
     cfg = config or ConversionConfig()
-    if timesteps is not None:
-        warnings.warn("convert(timesteps=...) is deprecated; use time_steps=", DeprecationWarning,
-                      stacklevel=3)  # fmt: skip
-        time_steps = timesteps if time_steps is None else time_steps
     if time_steps is not None:
         options["time_steps"] = time_steps
     if options:

@@ -2,6 +2,7 @@
 embedded digits (scikit-learn's 8x8 digits, and saccade events made from them);
 spike encoders, and model-ready batches (:func:`prepare`) whose input encoding
 follows one seed scheme in training and evaluation (:func:`encoding_seed`).
+:func:`register` adds a data set of one's own to :func:`get`.
 
 >>> from snnvar import datasets
 >>> train = datasets.get("digits")                       # no download
@@ -9,6 +10,7 @@ follows one seed scheme in training and evaluation (:func:`encoding_seed`).
 >>> events = datasets.get("digits_events", time_bins=20) # x: [20, 2, 34, 34]
 """
 
+from . import catalog  # noqa: F401  (registers the built-in data sets)
 from .batches import (
     ENCODING_KEY,
     Batches,
@@ -20,7 +22,7 @@ from .batches import (
 )
 from .encoders import ENCODERS, NORMALIZATION, direct, encode, latency, rate, time_major
 from .events import FrameSpec, read_nmnist_bin, to_frames
-from .registry import available, get
+from .registry import available, get, register
 from .storage import MissingDataError, data_root
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "prepare_models",
     "rate",
     "read_nmnist_bin",
+    "register",
     "time_major",
     "to_frames",
 ]

@@ -1,37 +1,55 @@
-"""``snnvar.datasets.get(name, ...)``: one entry point for every data set."""
+"""The data set registry: ``@register(name)`` at a loader's definition,
+``get(name, root=None, train=True, **options)`` to load one."""
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from torch.utils.data import Dataset
 
-from . import images
-from .digits import Digits, DigitsEvents
-from .events import FrameSpec
-from .nmnist import NMNIST
+from ..registry import Registry
 from .storage import data_root
 
-__all__ = ["available", "get"]
+__all__ = ["available", "get", "register"]
 
-_FRAME_OPTIONS = frozenset({"time_bins", "time_window", "first_saccade_only", "denoise_us"})
-_OPTIONS: dict[str, frozenset[str]] = {
-    "mnist": frozenset({"download"}),
-    "fashion_mnist": frozenset({"download"}),
-    "cifar10": frozenset({"download"}),
-    "cifar100": frozenset({"download"}),
-    "nmnist": frozenset({"download", "cache", "cache_dir"}) | _FRAME_OPTIONS,
-    "digits": frozenset({"size"}),
-    "digits_events": _FRAME_OPTIONS,
-}
-"""Each data set's name and the options :func:`get` accepts for it."""
+DATASETS: Registry[Callable[..., Dataset]] = Registry("data set")
+"""Data set name -> loader (the built-in ones of :mod:`.catalog` and any a user registers)."""
+
+
+@overload
+def register(name: str) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]: ...
+
+
+@overload
+def register(name: str, loader: Callable[..., Dataset]) -> Callable[..., Dataset]: ...
+
+
+def register(name: str, loader: Callable[..., Dataset] | None = None) -> Any:
+    """Add a data set: ``@register("name")`` above ``def loader(root: Path, train: bool,
+    **options) -> Dataset``, or ``register("name", loader)``.
+
+    ``root`` is the data root (:func:`data_root`), ``train`` the split; the loader's
+    keyword arguments after them are the options :func:`get` accepts. A name already
+    taken is refused.
+    """
+    return DATASETS.register(name) if loader is None else DATASETS.register(name, loader)
 
 
 def available() -> list[str]:
-    """The names :func:`get` accepts."""
-    return list(_OPTIONS)
+    """The names :func:`get` accepts, in order of registration."""
+    return DATASETS.available()
+
+
+def _options(name: str) -> list[str] | None:
+    """The options data set ``name`` accepts (None: any, its loader takes ``**options``)."""
+    params = list(inspect.signature(DATASETS[name]).parameters.values())[2:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params]
 
 
 def get(
@@ -43,41 +61,20 @@ def get(
     """A torch ``Dataset`` of ``(x, y)``.
 
     ``root``: the data root (else ``$SNNVAR_DATA``, else ``~/.cache/snnvar/data``).
-    Options: ``download`` (default True) for the downloadable sets; for
-    ``nmnist`` and ``digits_events`` the frame options ``time_bins`` (default
-    25), ``time_window`` (µs), ``first_saccade_only``, ``denoise_us``, and for
-    ``nmnist`` ``cache`` (default True) and ``cache_dir`` (default
-    ``<root>/NMNIST/frames``); for ``digits`` ``size`` (default 8; 32 for VGG).
+    Options of the built-in sets: ``download`` (default True) for the downloadable
+    ones; for ``nmnist`` and ``digits_events`` the frame options ``time_bins``
+    (default 25, or None given a ``time_window``), ``time_window`` (µs),
+    ``first_saccade_only``, ``denoise_us``, and for ``nmnist`` ``cache`` (default
+    True) and ``cache_dir`` (default ``<root>/NMNIST/frames``); for ``digits``
+    ``size`` (default 8; 32 for VGG). An option the data set does not take is
+    refused, naming those it does.
     """
-    if name not in _OPTIONS:
-        raise ValueError(f"unknown data set {name!r}; available: {available()}")
+    loader = DATASETS[name]
     path: Path = data_root(root)
-    allowed = _OPTIONS[name]
-    unknown = sorted(set(options) - allowed)
+    allowed = _options(name)
+    unknown = [] if allowed is None else sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown options {unknown} for {name!r}; allowed: {sorted(allowed)}")
-    download = bool(options.pop("download", True))
-    frame_options = {k: options.pop(k) for k in _FRAME_OPTIONS if k in options}
-    if "time_window" in frame_options and "time_bins" not in frame_options:
-        frame_options["time_bins"] = None
-    if name == "mnist":
-        return images.IdxImages(images.MNIST_SPEC, path, train, download)
-    if name == "fashion_mnist":
-        return images.IdxImages(images.FASHION_SPEC, path, train, download)
-    if name == "cifar10":
-        return images.CIFAR(images.CIFAR10_SPEC, path, train, download)
-    if name == "cifar100":
-        return images.CIFAR(images.CIFAR100_SPEC, path, train, download)
-    if name == "nmnist":
-        cache_dir = options.pop("cache_dir", None)
-        return NMNIST(
-            path,
-            train,
-            FrameSpec(**frame_options),
-            options.pop("cache", True),
-            download,
-            None if cache_dir is None else Path(cache_dir),
+        raise ValueError(
+            f"unknown options {unknown} for {name!r}; allowed: {sorted(allowed or [])}"
         )
-    if name == "digits":
-        return Digits(train, **options)
-    return DigitsEvents(train, FrameSpec(**frame_options))
+    return loader(path, train, **options)

@@ -2,7 +2,7 @@
 models; spikes, firing rates and synaptic operations per layer; loss
 landscapes and weight histograms (the WVAT paper's Figs. 7 and 8); reports as
 JSON, CSV, Markdown (:class:`Report`, rows :class:`Row`) and PNG plots
-(:func:`save_report` writes both).
+(:meth:`Report.save` writes both).
 
 ``Batches`` and ``prepare`` live in :mod:`snnvar.datasets` (model-ready data) and
 are re-exported here."""
@@ -19,9 +19,8 @@ from .montecarlo import (
     run_pass,
     variations,
 )
-from .output import REPORT_FILES, save_report, write_report
 from .plots import plot_accuracy, plot_histograms, plot_landscape, plot_time
-from .report import REQUIRED_ROW_KEYS, Report, Row, prepare_out_dir
+from .report import REPORT_FILES, REQUIRED_ROW_KEYS, Report, Row, prepare_out_dir
 from .synops import SynOpsRecord, count_synops, fanout
 from .worst_case import ATTACK_LOSSES, WorstCase, worst_case, worst_case_attack
 
@@ -49,10 +48,8 @@ __all__ = [
     "prepare",
     "prepare_out_dir",
     "run_pass",
-    "save_report",
     "variations",
     "weight_histograms",
     "worst_case",
     "worst_case_attack",
-    "write_report",
 ]

@@ -31,13 +31,12 @@ from torch import nn
 
 from ..datasets.batches import Batches, prepare, prepare_models
 from ..distributed import gather_work, rank_and_world
-from ..hardware import refuse_undeployed, restrictions_of
-from ..hardware.devices import DeviceModel, parse_time
+from ..hardware import DeviceModel, parse_time, refuse_undeployed, restrictions_of
 from ..nn.modes import eval_mode
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..nn.unroll import check_logits
 from ..progress import progress_bar
-from ..variation import Variation
+from ..variation import Perturbation, Variation
 from ..variation.seeding import derive_seed
 from .report import Report, Row
 from .synops import count_synops
@@ -60,7 +59,7 @@ __all__ = [
 ]
 
 MAX_DRAWS = 100_000
-"""The most simulated chips per level one evaluation takes (a report keeps every chip's
+"""The most simulated chips per condition one evaluation takes (a report keeps every chip's
 accuracy and seed; a million chips of even a small model is days of CPU time)."""
 
 
@@ -69,13 +68,9 @@ def chip_seed(seed: int, chip: int) -> int:
     return derive_seed(seed, chip)
 
 
-Level = Variation | DeviceModel
-"""One level of an evaluation: a variation at one σ, or a device model at one read time."""
-
-
-def is_identity(v: Level) -> bool:
+def is_identity(v: Perturbation) -> bool:
     """Whether ``v`` leaves every weight exactly as it is (a device model never does)."""
-    if isinstance(v, DeviceModel):
+    if not isinstance(v, Variation):
         return False
     return v.sigma == 0.0 and v.mean == 0.0 and not v.clip and v.levels is None
 
@@ -161,40 +156,53 @@ def named_models(model: nn.Module | Mapping[str, nn.Module]) -> dict[str, nn.Mod
     raise TypeError(f"model must be an nn.Module or a dict name -> module, got {type(model)}")
 
 
-def _level_time(v: Level) -> float | None:
+def _condition_time(v: Perturbation) -> float | None:
     """A device model's read time (s; ``t0`` when not set), else None."""
     if isinstance(v, DeviceModel):
         return v.t0 if v.time is None else v.time
     return None
 
 
+Conditions = Perturbation | Sequence[Perturbation] | Mapping[str, Perturbation] | None
+"""What ``evaluate`` takes as its ``variation``: one perturbation, a list of them, a dict
+label -> perturbation, or None (clean weights)."""
+
+
+def _unit(v: Perturbation) -> Perturbation:
+    """``v`` with its swept setting cleared (a device model's time, a variation's σ): two
+    conditions with one label must differ only there."""
+    if isinstance(v, DeviceModel):
+        return replace(v, time=None)
+    return replace(v, sigma=0.0) if isinstance(v, Variation) else v
+
+
 def labelled_variations(
-    variation: Level | Sequence[Level] | Mapping[str, Level] | None,
+    variation: Conditions,
     sigmas: Sequence[float] | None,
     times: Sequence[float | str] | None = None,
-) -> list[tuple[str, Level]]:
-    """``(label, level)`` of every level of a sweep: each variation at each sigma (or as
-    given), each device model at each of ``times`` (seconds after programming, or
-    e.g. ``"1h"``; or at its own ``time``). The label is the mapping's key, else the
-    level's ``label()``; two different variations with one label, or one level given
-    twice, are refused."""
+) -> list[tuple[str, Perturbation]]:
+    """``(label, condition)`` of every condition of a sweep (a perturbation the chips are
+    drawn from): each variation at each sigma (or as given), each device model at each
+    of ``times`` (seconds after programming, or e.g. ``"1h"``; or at its own ``time``).
+    The label is the mapping's key, else the condition's ``label()``; two different
+    variations with one label, or one condition given twice, are refused."""
     kinds = "a Variation, a device model (snnvar.hardware.PCM, ...), a list of them or a dict"
     if variation is None:
-        base: list[tuple[str | None, Level]] = [(None, Variation(sigma=0.0))]
-    elif isinstance(variation, Variation | DeviceModel):
+        base: list[tuple[str | None, Perturbation]] = [(None, Variation(sigma=0.0))]
+    elif isinstance(variation, Perturbation):
         base = [(None, variation)]
     elif isinstance(variation, Mapping):
         base = list(variation.items())
         for k, v in base:
             if not isinstance(k, str) or not k:
                 raise ValueError(f"variation labels must be non-empty strings, got {k!r}")
-            if not isinstance(v, Variation | DeviceModel):
+            if not isinstance(v, Perturbation):
                 raise TypeError(
                     f"variation {k!r} is a {type(v).__name__}, not a Variation or device model"
                 )
     elif isinstance(variation, Sequence) and not isinstance(variation, str):
         base = [(None, v) for v in variation]
-        if not all(isinstance(v, Variation | DeviceModel) for _, v in base):
+        if not all(isinstance(v, Perturbation) for _, v in base):
             raise TypeError(f"variation must be {kinds} label -> one of them")
     else:
         raise TypeError(f"variation must be {kinds} label -> one of them, got {variation!r}")
@@ -212,18 +220,18 @@ def labelled_variations(
                 "times= reads device models (snnvar.hardware.PCM, RRAM, ...) at times after "
                 "programming; the variations given have no time"
             )
-    out: list[tuple[str | None, Level]] = []
+    out: list[tuple[str | None, Perturbation]] = []
     for k, v in base:
         if isinstance(v, DeviceModel):
-            reads = [v.read_at(t) for t in times] if times is not None else [v]
+            reads = [v.at_time(t) for t in times] if times is not None else [v]
             for r in reads:  # refuse a time a model cannot be read at before any pass runs
-                r.check_time(r.read_time)
+                r.check_time(r.effective_time)
             out += [(k, r) for r in reads]
-        elif sigmas is not None:
-            levels = [float(s) for s in sigmas]
-            if not levels:
+        elif sigmas is not None and isinstance(v, Variation):
+            swept = [float(s) for s in sigmas]
+            if not swept:
                 raise ValueError("sigmas is empty")
-            out += [(k, replace(v, sigma=s)) for s in levels]
+            out += [(k, replace(v, sigma=s)) for s in swept]
         else:
             out.append((k, v))
     if sigmas is not None and len(devices) == len(base):
@@ -235,17 +243,17 @@ def labelled_variations(
         if isinstance(v, Variation) and not 0.0 <= v.sigma <= 1.0:
             raise ValueError(f"sigma must lie in [0, 1] for an evaluation, got {v.sigma}")
     labelled = [(v.label() if k is None else k, v) for k, v in out]
-    owner: dict[str, Level] = {}
+    owner: dict[str, Perturbation] = {}
     seen: set[tuple[str, float | None, float | None]] = set()
     for label, v in labelled:
-        unit = replace(v, time=None) if isinstance(v, DeviceModel) else replace(v, sigma=0.0)
+        unit = _unit(v)
         if owner.setdefault(label, unit) != unit:
             raise ValueError(
                 f"two different variations carry the label {label!r}: {owner[label]} and "
                 f"{unit}; pass a dict label -> variation to name them"
             )
         key = (label, getattr(v, "sigma", None) if isinstance(v, Variation) else None,
-               _level_time(v))  # fmt: skip
+               _condition_time(v))  # fmt: skip
         if key in seen:
             what = f"at sigma {key[1]}" if key[2] is None else f"at time {key[2]:g} s"
             raise ValueError(f"the variation {label!r} {what} is given twice")
@@ -254,11 +262,11 @@ def labelled_variations(
 
 
 def variations(
-    variation: Level | Sequence[Level] | Mapping[str, Level] | None,
+    variation: Conditions,
     sigmas: Sequence[float] | None,
     times: Sequence[float | str] | None = None,
-) -> list[Level]:
-    """The levels of a sweep (see ``labelled_variations``)."""
+) -> list[Perturbation]:
+    """The conditions of a sweep (see ``labelled_variations``)."""
     return [v for _, v in labelled_variations(variation, sigmas, times)]
 
 
@@ -268,11 +276,11 @@ def _hardware(model: nn.Module) -> dict[str, Any] | None:
     return None if found is None else found.to_dict()
 
 
-def device_weights(model: nn.Module, levels: Sequence[Level]) -> dict[str, list[int]]:
-    """Device key -> shape of every tensor the levels perturb in ``model``: what
+def device_weights(model: nn.Module, conditions: Sequence[Perturbation]) -> dict[str, list[int]]:
+    """Device key -> shape of every tensor the conditions perturb in ``model``: what
     pairs its chips with another model's (same key, same noise)."""
     out: dict[str, list[int]] = {}
-    for v in levels:
+    for v in conditions:
         try:
             targets = v.targets(model)
         except ValueError:
@@ -292,7 +300,7 @@ def _row(
     method: str,
     model: nn.Module,
     label: str,
-    v: Level,
+    v: Perturbation,
     results: list[PassResult],
     seeds: list[int],
     ranks: list[int] | None = None,
@@ -304,7 +312,7 @@ def _row(
         method=method,
         model=str(getattr(model, "name", type(model).__name__)),
         sigma=v.sigma if isinstance(v, Variation) else None,
-        time=_level_time(v),
+        time=_condition_time(v),
         mode=v.mode,
         redraw=v.redraw if v.mode == "dynamic" else None,
         variation_label=label,
@@ -329,7 +337,7 @@ def _row(
 def evaluate(
     model: nn.Module | Mapping[str, nn.Module],
     data: Any,
-    variation: Level | Sequence[Level] | Mapping[str, Level] | None = None,
+    variation: Conditions = None,
     *,
     sigmas: Sequence[float] | None = None,
     times: Sequence[float | str] | None = None,
@@ -343,7 +351,8 @@ def evaluate(
     progress: bool = False,
     cache_mb: float = 512.0,
 ) -> Report:
-    """Accuracy of ``model`` on ``draws`` simulated chips per variation level.
+    """Accuracy of ``model`` on ``draws`` simulated chips per condition (a variation
+    at one σ, a device model at one read time).
 
     Args:
         model: one model, or a dict ``method name -> model`` evaluated on the same chips.
@@ -360,14 +369,15 @@ def evaluate(
             (e.g. Gaussian vs a measured distribution, WVAT paper Fig. 13), or None
             (clean weights). Every row carries its variation's label
             (:meth:`~snnvar.Variation.label` unless named).
-            A device model (:mod:`snnvar.hardware`: PCM, RRAM, StuckAt, a
-            custom σ(g)) is a level too: one programmed chip per draw.
-        sigmas: a sweep: every variation at each of these levels, in [0, 1].
+            A device model (:mod:`snnvar.hardware`: PCM, RRAM, a custom σ(g), an
+            ideal device with faults) is a condition too: one programmed chip per
+            draw. Anything that is a :class:`~snnvar.Perturbation` is accepted.
+        sigmas: a sweep: every variation at each of these σ, in [0, 1].
         times: device models only: read every chip at each of these times after
             programming (seconds, or ``"1h"``, ``"1d"``, ``"1y"``); one row per
             (model, device model, time), all on the same programmed chips (a chip is
             programmed once and read at each time; rows carry ``time``).
-        draws: simulated chips per level (>= 1); chip ``k`` is seeded
+        draws: simulated chips per condition (>= 1); chip ``k`` is seeded
             :func:`chip_seed(seed, k) <chip_seed>`.
         seed: root of the chips and of the input encoding; recorded in the report.
         encoder: how inputs reach the models (:data:`snnvar.datasets.ENCODERS`), one
@@ -396,26 +406,26 @@ def evaluate(
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
         raise ValueError(f"draws must be an integer in [1, {MAX_DRAWS:,}], got {draws!r}")
     named = named_models(model)
-    levels = labelled_variations(variation, sigmas, times)
-    if not all(is_identity(v) for _, v in levels):  # chips: the weights they program
+    conditions = labelled_variations(variation, sigmas, times)
+    if not all(is_identity(v) for _, v in conditions):  # chips: the weights they program
         for method, m in named.items():
             refuse_undeployed(m, "evaluate", method)
     batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
     rank, world = rank_and_world()
-    # the work units: one clean pass per (level, model) that changes no weight, else one
-    # per chip; under torch.distributed each unit is computed whole on one rank
+    # the work units: one clean pass per (condition, model) that changes no weight, else
+    # one per chip; under torch.distributed each unit is computed whole on one rank
     units = [
-        (li, method, None if is_identity(v) else k)
-        for li, (_, v) in enumerate(levels)
+        (ci, method, None if is_identity(v) else k)
+        for ci, (_, v) in enumerate(conditions)
         for method in named
         for k in ([0] if is_identity(v) else range(draws))
     ]
     bar = progress_bar(total=len(units), desc="chips", enabled=progress and rank == 0, leave=False)
 
     def work(unit: tuple[int, str, int | None]) -> PassResult:
-        li, method, k = unit
-        m, v = named[method], levels[li][1]
+        ci, method, k = unit
+        m, v = named[method], conditions[ci][1]
         if k is None:
             result = run_pass(m, batches[method], spikes)
         else:
@@ -428,16 +438,16 @@ def evaluate(
     bar.close()
     found = {u: (r, rk) for u, r, rk in zip(units, results_all, ranks_all, strict=True)}
     rows = []
-    for li, (label, v) in enumerate(levels):
+    for ci, (label, v) in enumerate(conditions):
         for method, m in named.items():
             if is_identity(v):
-                result, rk = found[(li, method, None)]
+                result, rk = found[(ci, method, None)]
                 results, ranks = [result] * draws, [rk] * draws
             else:
-                pairs = [found[(li, method, k)] for k in range(draws)]
+                pairs = [found[(ci, method, k)] for k in range(draws)]
                 results, ranks = [p[0] for p in pairs], [p[1] for p in pairs]
             rows.append(_row(method, m, label, v, results, seeds, ranks))
-    weights = {k: device_weights(m, [v for _, v in levels]) for k, m in named.items()}
+    weights = {k: device_weights(m, [v for _, v in conditions]) for k, m in named.items()}
     encoding = {k: (b.encoder, b.time_steps) for k, b in batches.items()}
     common = set(encoding.values())
     first = next(iter(batches.values()))

@@ -1,6 +1,7 @@
 """PNG plots of a report with matplotlib's object API (no pyplot, no global backend).
 
-Plots read reports (:mod:`snnvar.evaluation.report`); reports know nothing of plots.
+Plots read reports (:mod:`snnvar.evaluation.report`); :meth:`~snnvar.evaluation.Report.save`
+draws them through :func:`save_all`, imported only then.
 
 - accuracy vs σ per method, a band of ± one std over chips, one panel per variation;
 - device models: accuracy vs time after programming (log axis), bands of ± one std

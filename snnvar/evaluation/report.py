@@ -1,8 +1,7 @@
 """The evaluation report: JSON (the record), CSV (one row per level), Markdown
 (laid out like the WVAT paper's tables) and the plots' data. The plots
-themselves are drawn by :mod:`snnvar.evaluation.plots` (which reads reports;
-this module never imports it), and :func:`snnvar.evaluation.save_report` writes
-the files and the plots together.
+themselves are drawn by :mod:`snnvar.evaluation.plots` (which reads reports);
+:meth:`Report.save` writes the files and the plots together.
 
 ``report.json`` holds ``snnvar_version``, ``seed``, ``dataset``, ``model``,
 ``models`` (method -> model name, parameters, spiking, encoder, time steps,
@@ -21,15 +20,30 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..files import prepare_out_dir, write_text
+from ..hardware.times import format_time
 from ..version import package_version
 
-__all__ = ["REQUIRED_ROW_KEYS", "Report", "Row", "prepare_out_dir"]
+__all__ = ["REPORT_FILES", "REQUIRED_ROW_KEYS", "Report", "Row", "prepare_out_dir"]
+
+REPORT_FILES = (
+    "report.json",
+    "results.csv",
+    "results.md",
+    "accuracy.png",
+    "accuracy_time.png",
+    "landscape.png",
+    "histograms.png",
+)
+"""Every file :meth:`Report.save` writes; an overwritten report's are replaced together."""
 
 REQUIRED_ROW_KEYS = (
     "method",
@@ -78,11 +92,7 @@ class Row:
     """One row of a report: a method's accuracy over the chips of one variation level.
 
     Accuracies are fractions in [0, 1]; spikes, rates and SynOps are means over
-    chips, per sample. Fields a report written by an older snnvar lacks are None.
-
-    ``row["accuracy_mean"]`` and ``row.get("redraw", default)`` read a field by
-    name, as the plain-dict rows of earlier versions did; they are kept for
-    compatibility (``get`` treats None as missing). Prefer the attributes.
+    chips, per sample. Optional fields a row was written without are None.
     """
 
     method: str
@@ -144,19 +154,6 @@ class Row:
     def label(self) -> str:
         """The row's variation label (rows written before labels: :attr:`mode_label`)."""
         return self.variation_label or self.mode_label
-
-    # -- mapping-style access (kept for compatibility with dict rows) -------------------
-
-    def __getitem__(self, key: str) -> Any:
-        """The field ``key`` (``KeyError`` for a name that is no field)."""
-        if key not in _ROW_FIELDS:
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The field ``key``, or ``default`` where it is None or no field."""
-        value = getattr(self, key) if key in _ROW_FIELDS else None
-        return default if value is None else value
 
     # -- JSON ---------------------------------------------------------------------------
 
@@ -482,24 +479,44 @@ class Report:
 
     # -- files --------------------------------------------------------------------------
 
-    def save(self, out_dir: str | Path, overwrite: bool = False, plots: bool = False) -> Path:
-        """Write report.json, results.csv and results.md to ``out_dir`` (the plots too:
-        :func:`snnvar.evaluation.save_report`).
+    def save(self, out_dir: str | Path, overwrite: bool = False, plots: bool = True) -> Path:
+        """Write the report to ``out_dir`` (created if needed; one that already holds
+        files needs ``overwrite=True``) and return it: ``report.json``, ``results.csv``,
+        ``results.md`` and, with ``plots``, the PNGs (``accuracy.png``,
+        ``accuracy_time.png``, ``landscape.png``, ``histograms.png``, each when the report
+        has data for it; :func:`~snnvar.evaluation.plot_accuracy` and its siblings).
 
-        A directory that already holds files needs ``overwrite=True``. ``plots`` is
-        kept for callers of earlier releases: ``plots=True`` is refused with a
-        pointer to ``save_report`` (the report does not import the plotting code).
+        The files are one unit: they are written into a hidden directory inside
+        ``out_dir`` first and moved in when all are complete, replacing every file of a
+        report already there (:data:`REPORT_FILES`: an old ``landscape.png`` does not
+        stay beside a new report without one). A failure (a full disk) leaves the old
+        files and no new or temporary one; the ``OSError`` names the file it could not
+        write.
         """
-        _no_plots(plots)
         out = prepare_out_dir(out_dir, overwrite)
-        self.write(out)
+        staging = Path(tempfile.mkdtemp(prefix=".snnvar-report-", dir=out))
+        try:
+            try:
+                staged = self._write_tables(staging)
+                if plots:
+                    from .plots import save_all  # lazy: the plots read reports, not back
+
+                    staged += save_all(self, staging)
+            except OSError as err:  # named by the staged file: name the file in ``out``
+                if err.filename and Path(err.filename).parent == staging and err.errno:
+                    name = str(out / Path(err.filename).name)
+                    raise OSError(err.errno, err.strerror, name) from err
+                raise
+            for name in REPORT_FILES:
+                (out / name).unlink(missing_ok=True)
+            for path in staged:
+                os.replace(path, out / path.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return out
 
-    def write(self, out: Path, plots: bool = False) -> list[Path]:
-        """Write report.json, results.csv and results.md into an existing directory (no
-        overwrite check; the plots too: :func:`snnvar.evaluation.write_report`); their paths.
-        ``plots=True`` is refused as for :meth:`save`."""
-        _no_plots(plots)
+    def _write_tables(self, out: Path) -> list[Path]:
+        """report.json, results.csv and results.md in ``out``; their paths."""
         written = [out / "report.json", out / "results.csv", out / "results.md"]
         write_text(written[0], self.to_json())  # atomically: a full disk leaves no half file
         write_text(written[1], self.csv())
@@ -509,15 +526,6 @@ class Report:
                 md += "\n" + extra
         write_text(written[2], md)
         return written
-
-
-def _no_plots(plots: bool) -> None:
-    if plots:
-        raise TypeError(
-            "Report.save / Report.write no longer draw the plots (snnvar 0.x drew them by "
-            "default): use snnvar.evaluation.save_report(report, out_dir) or "
-            "write_report(report, out), which write the report files and the plots"
-        )
 
 
 def _unpaired(a: Report, b: Report) -> list[str]:
@@ -532,7 +540,7 @@ def _unpaired(a: Report, b: Report) -> list[str]:
         if "chips" not in r.config or lacking or not r.models:
             problems.append(
                 f"{name} report does not record its chips (chip scheme and each model's "
-                "device weights; written by an older snnvar): evaluate again"
+                "device weights; not written by evaluate): evaluate again"
             )
     if problems:
         return problems
@@ -573,13 +581,3 @@ def _same_or_none(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return _same(a, b)
-
-
-def format_time(seconds: float | None) -> str:
-    """A read time for tables: ``"1 s"``, ``"1 h"``, ``"1 d"``, ``"1 y"`` (None: ``"t0"``)."""
-    if seconds is None:
-        return "t0"
-    for unit, size in (("y", 3.15576e7), ("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
-    return f"{seconds:.3g} s"

@@ -38,10 +38,9 @@ import torch
 from torch import nn
 
 from ..datasets.batches import prepare
-from ..hardware.devices import DeviceModel
 from ..hardware.restrict import refuse_undeployed
 from ..nn.modes import eval_mode
-from ..variation import Variation
+from ..variation import Perturbation, Variation
 from ..variation.seeding import derive_seed
 from .montecarlo import run_pass
 
@@ -74,7 +73,7 @@ class WorstCase:
     """What the ascent maximised: ``"ce"`` or ``"kl"`` (:data:`ATTACK_LOSSES`)."""
 
 
-def _selected(model: nn.Module, selection: Variation | DeviceModel | None) -> list[str]:
+def _selected(model: nn.Module, selection: Perturbation | None) -> list[str]:
     params = dict(model.named_parameters())
     chosen = (selection or Variation(sigma=0.0)).targets(model)
     names = [t.name for t in chosen if t.name in params]
@@ -90,7 +89,7 @@ def worst_case_attack(
     steps: int = 10,
     seed: int = 0,
     *,
-    variation: Variation | DeviceModel | None = None,
+    variation: Perturbation | None = None,
     attack_samples: int | None = 1024,
     initial_std: float = 1e-3,
     encoder: str | None = None,

@@ -7,28 +7,30 @@ chip computes (trainable: HRAT), :func:`deploy` the programmed chip, on which a
 :class:`~snnvar.Variation` perturbs the programmed weights.
 
 Device models over time (``snnvar.hardware.devices``): :class:`PCM`, :class:`RRAM`,
-:class:`CustomDevice` (a user's σ(g)) and :class:`StuckAt` map weights to
-conductance pairs (``snnvar.hardware.conductance``), programme them with conductance-dependent
-noise, drift them (with global or per-column compensation) and add faults; they
-are accepted wherever a Variation is.
+:class:`CustomDevice` (a user's σ(g)) and :class:`IdealDevice` map weights to
+conductance pairs (``snnvar.hardware.conductance``), programme them with
+conductance-dependent noise, drift them (``snnvar.hardware.drift``, with global or
+per-column compensation) and add :class:`StuckAt` faults (``snnvar.hardware.faults``);
+they are :class:`~snnvar.Perturbation` s, accepted wherever a Variation is. Read them
+from TOML, JSON and CSV with ``snnvar.hardware.device_files``; times after
+programming are read and written by ``snnvar.hardware.times``.
+
+The modules: ``conductance`` (weights as conductance pairs), ``devices`` (the
+device model: programming and reading a chip; the ideal device), ``pcm``, ``rram``,
+``custom`` (the physics of each kind), ``curves`` (fitted polynomials and measured
+points), ``drift`` (drift and its compensation), ``faults`` (stuck-at faults),
+``device_files`` (device models from files), ``times`` (``"1h"`` and back),
+``checks`` (checks of settings), ``restrictions`` / ``restrict`` / ``quantize``
+(the circuit: HRAT).
 """
 
 from .conductance import mapping_scale, to_conductances, to_weights
-from .devices import (
-    COMPENSATIONS,
-    DEVICE_KINDS,
-    PCM,
-    RRAM,
-    CustomDevice,
-    DeviceModel,
-    DeviceRead,
-    ProgrammedChip,
-    StuckAt,
-    device_from_dict,
-    devices_from_tables,
-    devices_from_toml,
-    parse_time,
-)
+from .custom import CustomDevice
+from .device_files import DEVICE_KINDS, device_from_dict, devices_from_tables, devices_from_toml
+from .devices import DeviceModel, DeviceRead, IdealDevice, ProgrammedChip
+from .drift import COMPENSATIONS
+from .faults import StuckAt
+from .pcm import PCM
 from .quantize import quantize, ste_round
 from .restrict import (
     DEPLOYABLE,
@@ -45,6 +47,8 @@ from .restrict import (
     single_restrictions,
 )
 from .restrictions import PRESETS, Restrictions
+from .rram import RRAM
+from .times import format_time, parse_time
 
 __all__ = [
     "COMPENSATIONS",
@@ -57,6 +61,7 @@ __all__ = [
     "CustomDevice",
     "DeviceModel",
     "DeviceRead",
+    "IdealDevice",
     "ProgrammedChip",
     "RestrictedConv2d",
     "RestrictedLinear",
@@ -68,6 +73,7 @@ __all__ = [
     "device_from_dict",
     "devices_from_tables",
     "devices_from_toml",
+    "format_time",
     "mapping_scale",
     "output_swing_from_data",
     "parse_time",

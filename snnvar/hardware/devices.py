@@ -1,26 +1,23 @@
-"""Device models over time: conductance pairs, programming noise by conductance,
-drift and its compensation, read noise and stuck-at faults.
+"""Device models: weights held as conductance pairs, programmed, drifted and read.
 
-A device model is a variation (docs/guide/hardware.md, "Devices over time"): it is accepted
-wherever a :class:`~snnvar.Variation` is (``sample``, ``applied``, the
-training methods, :func:`snnvar.evaluate`), draws its chips from the same
-per-device-weight streams (:mod:`snnvar.variation.seeding`), so models that
-share device weights share chips, and restores the weights bit for bit. For
-each selected weight tensor ``w`` of a chip read ``time`` seconds after
-programming:
+A device model is a :class:`~snnvar.Perturbation` (docs/guide/hardware.md,
+"Devices over time"), as a :class:`~snnvar.Variation` is: it is accepted wherever
+one is (``sample``, ``applied``, the training methods, :func:`snnvar.evaluate`),
+draws its chips from the same per-device-weight streams
+(:mod:`snnvar.variation.seeding`), so models that share device weights share
+chips, and restores the weights bit for bit. For each selected weight tensor
+``w`` of a chip read ``time`` seconds after programming:
 
-1. map ``w`` to its target pair ``(G+, G-)`` (``snnvar.hardware.conductance``);
+1. map ``w`` to its target pair ``(G+, G-)`` (:mod:`snnvar.hardware.conductance`);
 2. programme each device: ``G = G_T + noise_scale · σ(G_T) · z`` (``σ`` in µS,
    per model), clamped at 0;
 3. (PCM) drift: ``G(t) = G(t0) · (t / t0)^-ν`` with ``ν`` drawn per device,
-   then 1/f read noise accumulated up to ``t``;
-4. stuck-at faults: devices stuck at ``g_min`` / ``g_max`` (or weights stuck at
-   0 / ±w_max) hold that value at every time;
+   then 1/f read noise accumulated up to ``t`` (:mod:`snnvar.hardware.drift`);
+4. stuck-at faults (:mod:`snnvar.hardware.faults`): devices stuck at ``g_min`` /
+   ``g_max`` (or weights stuck at 0 / ±w_max) hold that value at every time;
 5. back to weights; drift compensation (``"global"``: one scale per layer,
    ``"column"``: one per output) from the chip's own reference read right after
-   programming, ``mean |w(t0)| / mean |w(t)|``, as aihwkit's
-   ``GlobalDriftCompensation`` / ``PerColumnDriftCompensation`` (one-hot
-   reads, mean absolute output).
+   programming.
 
 Every chip draws all its random numbers in one fixed order whatever the
 settings (programming, drift exponents, faults, read noise), so one chip read
@@ -28,90 +25,34 @@ at several times, with and without compensation or drift, is the same
 programmed chip. The read noise of one device is one draw scaled by the noise
 accumulated up to ``t`` (a chip read later is the same chip, noisier).
 Times before ``t0`` (the end of programming and verification) read as ``t0``.
+
+The models: :class:`~snnvar.hardware.PCM`, :class:`~snnvar.hardware.RRAM`,
+:class:`~snnvar.hardware.CustomDevice` (their own modules) and
+:class:`IdealDevice` (no noise: the mapping and its faults only).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import math
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import nn
 
 from ..variation import engine
-from ..variation.checks import finite as _finite
-from ..variation.checks import module_type as _module_type
-from ..variation.checks import patterns as _patterns
-from ..variation.checks import type_name as _type_name
+from ..variation.checks import finite, module_type, patterns, type_name
 from ..variation.config import MODES, REDRAWS
+from ..variation.perturbation import Draw
 from ..variation.selection import Target, select_targets
+from .checks import nonnegative, positive
 from .conductance import mapping_scale, to_conductances, to_weights
+from .drift import COMPENSATIONS, compensation_scale, drifted
+from .faults import StuckAt
+from .times import parse_time
 
-__all__ = [
-    "COMPENSATIONS",
-    "DEVICE_KINDS",
-    "PCM",
-    "RRAM",
-    "CustomDevice",
-    "DeviceModel",
-    "DeviceRead",
-    "ProgrammedChip",
-    "StuckAt",
-    "device_from_dict",
-    "devices_from_tables",
-    "devices_from_toml",
-    "parse_time",
-]
-
-COMPENSATIONS = ("global", "column")
-"""Drift compensations: one scale per layer, or one per output (column)."""
-
-FAULT_LEVELS = ("conductance", "weight")
-"""Where a stuck-at fault acts: a device of the pair, or the whole weight."""
-
-PCM_PROG_COEFFS = (0.26348, 1.9650, -1.1731)
-"""PCM programming noise σ(g) = Σ c_i (g / g_max)^i µS at g_max = 25 µS
-(Nandakumar et al., ICECS 2019; the coefficients of aihwkit's PCMLikeNoiseModel)."""
-
-WAN2022_FITS = (
-    (1.0, (0.348, 16.030, -43.853, 45.393, -16.815)),
-    (86400.0, (0.701, 22.086, -50.773, 47.095, -16.458)),
-    (172800.0, (0.782, 20.274, -43.507, 37.062, -11.934)),
-)
-"""RRAM conductance deviation σ(g, t) = Σ c_i (g / g_max)^i µS at g_max = 40 µS, fitted at
-1 s, 1 day and 2 days after programming to Wan et al., Nature 608 (2022) (NeuRRAM);
-the coefficients of aihwkit's ReRamWan2022NoiseModel."""
-
-_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "y": 3.15576e7}
-
-
-def parse_time(text: str | float | int) -> float:
-    """Seconds from ``"1"``, ``"30s"``, ``"5min"``, ``"1h"``, ``"1d"``, ``"1y"`` (a
-    Julian year) or a number; negative or non-finite times are refused."""
-    if isinstance(text, bool):
-        raise ValueError(f"a time must be a number of seconds or e.g. '1h', got {text!r}")
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
-        s = str(text).strip().lower()
-        unit = next((u for u in sorted(_UNITS, key=len, reverse=True) if s.endswith(u)), None)
-        number = s[: -len(unit)] if unit else s
-        try:
-            value = float(number) * (_UNITS[unit] if unit else 1.0)
-        except ValueError:
-            raise ValueError(
-                f"cannot read the time {text!r}; write seconds or a number with a unit "
-                f"({', '.join(_UNITS)}), e.g. '1h' or '3.15e7'"
-            ) from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"a time after programming must be finite and >= 0 s, got {text!r}")
-    return value
+__all__ = ["DeviceModel", "DeviceRead", "IdealDevice", "ProgrammedChip"]
 
 
 class DeviceRead(NamedTuple):
@@ -135,7 +76,7 @@ class DeviceRead(NamedTuple):
 
 class ProgrammedChip(NamedTuple):
     """One chip's devices for one weight tensor, programmed and taken to the read's
-    time, before a read (:meth:`DeviceModel.program_tensor`); ``[2, *shape]``, µS."""
+    time, before a read (:meth:`DeviceModel.program`); ``[2, *shape]``, µS."""
 
     target: torch.Tensor
     """Target conductances."""
@@ -160,75 +101,12 @@ class ProgrammedChip(NamedTuple):
     """The dtype of the clean weights (the read weights are returned in it)."""
 
 
-def _drift_nu(value: Any) -> tuple[float, float] | tuple[tuple[float, float, float], ...]:
-    """``drift_nu`` validated: (mean, std), or rows (g, mean, std) with g increasing."""
-    rows = tuple(value) if isinstance(value, tuple | list) else None
-    if rows and all(isinstance(r, tuple | list) for r in rows):
-        if len(rows) < 2 or any(len(r) != 3 for r in rows):
-            raise ValueError(
-                f"drift_nu rows must be at least two (g, mean, std) triples, got {value!r}"
-            )
-        out = tuple(
-            (_nonnegative("drift_nu g", r[0]), _finite("drift_nu mean", r[1]),
-             _nonnegative("drift_nu std", r[2])) for r in rows
-        )  # fmt: skip
-        if any(b[0] <= a[0] for a, b in itertools.pairwise(out)):
-            raise ValueError(f"drift_nu rows: g must increase, got {[r[0] for r in out]}")
-        return out
-    if rows is None or len(rows) != 2:
-        raise ValueError(
-            f"drift_nu must be (mean, std) or rows ((g, mean, std), ...), got {value!r}"
-        )
-    return (_finite("drift_nu mean", rows[0]), _nonnegative("drift_nu std", rows[1]))
-
-
-def _interp(x: torch.Tensor, points: Sequence[Sequence[float]], column: int = 1) -> torch.Tensor:
-    """Piecewise-linear ``y(x)`` through ``points`` (rows ``(x, y0, y1, ...)``, x
-    increasing; ``column`` picks the y), held constant beyond the ends."""
-    xs = torch.tensor([p[0] for p in points], dtype=x.dtype, device=x.device)
-    ys = torch.tensor([p[column] for p in points], dtype=x.dtype, device=x.device)
-    if len(xs) == 1:
-        return torch.full_like(x, float(ys[0]))
-    xc = x.clamp(min=float(xs[0]), max=float(xs[-1]))
-    k = torch.bucketize(xc, xs).clamp(min=1, max=len(xs) - 1)
-    x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
-    return y0 + (xc - x0) / (x1 - x0) * (y1 - y0)
-
-
-def _positive(name: str, value: object) -> float:
-    v = _finite(name, value)
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
-def _nonnegative(name: str, value: object) -> float:
-    v = _finite(name, value)
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def _fraction(name: str, value: object) -> float:
-    v = _finite(name, value)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    return v
-
-
-def _polynomial(coeffs: Sequence[float], x: torch.Tensor) -> torch.Tensor:
-    """``Σ c_i x^i`` (ascending coefficients), by Horner's rule."""
-    out = torch.full_like(x, float(coeffs[-1]))
-    for c in reversed(coeffs[:-1]):
-        out = out * x + float(c)
-    return out
-
-
 @dataclass(frozen=True, kw_only=True)
 class DeviceModel:
     """The settings every device model shares: the conductance mapping, the time
     of the read, drift compensation, faults and which weights sit on devices.
-    Use a subclass: :class:`PCM`, :class:`RRAM`, :class:`CustomDevice`, :class:`StuckAt`."""
+    Use a subclass: :class:`~snnvar.hardware.PCM`, :class:`~snnvar.hardware.RRAM`,
+    :class:`~snnvar.hardware.CustomDevice`, :class:`IdealDevice`."""
 
     kind: ClassVar[str] = ""
     """The model's name in a ``[device]`` table (``kind = "pcm"``) and in reports."""
@@ -259,12 +137,14 @@ class DeviceModel:
     """Drift compensation: None, ``"global"`` (one scale per layer) or ``"column"``
     (one per output), from a reference read right after programming."""
     faults: StuckAt | None = None
-    """Stuck-at faults on top of this device's noise (:class:`StuckAt`), or None."""
+    """Stuck-at faults on top of this device's noise (:class:`~snnvar.hardware.StuckAt`),
+    or None."""
     noise_scale: float = 1.0
     """Multiplies the programming noise σ(g) (1: the model as published; 0: none)."""
     read_std: float = 0.0
     """Relative std of every read of a conductance (a measured read-to-read
-    fluctuation), on top of the chip's state (PCM: its accumulated 1/f noise)."""
+    fluctuation, drawn afresh at every dynamic read), on top of the chip's state
+    (PCM: its accumulated 1/f noise, ``read_noise``)."""
     mode: str = "static"
     """"static": one read per chip; "dynamic": the chip is programmed once (programming
     noise, drift, PCM's accumulated 1/f noise as in aihwkit, faults, compensation) and
@@ -273,7 +153,7 @@ class DeviceModel:
     redraw: str = "step"
     """Dynamic mode only: "step" reads at every call of a device layer (an snnvar
     SNN calls it once per time step); "pass" once per forward pass of the model."""
-    modules: tuple[type[nn.Module] | str, ...] | None = None
+    modules: tuple[type[torch.nn.Module] | str, ...] | None = None
     """Module types (or class names) whose weights sit on devices; None: Linear and Conv."""
     include: tuple[str, ...] = ()
     """Glob patterns on parameter names: keep only the matching ones."""
@@ -282,16 +162,18 @@ class DeviceModel:
 
     def __post_init__(self) -> None:
         if not self.kind:
-            raise TypeError("DeviceModel is a base class; use PCM, RRAM, CustomDevice or StuckAt")
-        g_max = _positive("g_max", self.g_max)
-        g_min = _nonnegative("g_min", self.g_min)
+            raise TypeError(
+                "DeviceModel is a base class; use PCM, RRAM, CustomDevice or IdealDevice"
+            )
+        g_max = positive("g_max", self.g_max)
+        g_min = nonnegative("g_min", self.g_min)
         if not g_min < g_max:
             raise ValueError(f"g_min must be below g_max, got g_min={g_min}, g_max={g_max}")
         object.__setattr__(self, "g_max", g_max)
         object.__setattr__(self, "g_min", g_min)
         if self.w_max is not None:
-            object.__setattr__(self, "w_max", _positive("w_max", self.w_max))
-        pct = _finite("percentile", self.percentile)
+            object.__setattr__(self, "w_max", positive("w_max", self.w_max))
+        pct = finite("percentile", self.percentile)
         if not 0.0 < pct <= 100.0:
             raise ValueError(f"percentile must lie in (0, 100], got {self.percentile!r}")
         object.__setattr__(self, "percentile", pct)
@@ -300,7 +182,7 @@ class DeviceModel:
                 raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
         if self.time is not None:
             object.__setattr__(self, "time", parse_time(self.time))
-        object.__setattr__(self, "t0", _positive("t0", self.t0))
+        object.__setattr__(self, "t0", positive("t0", self.t0))
         if self.compensation is not None and self.compensation not in COMPENSATIONS:
             raise ValueError(
                 f"unknown compensation {self.compensation!r}; allowed: None, "
@@ -308,28 +190,16 @@ class DeviceModel:
             )
         if self.faults is not None and not isinstance(self.faults, StuckAt):
             raise TypeError(f"faults must be a StuckAt or None, got {type(self.faults).__name__}")
-        object.__setattr__(self, "noise_scale", _nonnegative("noise_scale", self.noise_scale))
-        object.__setattr__(self, "read_std", _nonnegative("read_std", self.read_std))
+        object.__setattr__(self, "noise_scale", nonnegative("noise_scale", self.noise_scale))
+        object.__setattr__(self, "read_std", nonnegative("read_std", self.read_std))
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; allowed: {list(MODES)}")
         if self.redraw not in REDRAWS:
             raise ValueError(f"unknown redraw {self.redraw!r}; allowed: {list(REDRAWS)}")
-        if self.faults is not None:
-            own = {"low", "high", "at"}
-            given = [
-                f"{f.name}={getattr(self.faults, f.name)!r}"
-                for f in fields(self.faults)
-                if f.name not in own and getattr(self.faults, f.name) != f.default
-            ]
-            if given:
-                raise ValueError(
-                    "faults=StuckAt(...) takes only low, high and at (the device model that "
-                    f"holds them sets the rest); got {', '.join(given)}"
-                )
         if self.modules is not None:
-            object.__setattr__(self, "modules", tuple(_module_type(m) for m in self.modules))
+            object.__setattr__(self, "modules", tuple(module_type(m) for m in self.modules))
         for name in ("include", "exclude"):
-            object.__setattr__(self, name, _patterns(name, getattr(self, name)))
+            object.__setattr__(self, name, patterns(name, getattr(self, name)))
 
     # -- the physics (subclasses) -----------------------------------------------------
 
@@ -341,33 +211,27 @@ class DeviceModel:
         """Drift exponents ν per device from unit normal draws ``eps``; None: no drift."""
         return None
 
-    def read_sigma(self, g: torch.Tensor, time: float) -> torch.Tensor | None:
-        """Relative read noise accumulated up to ``time`` per device; None: none."""
+    def read_noise_sigma(self, g: torch.Tensor, time: float) -> torch.Tensor | None:
+        """Relative read noise accumulated up to ``time`` per device (part of the chip's
+        state, as PCM's 1/f noise); None: none."""
         return None
 
     def check_time(self, time: float) -> None:
         """Raise if this model cannot be read at ``time`` (s after programming)."""
 
-    def _fault_model(self) -> StuckAt | None:
-        return self.faults
-
     # -- one tensor -------------------------------------------------------------------
 
     @property
-    def read_time(self) -> float:
-        """The time of the read (s): ``time``, else ``t0``; never before ``t0``."""
+    def effective_time(self) -> float:
+        """The time the chip is read at (s): ``time``, else ``t0``; never before ``t0``."""
         return max(self.t0 if self.time is None else self.time, self.t0)
 
-    def read_tensor(self, w: torch.Tensor, generator: torch.Generator) -> DeviceRead:
-        """One chip's devices for the clean weights ``w``, drawn from ``generator``."""
-        return self.read_chip(self.program_tensor(w, generator))
-
-    def program_tensor(self, w: torch.Tensor, generator: torch.Generator) -> ProgrammedChip:
+    def program(self, w: torch.Tensor, generator: torch.Generator) -> ProgrammedChip:
         """Programme one chip's devices for the clean weights ``w`` and take them to the
         read's time (programming noise, drift, the model's accumulated read noise,
         faults), every random number drawn from ``generator`` in one fixed order; read
-        it with :meth:`read_chip`."""
-        t = self.read_time
+        it with :meth:`read`."""
+        t = self.effective_time
         self.check_time(t)
         w = w.detach()
         dtype = w.dtype if w.dtype in (torch.float32, torch.float64) else torch.float32
@@ -398,11 +262,11 @@ class DeviceModel:
         nu = self.drift_exponents(target, z_nu)
         state = at_t
         if nu is not None and t > self.t0:
-            state = at_t * (t / self.t0) ** (-nu)
-        rel = self.read_sigma(at_t, t)
+            state = drifted(at_t, nu, t, self.t0)
+        rel = self.read_noise_sigma(at_t, t)
         if rel is not None:  # the 1/f noise accumulated up to t: part of the chip's state
             state = (state + state.abs() * rel * z_read).clamp(min=0.0)
-        faults = self._fault_model()
+        faults = self.faults
         stuck = torch.zeros(shape if faults is None or faults.at == "conductance" else (1,
                             *w.shape), dtype=torch.uint8, device=w.device)  # fmt: skip
         held = programmed
@@ -429,7 +293,7 @@ class DeviceModel:
             )
         return sigma
 
-    def read_chip(
+    def read(
         self,
         chip: ProgrammedChip,
         z_std: torch.Tensor | None = None,
@@ -443,19 +307,37 @@ class DeviceModel:
         if self.read_std > 0:
             z = chip.z_std if z_std is None else z_std
             read = (read + read.abs() * self.read_std * z).clamp(min=0.0)
-        faults = self._fault_model()
+        faults = self.faults
         if faults is not None and faults.at == "conductance":
             read = faults.hold(read, chip.stuck, self.g_min, self.g_max)
         wt = to_weights(read[0], read[1], chip.w_max, self.g_min, self.g_max)
         if chip.high is not None:
-            wt = faults.hold_weights(wt, chip.stuck[0], chip.high)
+            wt = StuckAt.hold_weights(wt, chip.stuck[0], chip.high)
         if alpha is None:
-            alpha = self._compensation(chip.w0, wt)
+            alpha = compensation_scale(self.compensation, chip.w0, wt)
         weights = wt if alpha is None else wt * alpha
         return DeviceRead(chip.target, chip.programmed, read, chip.nu, chip.stuck,
                           weights.to(chip.dtype), alpha)  # fmt: skip
 
-    def reader(
+    def program_and_read(self, w: torch.Tensor, generator: torch.Generator) -> DeviceRead:
+        """One chip for the clean weights ``w``, drawn from ``generator``, read once:
+        :meth:`read` of :meth:`program`."""
+        return self.read(self.program(w, generator))
+
+    # -- the perturbation (snnvar.Perturbation) ----------------------------------------
+
+    @property
+    def on_devices(self) -> bool:
+        """True: the engine reads the weights through :meth:`chip_weights` /
+        :meth:`chip_reads`."""
+        return True
+
+    def chip_weights(self, w: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The weights one chip's devices return for the clean weights ``w`` (the
+        engine's static read of a device model)."""
+        return self.program_and_read(w, generator).weights
+
+    def chip_reads(
         self, w: torch.Tensor, generator: torch.Generator, read_generator: torch.Generator
     ) -> Callable[[], torch.Tensor]:
         """Dynamic reads (the engine's dynamic mode): programme one chip for ``w`` from
@@ -463,8 +345,8 @@ class DeviceModel:
         included, as aihwkit's drifted weights), calibrate its drift compensation on the
         chip's own read, then return a function whose every call is one read of the
         chip (the weights), its ``read_std`` noise drawn fresh from ``read_generator``."""
-        chip = self.program_tensor(w, generator)
-        first = self.read_chip(chip)
+        chip = self.program(w, generator)
+        first = self.read(chip)
         if self.read_std == 0:  # every read is the chip's own: computed once
             return lambda: first.weights
         alpha = first.alpha
@@ -472,28 +354,11 @@ class DeviceModel:
         def read() -> torch.Tensor:
             z = torch.randn(chip.state.shape, generator=read_generator,
                             dtype=chip.state.dtype, device=read_generator.device)  # fmt: skip
-            return self.read_chip(chip, z.to(chip.state.device), alpha).weights
+            return self.read(chip, z.to(chip.state.device), alpha).weights
 
         return read
 
-    def _compensation(self, w0: torch.Tensor, wt: torch.Tensor) -> torch.Tensor | None:
-        if self.compensation is None:
-            return None
-        if self.compensation == "global" or wt.dim() < 2:
-            return w0.abs().mean() / wt.abs().mean().clamp(min=1e-12)
-        dims = tuple(range(1, wt.dim()))
-        ref = w0.abs().mean(dim=dims, keepdim=True)
-        now = wt.abs().mean(dim=dims, keepdim=True).clamp(min=1e-12)
-        return ref / now
-
-    def read_weights(self, w: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The weights one chip's devices return for the clean weights ``w`` (the engine's
-        read of a device model)."""
-        return self.read_tensor(w, generator).weights
-
-    # -- the variation interface -------------------------------------------------------
-
-    def read_at(self, time: float | str | None) -> DeviceModel:
+    def at_time(self, time: float | str | None) -> DeviceModel:
         """This device model read at ``time`` (seconds, or e.g. ``"1h"``) after programming."""
         return replace(self, time=time)
 
@@ -510,7 +375,7 @@ class DeviceModel:
         seed: int | None = None,
         generator: torch.Generator | None = None,
         domain: str = "chip",
-    ) -> engine.Draw:
+    ) -> Draw:
         """One programmed chip read at ``time``: a :class:`~snnvar.variation.Draw` of
         deltas (read weight − clean weight); the model is left untouched."""
         return engine.sample(self, model, seed=seed, generator=generator, domain=domain)
@@ -547,7 +412,7 @@ class DeviceModel:
         parts = [self.kind]
         for name, value in self._settings().items():
             if isinstance(value, StuckAt):
-                value = value.short()
+                value = value.label()
             elif isinstance(value, tuple) and name == "modules":
                 value = "/".join(m if isinstance(m, str) else m.__name__ for m in value)
             elif callable(value):
@@ -558,16 +423,16 @@ class DeviceModel:
         return ", ".join(parts)
 
     def to_dict(self, strict: bool = True) -> dict[str, Any]:
-        """Every setting as JSON data with its ``kind`` (read back by :func:`device_from_dict`).
-        ``strict``: refuse a setting that cannot be written (a callable σ(g)); otherwise it
-        is recorded by name."""
+        """Every setting as JSON data with its ``kind`` (read back by
+        :func:`~snnvar.hardware.device_from_dict`). ``strict``: refuse a setting that
+        cannot be written (a callable σ(g)); otherwise it is recorded by name."""
         out: dict[str, Any] = {"kind": self.kind}
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, StuckAt):
-                value = value.to_dict(strict)
+                value = value.to_dict()
             elif f.name == "modules" and value is not None:
-                value = [m if isinstance(m, str) else _type_name(m) for m in value]
+                value = [m if isinstance(m, str) else type_name(m) for m in value]
             elif isinstance(value, tuple):
                 value = _jsonable(value)
             elif callable(value):
@@ -591,383 +456,13 @@ def _jsonable(value: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StuckAt(DeviceModel):
-    """Stuck-at faults: a fraction ``low`` of devices stuck at ``g_min`` and ``high``
-    at ``g_max``, drawn per chip (MemTorch's DeviceFaults: HRS / LRS), or, with
-    ``at="weight"``, weights stuck at 0 and at ±w_max. On its own, an ideal device
-    (no programming noise) with faults; as ``faults=`` of another model, its faults."""
+class IdealDevice(DeviceModel):
+    """Ideal devices: the conductance mapping without programming noise, drift or read
+    noise; a chip whose only defects are its ``faults``
+    (``IdealDevice(faults=StuckAt(low=0.01))``)."""
 
-    kind: ClassVar[str] = "stuck"
-
-    low: float = 0.0
-    """Fraction of devices stuck at ``g_min`` (weight level: weights stuck at 0)."""
-    high: float = 0.0
-    """Fraction of devices stuck at ``g_max`` (weight level: at ``±w_max``, the weight's sign)."""
-    at: str = "conductance"
-    """``"conductance"``: each device of a pair fails on its own; ``"weight"``: the weight."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        low, high = _fraction("low", self.low), _fraction("high", self.high)
-        if low + high > 1.0:
-            raise ValueError(f"low + high must be <= 1, got low={low}, high={high}")
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        if self.at not in FAULT_LEVELS:
-            raise ValueError(f"unknown at {self.at!r}; allowed: {list(FAULT_LEVELS)}")
-        if self.faults is not None:
-            raise ValueError("a StuckAt model is the faults itself; leave its faults None")
+    kind: ClassVar[str] = "ideal"
 
     def programming_sigma(self, g: torch.Tensor, time: float) -> torch.Tensor:
+        """Zero: an ideal device holds its target conductance."""
         return torch.zeros_like(g)
-
-    def _fault_model(self) -> StuckAt | None:
-        return self
-
-    def masks(self, u: torch.Tensor) -> torch.Tensor:
-        """0 healthy, 1 stuck low, 2 stuck high, from uniform draws ``u``."""
-        stuck = torch.zeros(u.shape, dtype=torch.uint8, device=u.device)
-        stuck[u < self.low] = 1
-        stuck[(u >= self.low) & (u < self.low + self.high)] = 2
-        return stuck
-
-    @staticmethod
-    def hold(g: torch.Tensor, stuck: torch.Tensor, g_min: float, g_max: float) -> torch.Tensor:
-        """Conductances with the stuck devices at ``g_min`` / ``g_max``."""
-        g = torch.where(stuck == 1, torch.full_like(g, g_min), g)
-        return torch.where(stuck == 2, torch.full_like(g, g_max), g)
-
-    @staticmethod
-    def hold_weights(w: torch.Tensor, stuck: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-        """Weights with the stuck ones at 0 (low) and at ``high`` (±w_max)."""
-        w = torch.where(stuck == 1, torch.zeros_like(w), w)
-        return torch.where(stuck == 2, high, w)
-
-    def short(self) -> str:
-        """``stuck(low=0.01, high=0.01)``, for labels."""
-        where = "" if self.at == "conductance" else f", at={self.at}"
-        return f"stuck(low={self.low:g}, high={self.high:g}{where})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class PCM(DeviceModel):
-    """Phase-change memory (Nandakumar et al., ICECS 2019; the statistical model of
-    aihwkit's PCMLikeNoiseModel): programming noise σ(g) a quadratic in g / g_max,
-    drift ``G(t) = G(t0) (t / t0)^-ν`` with ν ~ ``|N(μ_ν(g), σ_ν(g))|``,
-    μ_ν = clip(−0.0155 ln(g/g_max) + 0.0244, 0.049, 0.1), σ_ν = clip(−0.0125
-    ln(g/g_max) − 0.0059, 0.008, 0.045), and 1/f read noise σ_r = Q_s
-    sqrt(ln((t + t_read) / (2 t_read))), Q_s = min(0.0088 / (g/g_max)^0.65, 0.2),
-    relative to the drifted conductance."""
-
-    kind: ClassVar[str] = "pcm"
-
-    drift: bool = True
-    """Conductances drift after ``t0``."""
-    drift_nu: tuple[float, float] | tuple[tuple[float, float, float], ...] | None = None
-    """(mean, std) of ν for every device; or measured rows ``((g, mean, std), ...)``
-    (µS, g increasing, at least two), interpolated linearly in the target
-    conductance and held beyond the ends (as aihwkit's CustomDriftPCMLikeNoiseModel);
-    None: the published conductance-dependent fit."""
-    drift_scale: float = 1.0
-    """Multiplies every drift exponent."""
-    read_noise: bool = True
-    """Accumulated 1/f read noise up to the read's time."""
-    read_noise_scale: float = 1.0
-    """Multiplies the read noise."""
-    t_read: float = 250e-9
-    """Duration of one read (s), a parameter of the 1/f fit."""
-    prog_coeffs: tuple[float, ...] = PCM_PROG_COEFFS
-    """σ(g) = Σ c_i (g / g_max)^i in µS at ``coeff_g_max`` (ascending)."""
-    coeff_g_max: float = 25.0
-    """The g_max the coefficients were fitted at; σ scales by g_max / coeff_g_max."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.drift_nu is not None:
-            object.__setattr__(self, "drift_nu", _drift_nu(self.drift_nu))
-        for name in ("drift_scale", "read_noise_scale"):
-            object.__setattr__(self, name, _nonnegative(name, getattr(self, name)))
-        object.__setattr__(self, "t_read", _positive("t_read", self.t_read))
-        object.__setattr__(self, "coeff_g_max", _positive("coeff_g_max", self.coeff_g_max))
-        coeffs = tuple(_finite("prog_coeffs", c) for c in self.prog_coeffs)
-        if not coeffs:
-            raise ValueError("prog_coeffs must hold at least one coefficient")
-        object.__setattr__(self, "prog_coeffs", coeffs)
-
-    def programming_sigma(self, g: torch.Tensor, time: float) -> torch.Tensor:
-        return _polynomial(self.prog_coeffs, g / self.g_max) * (self.g_max / self.coeff_g_max)
-
-    def drift_exponents(self, g: torch.Tensor, eps: torch.Tensor) -> torch.Tensor | None:
-        if not self.drift:
-            return None
-        if self.drift_nu is not None and not isinstance(self.drift_nu[0], tuple):
-            mean, std = self.drift_nu
-            return (mean + std * eps).abs() * self.drift_scale
-        if self.drift_nu is not None:  # measured rows (g, mean, std)
-            mean = _interp(g.abs(), self.drift_nu, 1)
-            std = _interp(g.abs(), self.drift_nu, 2)
-            return (mean + std * eps).abs() * self.drift_scale
-        rel = (g / self.g_max).abs().clamp(min=1e-7).log()
-        mu = (-0.0155 * rel + 0.0244).clamp(min=0.049, max=0.1)
-        sd = (-0.0125 * rel - 0.0059).clamp(min=0.008, max=0.045)
-        return (mu + sd * eps).abs() * self.drift_scale
-
-    def read_sigma(self, g: torch.Tensor, time: float) -> torch.Tensor | None:
-        if not self.read_noise:
-            return None
-        q_s = (0.0088 / ((g.abs() / self.g_max) ** 0.65).clamp(min=1e-3)).clamp(max=0.2)
-        return q_s * (self.read_noise_scale * math.sqrt(math.log((time + self.t_read) / (
-            2 * self.t_read))))  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class RRAM(DeviceModel):
-    """Resistive RAM (Wan et al., Nature 2022, NeuRRAM; the fits of aihwkit's
-    ReRamWan2022NoiseModel): the deviation from the target conductance grows
-    with time, σ(g, t) a quartic in g / g_max fitted at 1 s, 1 day and 2 days,
-    interpolated linearly in log t between them. No drift exponent, no separate
-    read noise. One chip keeps one deviation per device: ``G(t) = G_T + σ(G_T, t) z``."""
-
-    kind: ClassVar[str] = "rram"
-
-    g_max: float = 40.0
-    t0: float = 1.0
-    fits: tuple[tuple[float, tuple[float, ...]], ...] = WAN2022_FITS
-    """(time in s, ascending coefficients of σ(g / g_max) in µS at ``coeff_g_max``) per fit."""
-    coeff_g_max: float = 40.0
-    """The g_max the fits were made at; σ scales by g_max / coeff_g_max."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        fits = tuple(
-            (_positive("fit time", t), tuple(_finite("fit coefficient", c) for c in cs))
-            for t, cs in self.fits
-        )
-        if not fits or any(not cs for _, cs in fits):
-            raise ValueError("fits must hold at least one (time, coefficients) pair")
-        if [t for t, _ in fits] != sorted({t for t, _ in fits}):
-            raise ValueError(f"fit times must increase, got {[t for t, _ in fits]}")
-        object.__setattr__(self, "fits", fits)
-        object.__setattr__(self, "coeff_g_max", _positive("coeff_g_max", self.coeff_g_max))
-        if self.time is not None:  # refused now, not at the first read of a training run
-            self.check_time(self.read_time)
-
-    def check_time(self, time: float) -> None:
-        last = self.fits[-1][0]
-        if time > last:
-            raise ValueError(
-                f"the RRAM fits end at {last:g} s; cannot read at {time:g} s (allowed: up to "
-                f"{last:g} s, or give fits for later times)"
-            )
-
-    def programming_sigma(self, g: torch.Tensor, time: float) -> torch.Tensor:
-        x = g / self.g_max
-        scale = self.g_max / self.coeff_g_max
-        times = [t for t, _ in self.fits]
-        if time <= times[0] or len(times) == 1:
-            return _polynomial(self.fits[0][1], x) * scale
-        k = next(i for i, t in enumerate(times) if t >= time)
-        (t_a, c_a), (t_b, c_b) = self.fits[k - 1], self.fits[k]
-        f = (math.log(time) - math.log(t_a)) / (math.log(t_b) - math.log(t_a))
-        return ((1 - f) * _polynomial(c_a, x) + f * _polynomial(c_b, x)) * scale
-
-
-@dataclass(frozen=True, kw_only=True)
-class CustomDevice(DeviceModel):
-    """A user's device: programming noise σ(g) as a callable (µS -> µS, element-wise)
-    or as measured points ``((g, σ), ...)`` interpolated linearly (constant beyond
-    the ends); :meth:`from_measurements` estimates the points from a table of
-    target against achieved conductance. No drift."""
-
-    kind: ClassVar[str] = "custom"
-
-    sigma: Callable[[torch.Tensor], torch.Tensor] | tuple[tuple[float, float], ...] = ()
-    """σ(g) in µS: a callable, or ``((g, sigma), ...)`` with increasing g."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if callable(self.sigma):
-            return
-        try:
-            points = tuple((float(g), float(s)) for g, s in self.sigma)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"sigma must be a callable or ((g, sigma), ...) points, got {self.sigma!r}"
-            ) from None
-        if not points:
-            raise ValueError("sigma needs a callable or at least one (g, sigma) point")
-        gs = [g for g, _ in points]
-        if gs != sorted(set(gs)):
-            raise ValueError(f"the points' conductances must increase, got {gs}")
-        bad = [s for _, s in points if not math.isfinite(s) or s < 0]
-        if bad or not all(math.isfinite(g) for g in gs):
-            raise ValueError(f"σ(g) must be finite and >= 0, got {points}")
-        object.__setattr__(self, "sigma", points)
-
-    @classmethod
-    def from_measurements(
-        cls, target: Sequence[float] | torch.Tensor, achieved: Sequence[float] | torch.Tensor,
-        bins: int = 16, **settings: Any,
-    ) -> CustomDevice:  # fmt: skip
-        """σ(g) from measured devices: the std of ``achieved − target`` per target level
-        (when there are at most ``bins`` distinct targets) or per equal-width bin of
-        ``target``, at the bins' mean target; each level needs two samples."""
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-            raise ValueError(f"bins must be an integer >= 1 (target levels), got {bins!r}")
-        t = torch.as_tensor(target, dtype=torch.float64).flatten()
-        a = torch.as_tensor(achieved, dtype=torch.float64).flatten()
-        if t.numel() != a.numel() or t.numel() < 2:
-            raise ValueError(
-                f"target and achieved must hold the same number (>= 2) of values, got "
-                f"{t.numel()} and {a.numel()}"
-            )
-        if not (torch.isfinite(t).all() and torch.isfinite(a).all()):
-            raise ValueError("target and achieved conductances must be finite")
-        levels = torch.unique(t)
-        if len(levels) <= bins:
-            groups = [t == lv for lv in levels]
-        else:
-            edges = torch.linspace(float(t.min()), float(t.max()), bins + 1, dtype=t.dtype)
-            idx = torch.bucketize(t, edges[1:-1], right=True)
-            groups = [idx == k for k in range(bins)]
-        points = []
-        for mask in groups:
-            if int(mask.sum()) >= 2:
-                dev = a[mask] - t[mask]
-                points.append((float(t[mask].mean()), float(dev.std())))
-        if not points:
-            raise ValueError("no target level has two measurements; σ(g) cannot be estimated")
-        return cls(sigma=tuple(points), **settings)
-
-    def programming_sigma(self, g: torch.Tensor, time: float) -> torch.Tensor:
-        if callable(self.sigma):
-            out = torch.as_tensor(self.sigma(g), dtype=g.dtype, device=g.device)
-            return out.expand_as(g)
-        return _interp(g, self.sigma)
-
-
-DEVICE_KINDS: dict[str, type[DeviceModel]] = {c.kind: c for c in (PCM, RRAM, CustomDevice, StuckAt)}
-"""Device model classes by their ``kind`` (the ``kind`` key of ``to_dict`` and TOML)."""
-
-
-def device_from_dict(data: Mapping[str, Any], base_dir: str | Path | None = None) -> DeviceModel:
-    """A device model from :meth:`DeviceModel.to_dict` or a TOML ``[device]`` table:
-    ``kind`` (``pcm``, ``rram``, ``custom``, ``stuck``) and the class's field names;
-    ``faults`` a table of :class:`StuckAt` fields; a custom device's ``sigma`` as
-    ``[[g, sigma], ...]``, or ``measurements = "file.csv"`` (two columns: target,
-    achieved conductance, µS; a header line and ``#`` comments allowed; relative to
-    ``base_dir``); ``time`` as seconds or e.g. ``"1h"``."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"a device model must be a table, got {type(data).__name__}")
-    data = dict(data)
-    kind = data.pop("kind", None)
-    if kind not in DEVICE_KINDS:
-        raise ValueError(f"unknown device kind {kind!r}; allowed: {list(DEVICE_KINDS)}")
-    cls = DEVICE_KINDS[kind]
-    allowed = {f.name for f in fields(cls)} | ({"measurements", "bins"} if cls is CustomDevice
-                                               else set())  # fmt: skip
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValueError(f"unknown {kind} device setting(s) {unknown}; allowed: {sorted(allowed)}")
-    if data.get("faults") is not None:
-        faults = dict(data["faults"]) if isinstance(data["faults"], Mapping) else None
-        if faults is None:
-            raise ValueError(f"faults must be a table of StuckAt settings, got {data['faults']!r}")
-        faults.setdefault("kind", "stuck")
-        data["faults"] = device_from_dict(faults, base_dir)
-    for name, value in list(data.items()):
-        if isinstance(value, list):
-            data[name] = _tupled(value)
-    if cls is CustomDevice and "measurements" in data:
-        if "sigma" in data:
-            raise ValueError("give a custom device's sigma or its measurements, not both")
-        path = Path(data.pop("measurements"))
-        if base_dir is not None and not path.is_absolute():
-            path = Path(base_dir) / path
-        target, achieved = _read_pairs(path)
-        bins = data.pop("bins", 16)
-        return CustomDevice.from_measurements(target, achieved, bins=bins, **data)
-    try:
-        return cls(**data)
-    except TypeError as err:
-        raise ValueError(f"bad {kind} device settings {data}: {err}") from None
-
-
-def _tupled(value: Any) -> Any:
-    return tuple(_tupled(v) for v in value) if isinstance(value, list) else value
-
-
-def _read_pairs(path: Path) -> tuple[list[float], list[float]]:
-    """Two columns (target, achieved) from a CSV file."""
-    if not path.is_file():
-        raise ValueError(f"the measurements file {path} does not exist")
-    from ..files import is_header
-
-    target, achieved = [], []
-    first = True
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        cells = [c.strip() for c in line.replace(";", ",").split(",")]
-        if first and is_header(cells):  # one header line: text in every column
-            first = False
-            warnings.warn(f"{path}:{n}: {line!r} read as a header", stacklevel=2)
-            continue
-        first = False
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            raise ValueError(f"{path}:{n}: not two numbers: {line!r}") from None
-        if len(values) != 2:
-            raise ValueError(f"{path}:{n}: expected target,achieved, got {line!r}")
-        target.append(values[0])
-        achieved.append(values[1])
-    if len(target) < 2:
-        raise ValueError(f"{path} holds fewer than two measurements")
-    return target, achieved
-
-
-def devices_from_tables(
-    tables: Mapping[str, Any] | Sequence[Mapping[str, Any]], base_dir: str | Path | None = None,
-    where: str = "the device model",
-) -> dict[str, DeviceModel]:  # fmt: skip
-    """Label -> device model from one ``[device]`` table or a list of ``[[device]]``
-    tables (each may carry a ``name``, its label; else :meth:`DeviceModel.label`);
-    errors name ``where`` and the table."""
-    single = isinstance(tables, Mapping)
-    items = [tables] if single else list(tables)
-    if not items:
-        raise ValueError(f"{where}: no device table")
-    out: dict[str, DeviceModel] = {}
-    for i, table in enumerate(items, start=1):
-        if not isinstance(table, Mapping):
-            raise ValueError(f"{where}: device table {i} is {table!r}, not a table")
-        table = dict(table)
-        name = table.pop("name", None)
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"{where}: device table {i}: name must be a non-empty string")
-        try:
-            device = device_from_dict(table, base_dir)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{where}{'' if single else f', table {i}'}: {err}") from None
-        label = name or device.label()
-        if label in out:
-            raise ValueError(f"{where}: two device tables are labelled {label!r}; name them")
-        out[label] = device
-    return out
-
-
-def devices_from_toml(path: str | Path) -> dict[str, DeviceModel]:
-    """Label -> device model of a TOML file with a ``[device]`` table or ``[[device]]``
-    tables (:func:`devices_from_tables`; data files relative to the file)."""
-    from ..files import read_toml
-
-    path = Path(path)
-    data = read_toml(path, "device")
-    if set(data) != {"device"}:
-        raise ValueError(
-            f"device file {path} must hold a [device] table or [[device]] tables, got keys "
-            f"{sorted(data)}"
-        )
-    return devices_from_tables(data["device"], path.parent, where=str(path))

@@ -12,28 +12,12 @@ extra row ``b/s`` of the array with ``s`` matched to the bias's range (Fig. 5).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .checks import int_at_least, optional_positive
+
 __all__ = ["PRESETS", "Restrictions"]
-
-
-def _positive_int(name: str, value: object, low: int) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low} or None, got {value!r}")
-
-
-def _positive(name: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -85,11 +69,11 @@ class Restrictions:
     so every restriction acts on the fused weights the chip holds."""
 
     def __post_init__(self) -> None:
-        _positive_int("weight_levels", self.weight_levels, 2)
+        int_at_least("weight_levels", self.weight_levels, 2)
         for name in ("input_bits", "output_bits", "bias_bits"):
-            _positive_int(name, getattr(self, name), 1)
+            int_at_least(name, getattr(self, name), 1)
         for name in ("weight_window", "input_range", "output_swing"):
-            object.__setattr__(self, name, _positive(name, getattr(self, name)))
+            object.__setattr__(self, name, optional_positive(name, getattr(self, name)))
         for name in ("learn_input_scale", "fuse_batchnorm"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

@@ -1,4 +1,5 @@
-"""Model zoo and registry: FC-2/4, LeNet-5, Spiking-CNN1/2, VGG-5/11/16 as SNN and ANN.
+"""Model zoo and registry: FC-2/4, LeNet-5, Spiking-CNN1/2, VGG-5/11/16 as SNN and ANN;
+:func:`register` adds a model of one's own (a layer plan for :func:`build`).
 
 >>> from snnvar import models
 >>> models.available()
@@ -8,16 +9,18 @@
 >>> copied = models.transfer(ann, snn)                     # same layer names
 """
 
-from .network import Concat, Network, NeuronConfig, transfer
+from .network import ACT, Concat, Network, NeuronConfig, build, transfer
 from .registry import available, create, register
 from .zoo import VGG_CONFIGS
 
 __all__ = [
+    "ACT",
     "VGG_CONFIGS",
     "Concat",
     "Network",
     "NeuronConfig",
     "available",
+    "build",
     "create",
     "register",
     "transfer",

@@ -1,4 +1,5 @@
-"""The model registry: ``create(name, spiking=True, neuron="snnvar", **kwargs)``."""
+"""The model registry: ``@register(name)`` at a builder's definition,
+``create(name, spiking=True, neuron="snnvar", **kwargs)`` to build one."""
 
 from __future__ import annotations
 
@@ -7,28 +8,42 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import fields
+from typing import Any, overload
 
 from ..fields import check_types, describe_type, matches_type
 from ..nn import BACKENDS
-from . import zoo
+from ..registry import Registry
 from .network import Network, NeuronConfig
 
 __all__ = ["available", "create", "register"]
 
-_REGISTRY: dict[str, Callable[..., Network]] = {}
+MODELS: Registry[Callable[..., Network]] = Registry("model")
+"""Model name -> builder (the zoo's and any a user registers)."""
+
 _NEURON_KEYS = {f.name for f in fields(NeuronConfig)} - {"backend"}
 
 
-def register(name: str, builder: Callable[..., Network]) -> None:
-    """Register ``builder(spiking, neuron, **kwargs) -> Network`` under ``name``."""
-    if name in _REGISTRY:
-        raise ValueError(f"model {name!r} is already registered")
-    _REGISTRY[name] = builder
+@overload
+def register(name: str) -> Callable[[Callable[..., Network]], Callable[..., Network]]: ...
+
+
+@overload
+def register(name: str, builder: Callable[..., Network]) -> Callable[..., Network]: ...
+
+
+def register(name: str, builder: Callable[..., Network] | None = None) -> Any:
+    """Add a model: ``@register("name")`` above ``def builder(spiking: bool,
+    neuron: NeuronConfig, **options) -> Network``, or ``register("name", builder)``.
+
+    The builder's keyword arguments with type hints are the architecture options
+    :func:`create` accepts and checks; a name already taken is refused.
+    """
+    return MODELS.register(name) if builder is None else MODELS.register(name, builder)
 
 
 def available() -> list[str]:
-    """The registered model names."""
-    return sorted(_REGISTRY)
+    """The registered model names, sorted."""
+    return sorted(MODELS)
 
 
 def create(name: str, spiking: bool = True, neuron: str = "snnvar", **kwargs: object) -> Network:
@@ -44,11 +59,11 @@ def create(name: str, spiking: bool = True, neuron: str = "snnvar", **kwargs: ob
             options of :class:`~snnvar.models.NeuronConfig` (``beta``,
             ``threshold``, ``reset``, ``surrogate``, ``readout``, ...).
     """
-    if name not in _REGISTRY:
+    if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; available: {available()}")
     if neuron not in BACKENDS:
         raise ValueError(f"unknown neuron backend {neuron!r}; available: {list(BACKENDS)}")
-    builder = _REGISTRY[name]
+    builder = MODELS[name]
     arch_keys = [p for p in inspect.signature(builder).parameters if p not in ("spiking", "neuron")]
     unknown = sorted(set(kwargs) - set(arch_keys) - _NEURON_KEYS)
     if unknown:
@@ -72,12 +87,3 @@ def create(name: str, spiking: bool = True, neuron: str = "snnvar", **kwargs: ob
         config.cell()  # validates the backend and its options before building layers
     arch = {k: v for k, v in kwargs.items() if k not in _NEURON_KEYS}
     return builder(spiking=spiking, neuron=config, **arch)
-
-
-register("fc2", zoo.fc2)
-register("fc4", zoo.fc4)
-register("lenet5", zoo.lenet5)
-register("spiking_cnn1", zoo.spiking_cnn1)
-register("spiking_cnn2", zoo.spiking_cnn2)
-for _name in zoo.VGG_CONFIGS:
-    register(_name, functools.partial(zoo.vgg, _name))

@@ -17,11 +17,13 @@ layer of 288 units, the same notation as Spiking-CNN2's "300".
 
 from __future__ import annotations
 
+import functools
 import math
 
 from torch import nn
 
 from .network import ACT, Concat, Network, NeuronConfig, build
+from .registry import register
 
 __all__ = ["VGG_CONFIGS", "fc2", "fc4", "lenet5", "spiking_cnn1", "spiking_cnn2", "vgg"]
 
@@ -100,6 +102,7 @@ def _check_shape(name: str, in_shape: tuple[int, ...], rank: int) -> tuple[int, 
     return in_shape
 
 
+@register("fc2")
 def fc2(
     spiking: bool,
     neuron: NeuronConfig,
@@ -125,6 +128,7 @@ def _dense(f_in: int, f_out: int, bn: bool) -> list[nn.Module | str]:
     return [*layers, ACT]
 
 
+@register("fc4")
 def fc4(
     spiking: bool,
     neuron: NeuronConfig,
@@ -146,6 +150,7 @@ def fc4(
     return build("fc4", plan, in_shape, num_classes, spiking, neuron, flat_ok=True)
 
 
+@register("lenet5")
 def lenet5(
     spiking: bool,
     neuron: NeuronConfig,
@@ -185,6 +190,7 @@ def _pool_out(size: int) -> int:
     return size // 2
 
 
+@register("spiking_cnn1")
 def spiking_cnn1(
     spiking: bool,
     neuron: NeuronConfig,
@@ -211,6 +217,7 @@ def spiking_cnn1(
     return build("spiking_cnn1", plan, (c, *in_shape[1:]), num_classes, spiking, neuron)
 
 
+@register("spiking_cnn2")
 def spiking_cnn2(
     spiking: bool,
     neuron: NeuronConfig,
@@ -264,3 +271,7 @@ def vgg(
     hidden = VGG_HIDDEN[name] if hidden is None else tuple(hidden)
     plan += _classifier(c * h * w, hidden, num_classes, dropout)
     return build(name, plan, tuple(in_shape), num_classes, spiking, neuron)
+
+
+for _name in VGG_CONFIGS:  # one builder per plan: vgg5, vgg11, vgg16
+    register(_name, functools.partial(vgg, _name))

@@ -5,7 +5,8 @@
 :class:`AdversarialRegularization` (optimizer wrappers sharing :class:`Method`;
 the ones that take a Variation share :class:`VariationMethod`), :class:`SWA` on
 top of any of them, and the
-:class:`Trainer` (checkpoint per epoch, exact resume, metrics log).
+:class:`Trainer` (checkpoint per epoch, exact resume, metrics log). Methods go by
+name in :data:`METHODS` (:func:`create_method`); :func:`register_method` adds one.
 """
 
 from .base import Method, Plain, VariationMethod, derive_seed
@@ -18,7 +19,14 @@ from .methods import (
     NoiseInjection,
     gradient_ascent_variation,
 )
-from .registry import METHODS, OPTIMIZERS, create_method, create_optimizer, method_options
+from .registry import (
+    METHODS,
+    OPTIMIZERS,
+    create_method,
+    create_optimizer,
+    method_options,
+    register_method,
+)
 from .swa import SWA, SWAConfig, update_bn
 from .trainer import ENCODERS, TrainConfig, Trainer
 
@@ -44,5 +52,6 @@ __all__ = [
     "derive_seed",
     "gradient_ascent_variation",
     "method_options",
+    "register_method",
     "update_bn",
 ]

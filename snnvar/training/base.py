@@ -37,7 +37,6 @@ Side effects, the same for every method:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -46,8 +45,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from ..hardware.devices import DeviceModel
-from ..variation import Variation
+from ..variation import Perturbation
 from ..variation.seeding import derive_seed
 
 __all__ = [
@@ -211,24 +209,21 @@ class Method(torch.optim.Optimizer):
         if method.get("name") != type(self).__name__:
             raise ValueError(f"state dict of {method.get('name')!r} given to {type(self).__name__}")
         saved = method.get("hyperparameters")
-        if saved is None:
-            warnings.warn(
-                f"the {type(self).__name__} state dict records no hyperparameters (written by "
-                "an older snnvar): they cannot be checked against this method's",
-                stacklevel=2,
+        if not isinstance(saved, dict):
+            raise ValueError(
+                f"the {type(self).__name__} state dict records no hyperparameters: not one "
+                "that state_dict() writes"
             )
-        else:
-            mine = self.hyperparameters()
-            differ = {k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k)}
-            if differ:
-                pairs = ", ".join(
-                    f"{k}: saved {saved.get(k)!r}, this method {mine.get(k)!r}"
-                    for k in sorted(differ)
-                )
-                raise ValueError(
-                    f"the {type(self).__name__} state dict was saved with other "
-                    f"hyperparameters ({pairs}); build the method with the saved ones"
-                )
+        mine = self.hyperparameters()
+        differ = {k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k)}
+        if differ:
+            pairs = ", ".join(
+                f"{k}: saved {saved.get(k)!r}, this method {mine.get(k)!r}" for k in sorted(differ)
+            )
+            raise ValueError(
+                f"the {type(self).__name__} state dict was saved with other "
+                f"hyperparameters ({pairs}); build the method with the saved ones"
+            )
         self.base.load_state_dict(state_dict["base"])
         self.param_groups = self.base.param_groups
         self.state = self.base.state
@@ -288,21 +283,12 @@ class Plain(Method):
         self._loss(closure)
         self.base.step()
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the output of ``state_dict()``, or a bare torch optimizer's state dict
-        (checkpoints of earlier releases' ``"sgd"``)."""
-        if set(state_dict) == {"state", "param_groups"}:  # a bare torch optimizer's state
-            self.base.load_state_dict(state_dict)  # (checkpoints of snnvar <= 0.x's "sgd")
-            self.param_groups = self.base.param_groups
-            self.state = self.base.state
-            return
-        super().load_state_dict(state_dict)
-
 
 class VariationMethod(Method):
-    """A method that perturbs the weights through a :class:`~snnvar.Variation`
-    (noise injection, WVAT, HA-SGD, adversarial regularisation): the variation is
-    checked here and recorded among the hyperparameters."""
+    """A method that perturbs the weights through a :class:`~snnvar.Perturbation` (a
+    :class:`~snnvar.Variation` or a device model; noise injection, WVAT, HA-SGD,
+    adversarial regularisation): the variation is checked here and recorded among the
+    hyperparameters."""
 
     perturbed_first_pass = True
 
@@ -310,14 +296,14 @@ class VariationMethod(Method):
         self,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
-        variation: Variation | DeviceModel,
+        variation: Perturbation,
         seed: int = 0,
     ) -> None:
         super().__init__(model, optimizer, seed)
-        if not isinstance(variation, Variation | DeviceModel):
+        if not isinstance(variation, Perturbation):
             raise TypeError(
-                "variation must be a snnvar.Variation or a device model (snnvar.hardware.PCM, "
-                f"...), got {type(variation).__name__}"
+                "variation must be a snnvar.Perturbation: a snnvar.Variation or a device model "
+                f"(snnvar.hardware.PCM, ...), got {type(variation).__name__}"
             )
         self.variation = variation
 

@@ -35,6 +35,7 @@ from .base import (
     rng_state,
     set_rng_state,
 )
+from .registry import register_method
 
 __all__ = [
     "AWP",
@@ -63,6 +64,7 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     return value
 
 
+@register_method("noise_injection")
 class NoiseInjection(VariationMethod):
     """Noise injection: ``w ← step(w, ∇L(w + Δw))`` with a fresh draw every step
     (``NoiseInjection(model, optimizer, variation, seed=0)``)."""
@@ -85,6 +87,7 @@ def gradient_ascent_variation(
     return out
 
 
+@register_method("wvat")
 class WVAT(VariationMethod):
     """Weight variation-aware training (WVAT paper, Algorithm 1).
 
@@ -176,6 +179,7 @@ class WVAT(VariationMethod):
             self._loss(closure)
 
 
+@register_method("hasgd")
 class HASGD(VariationMethod):
     """Mean of the gradients at ``samples`` independent variation draws per step."""
 
@@ -209,6 +213,7 @@ class HASGD(VariationMethod):
         self.base.step()
 
 
+@register_method("sam")
 class SAM(Method):
     """Sharpness-aware minimisation: the gradient at ``w + ρ g / ‖g‖`` updates ``w``.
 
@@ -263,6 +268,7 @@ class SAM(Method):
         self.base.step()
 
 
+@register_method("awp")
 class AWP(Method):
     """Adversarial weight perturbation, weights only (Wu et al., NeurIPS 2020).
 
@@ -327,6 +333,7 @@ def _boundary(kind: str, clean: torch.Tensor, other: torch.Tensor) -> torch.Tens
     return torch.nn.functional.mse_loss(other, clean)
 
 
+@register_method("adversarial")
 class AdversarialRegularization(VariationMethod):
     """Adversarial regularisation against parameter noise (Büchel, Faber & Muir, ICLR 2022).
 

@@ -1,29 +1,57 @@
-"""Training methods by name, for configuration files and the command line."""
+"""Training methods by name, for configuration files and the command line:
+``@register_method(name)`` at a method's class, ``create_method(name, ...)`` to build one."""
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, overload
 
 import torch
 from torch import nn
 
+from ..registry import Registry
 from ..variation import Variation
 from .base import Method, Plain, VariationMethod
-from .methods import AWP, HASGD, SAM, WVAT, AdversarialRegularization, NoiseInjection
 
-__all__ = ["METHODS", "OPTIMIZERS", "create_method", "create_optimizer", "method_options"]
+__all__ = [
+    "METHODS",
+    "OPTIMIZERS",
+    "create_method",
+    "create_optimizer",
+    "method_options",
+    "register_method",
+]
 
-METHODS: dict[str, type[Method]] = {
-    "sgd": Plain,
-    "noise_injection": NoiseInjection,
-    "wvat": WVAT,
-    "hasgd": HASGD,
-    "sam": SAM,
-    "awp": AWP,
-    "adversarial": AdversarialRegularization,
-}
-"""Method name -> class (``sgd``: :class:`Plain`, the base optimizer alone)."""
+METHODS: Registry[type[Method]] = Registry("method")
+"""Method name -> class, read-only (``sgd``: :class:`Plain`, the base optimizer alone);
+:func:`register_method` adds one."""
+
+
+@overload
+def register_method(name: str) -> Callable[[type[Method]], type[Method]]: ...
+
+
+@overload
+def register_method(name: str, cls: type[Method]) -> type[Method]: ...
+
+
+def register_method(name: str, cls: type[Method] | None = None) -> Any:
+    """Add a method: ``@register_method("name")`` above a subclass of :class:`Method`
+    (of :class:`VariationMethod` if it perturbs through a Variation), or
+    ``register_method("name", cls)``. Its ``__init__`` takes ``(model, optimizer,
+    [variation,] ..., seed=0)``; the keyword arguments in between are the options
+    :func:`create_method` accepts. A name already taken is refused."""
+
+    def add(method: type[Method]) -> type[Method]:
+        if not (isinstance(method, type) and issubclass(method, Method)):
+            raise TypeError(f"method {name!r} must be a subclass of Method, got {method!r}")
+        return METHODS.register(name, method)
+
+    return add if cls is None else add(cls)
+
+
+register_method("sgd", Plain)
 
 OPTIMIZERS = ("adam", "sgd")
 """Base optimizers by name: Adam, or SGD with momentum."""
@@ -59,8 +87,6 @@ def create_method(
     others ignore it. ``options`` are the method's hyperparameters (e.g. ``w_th``,
     ``samples``, ``rho``).
     """
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; allowed: {list(METHODS)}")
     cls = METHODS[name]
     if issubclass(cls, VariationMethod):
         if variation is None:
@@ -84,8 +110,6 @@ def create_method(
 def method_options(name: str) -> list[str]:
     """The hyperparameters method ``name`` takes (its keyword arguments beyond the model,
     the optimizer, the variation and the seed)."""
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; allowed: {list(METHODS)}")
     params = inspect.signature(METHODS[name].__init__).parameters
     skip = {"self", "model", "optimizer", "variation", "seed"}
     return [p for p in params if p not in skip and params[p].kind is not params[p].VAR_KEYWORD]

@@ -8,9 +8,6 @@ dropout (the global torch RNG, reseeded at each epoch start) and the
 perturbations (the method's step counter, restored from its state dict). A run
 resumed from the checkpoint of epoch ``k`` therefore reproduces the
 uninterrupted run bit for bit on the CPU.
-
-Before the per-batch encoding seeds, one generator per epoch was drawn through
-across its batches: a run of an earlier snnvar saw other input spikes.
 """
 
 from __future__ import annotations

@@ -22,8 +22,6 @@ from .distributions import (
     resolve_distribution,
 )
 from .engine import (
-    Draw,
-    VariationSpec,
     per_read,
     perturbation,
     programmed_delta,
@@ -34,6 +32,7 @@ from .engine import (
 )
 from .files import variation_tables, variations_from_tables, variations_from_toml
 from .measured import read_histogram, read_samples
+from .perturbation import Draw, Perturbation, VariationSpec
 from .presets import PRESETS, buchel_mismatch, hasgd_programming, preset, wvat_hsv
 from .reference import REFERENCES, TensorStats, scale, tensor_stats
 from .seeding import DOMAINS
@@ -51,6 +50,7 @@ __all__ = [
     "Draw",
     "Empirical",
     "Gaussian",
+    "Perturbation",
     "Target",
     "TensorStats",
     "Uniform",

@@ -25,7 +25,7 @@ TOML file's folder, and the variation holds the data.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from typing import Any
@@ -226,6 +226,22 @@ class Variation:
         ``domain`` as for :meth:`sample`.
         """
         return engine.applied(self, model, seed=seed, generator=generator, domain=domain)
+
+    @property
+    def on_devices(self) -> bool:
+        """False: no device model holds the weights; the engine draws this variation's
+        noise from its settings (:class:`~snnvar.Perturbation`)."""
+        return False
+
+    def chip_weights(self, w: torch.Tensor, generator: torch.Generator) -> None:
+        """None: a variation has no devices to read (:class:`~snnvar.Perturbation`)."""
+        return None
+
+    def chip_reads(
+        self, w: torch.Tensor, generator: torch.Generator, read_generator: torch.Generator
+    ) -> Callable[[], torch.Tensor] | None:
+        """None: a variation has no devices to read (:class:`~snnvar.Perturbation`)."""
+        return None
 
     # -- records ----------------------------------------------------------------------
 

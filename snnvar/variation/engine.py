@@ -30,9 +30,11 @@ the programmed values) lands on the weights the chip holds, with a
 straight-through gradient to them. A static chip reads the same devices at every
 call (the tensor's stream restarted); a dynamic one draws on as for any tensor.
 
-The engine acts on any object with the settings of a
-:class:`~snnvar.Variation` (:class:`VariationSpec`); it does not import
-:mod:`.config`, which imports this module.
+The engine acts on any :class:`~.perturbation.Perturbation`: a device model
+(``on_devices``) through its ``chip_weights`` / ``chip_reads``, anything else
+through the noise settings of a :class:`~snnvar.Variation`
+(:class:`~.perturbation.VariationSpec`); it does not import :mod:`.config`,
+which imports this module.
 """
 
 from __future__ import annotations
@@ -40,20 +42,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import cast
 
 import torch
 from torch import nn
 
 from .constraints import device_window, program
 from .distributions import UnitDistribution, resolve_distribution
+from .perturbation import Draw, Perturbation, VariationSpec, require_read
 from .reference import TensorStats, scale, tensor_stats, work_dtype
 from .seeding import check_domain, root_seed, stream
 from .selection import Target
 
 __all__ = [
-    "Draw",
-    "VariationSpec",
     "applied",
     "per_read",
     "perturbation",
@@ -80,112 +81,6 @@ _PROGRAMMED = "_snnvar_programmed_reads"
 
 PARALLEL_MIN_NUMEL = 1 << 20
 """Draws over fewer elements than this stay on the calling thread."""
-
-
-class VariationSpec(Protocol):
-    """What the engine reads of a variation: the settings of :class:`~snnvar.Variation`
-    (see its fields) and its target selection."""
-
-    @property
-    def sigma(self) -> float:
-        """Variation level σ."""
-
-    @property
-    def distribution(self) -> str | UnitDistribution:
-        """The unit noise ε: a name or a distribution."""
-
-    @property
-    def relative_to(self) -> str:
-        """The reference s_l the noise is scaled by."""
-
-    @property
-    def gamma(self) -> float:
-        """WVAT's range coefficient γ."""
-
-    @property
-    def mean(self) -> float:
-        """Systematic shift μ, in units of s_l."""
-
-    @property
-    def mode(self) -> str:
-        """``"static"`` or ``"dynamic"``."""
-
-    @property
-    def redraw(self) -> str:
-        """In dynamic mode: ``"step"`` or ``"pass"``."""
-
-    @property
-    def clip(self) -> bool:
-        """Whether weights are clipped to the device window."""
-
-    @property
-    def window(self) -> tuple[float, float] | None:
-        """The device window ``(lo, hi)``, or None for each layer's own."""
-
-    @property
-    def window_stds(self) -> float:
-        """The half-width of a layer's own window, in standard deviations."""
-
-    @property
-    def levels(self) -> int | None:
-        """The number of programmable levels, or None for analog devices."""
-
-    def targets(self, model: nn.Module) -> list[Target]:
-        """The tensors of ``model`` the variation perturbs."""
-        ...
-
-
-class Draw(Mapping[str, torch.Tensor]):
-    """One realisation of a :class:`~snnvar.Variation` on a model: name -> delta.
-
-    ``seed`` and ``domain`` reproduce it
-    (``variation.sample(model, seed=draw.seed, domain=draw.domain)``). Each
-    tensor has its own random stream, so a delta that was not kept (inside
-    :meth:`~snnvar.Variation.applied`, static mode) is recomputed bit for bit
-    the first time it is read. In dynamic mode the mapping holds the deltas of
-    the latest read of each tensor and ``reads`` counts the redraws so far.
-    """
-
-    def __init__(
-        self,
-        variation: VariationSpec,
-        seed: int,
-        names: list[str],
-        deltas: dict[str, torch.Tensor] | None = None,
-        recompute: Callable[[str], torch.Tensor] | None = None,
-        domain: str = "chip",
-    ):
-        self.variation = variation
-        self.seed = seed
-        self.domain = domain
-        self.reads = 0
-        self._names = names
-        self._deltas = {} if deltas is None else deltas
-        self._recompute = recompute
-
-    @property
-    def mode(self) -> str:
-        """``"static"`` or ``"dynamic"``, from the variation."""
-        return self.variation.mode
-
-    def __getitem__(self, name: str) -> torch.Tensor:
-        if name not in self._deltas:
-            if name not in self._names or self._recompute is None:
-                raise KeyError(name)
-            self._deltas[name] = self._recompute(name)
-        return self._deltas[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def __repr__(self) -> str:
-        return (
-            f"Draw(seed={self.seed}, domain={self.domain!r}, mode={self.mode!r}, "
-            f"tensors={len(self)}, reads={self.reads})"
-        )
 
 
 def _clean(tensor: torch.Tensor) -> torch.Tensor:
@@ -231,7 +126,7 @@ def reading_programmed(
 
 
 def programmed_delta(
-    v: VariationSpec,
+    v: Perturbation,
     t: Target,
     value: torch.Tensor,
     programmed: Mapping[str, torch.Tensor],
@@ -407,34 +302,34 @@ def _reference_stats(v: VariationSpec, t: Target) -> TensorStats | None:
 
 
 def _delta_of(
-    v: VariationSpec, root: int, device: torch.device, domain: str, read: bool = False
+    v: Perturbation, root: int, device: torch.device, domain: str, read: bool = False
 ) -> Callable[[Target], torch.Tensor]:
     """Per target: its delta (or, ``read``: the read value), drawn from its stream.
 
     A device model (:mod:`snnvar.hardware`) reads its own devices: its
-    ``read_weights(w, generator)`` returns the weights one chip holds."""
-    device_read = getattr(v, "read_weights", None)
-    if device_read is not None:
+    ``chip_weights(w, generator)`` returns the weights one chip holds."""
+    if v.on_devices:
 
         def from_devices(t: Target) -> torch.Tensor:
             w = _clean(t.tensor)
-            value = device_read(w, stream(root, t.key, device, domain))
+            value = require_read(v, v.chip_weights(w, stream(root, t.key, device, domain)))
             return value if read else value - w
 
         return from_devices
-    distribution = resolve_distribution(v.distribution)
+    spec = cast(VariationSpec, v)
+    distribution = resolve_distribution(spec.distribution)
     fn = read_value if read else perturbation
 
     def delta(t: Target) -> torch.Tensor:
         w = _clean(t.tensor)
         gen = stream(root, t.key, device, domain)
-        return fn(w, v, distribution, gen, _reference_stats(v, t))
+        return fn(w, spec, distribution, gen, _reference_stats(spec, t))
 
     return delta
 
 
 def sample(
-    v: VariationSpec,
+    v: Perturbation,
     model: nn.Module,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -460,7 +355,7 @@ def _refuse_nested(targets: list[Target]) -> None:
 
 @contextlib.contextmanager
 def applied(
-    v: VariationSpec,
+    v: Perturbation,
     model: nn.Module,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -481,7 +376,7 @@ def applied(
 
 @contextlib.contextmanager
 def _static(
-    v: VariationSpec, targets: list[Target], root: int, device: torch.device, domain: str
+    v: Perturbation, targets: list[Target], root: int, device: torch.device, domain: str
 ) -> Iterator[Draw]:
     delta = _delta_of(v, root, device, domain)
     by_name = {t.name: t for t in targets}
@@ -522,24 +417,24 @@ def _static(
 
 
 def _static_programmed_read(
-    v: VariationSpec, t: Target, root: int, device: torch.device, domain: str, draw: Draw
+    v: Perturbation, t: Target, root: int, device: torch.device, domain: str, draw: Draw
 ) -> ProgrammedRead:
     """One static chip's read of a programmed tensor: its stream restarted at every
     call, so the same devices return the same offsets while the programmed value is
     the same (and the same unit draws on a new target when it changes)."""
-    device_read = getattr(v, "read_weights", None)
-    distribution = None if device_read is not None else resolve_distribution(v.distribution)
+    spec = None if v.on_devices else cast(VariationSpec, v)
+    distribution = None if spec is None else resolve_distribution(spec.distribution)
 
     def read(value: torch.Tensor, programmed: Mapping[str, torch.Tensor]) -> torch.Tensor:
         clean = value.detach()
         gen = stream(root, t.key, device, domain)
-        if device_read is not None:
-            drawn = device_read(clean, gen)
+        if spec is None:
+            drawn = require_read(v, v.chip_weights(clean, gen))
         else:
             assert distribution is not None
             ref = _programmed_reference(t, clean, programmed)
-            stats = tensor_stats(ref) if _needs_stats(v) else None
-            drawn = read_value(clean, v, distribution, gen, stats)
+            stats = tensor_stats(ref) if _needs_stats(spec) else None
+            drawn = read_value(clean, spec, distribution, gen, stats)
         draw._deltas[t.name] = drawn - clean
         return drawn + (value - clean)  # the read; the gradient straight to the value
 
@@ -548,17 +443,17 @@ def _static_programmed_read(
 
 @contextlib.contextmanager
 def _dynamic(
-    v: VariationSpec,
+    v: Perturbation,
     model: nn.Module,
     targets: list[Target],
     root: int,
     device: torch.device,
     domain: str,
 ) -> Iterator[Draw]:
-    device_reader = getattr(v, "reader", None)  # a device model: programmed once, read often
-    distribution = None if device_reader is not None else resolve_distribution(v.distribution)
+    spec = None if v.on_devices else cast(VariationSpec, v)  # devices: programmed once, read often
+    distribution = None if spec is None else resolve_distribution(spec.distribution)
     draw = Draw(v, root, [t.name for t in targets], domain=domain)
-    generators = {} if device_reader is not None else {
+    generators = {} if spec is None else {
         t.name: stream(root, t.key, device, domain) for t in targets
     }  # fmt: skip
     stats_cache: dict[str, tuple[int, TensorStats]] = {}
@@ -569,7 +464,7 @@ def _dynamic(
             by_module.setdefault(id(t.module), []).append((t, t.tensor, t.reference_tensor))
 
     def stats_of(name: str, ref: torch.Tensor) -> TensorStats | None:
-        if not _needs_stats(v):
+        if spec is None or not _needs_stats(spec):
             return None
         cached = stats_cache.get(name)
         if cached is None or cached[0] != ref._version:
@@ -578,7 +473,7 @@ def _dynamic(
         return cached[1]
 
     per_pass = v.redraw == "pass"
-    constrained = device_reader is not None or _constrained(v)
+    constrained = spec is None or _constrained(spec)
     current: dict[str, torch.Tensor] = {}  # per pass: this pass's reads, drawn lazily
     readers: dict[str, tuple[torch.Tensor, Callable[[], torch.Tensor]]] = {}
     read_streams: dict[str, torch.Generator] = {}  # one per tensor and block: never restarts
@@ -595,19 +490,20 @@ def _dynamic(
             if t.name not in read_streams:
                 read_streams[t.name] = stream(root, f"{t.key}{READ_STREAM}", device, domain)
             chip = stream(root, t.key, device, domain)
-            cached = (clean.clone(), device_reader(clean, chip, read_streams[t.name]))
+            reads = require_read(v, v.chip_reads(clean, chip, read_streams[t.name]))
+            cached = (clean.clone(), reads)
             readers[t.name] = cached
         return cached[1]()
 
     def read_of(
         t: Target, tensor: torch.Tensor, ref: torch.Tensor, stats: TensorStats | None = None
     ) -> torch.Tensor:
-        if device_reader is not None:
+        if spec is None:
             return device_read(t, tensor)
         fn = read_value if constrained else perturbation
         if stats is None:
             stats = stats_of(t.name, ref)
-        return fn(tensor, v, distribution, generators[t.name], stats)
+        return fn(tensor, spec, distribution, generators[t.name], stats)
 
     def programmed_read(t: Target, counts: bool) -> ProgrammedRead:
         """Reads of a tensor its module programs (``counts``: this read counts the
@@ -618,7 +514,7 @@ def _dynamic(
             drawn = current.get(t.name) if per_pass else None
             if drawn is None:
                 ref = _programmed_reference(t, clean, programmed)
-                stats = tensor_stats(ref) if device_reader is None and _needs_stats(v) else None
+                stats = tensor_stats(ref) if spec is not None and _needs_stats(spec) else None
                 drawn = read_of(t, clean, ref, stats)
                 if per_pass:
                     current[t.name] = drawn

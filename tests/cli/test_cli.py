@@ -134,7 +134,7 @@ def test_bad_input(tmp_path, capsys) -> None:
     code, _, err = cli(capsys, "evaluate", run, "--sigmas", "0,1.5", "--out", tmp_path / "e")
     assert code == 2 and "sigma must lie in [0, 1]" in err
     code, _, err = cli(capsys, "evaluate", run, "--draws", "0", "--out", tmp_path / "e2")
-    assert code == 2 and "--draws must be >= 1, got 0" in err
+    assert code == 2 and "argument --draws: must be >= 1, got 0" in err
     code, _, err = cli(capsys, "evaluate", tmp_path / "nothing", "--out", tmp_path / "e3")
     assert code == 2 and "run.json is missing" in err
     code, _, err = cli(capsys, "evaluate", run, "--sigmas", "0,x", "--out", tmp_path / "e5")
@@ -153,7 +153,7 @@ def test_demo_quick(tmp_path) -> None:
     assert "| method | σ = 0 % | σ = 5 % | σ = 10 % | σ = 15 % |" in done.stdout
     report = Report.load(tmp_path / "demo")
     assert report.methods == ["sgd", "wvat", "hasgd"] and report.config["draws"] == 5
-    assert sorted({r["sigma"] for r in report.results}) == [0.0, 0.05, 0.1, 0.15]
+    assert sorted({r.sigma for r in report.results}) == [0.0, 0.05, 0.1, 0.15]
     for name in ("accuracy.png", "histograms.png", "results.md"):
         assert (tmp_path / "demo" / name).stat().st_size > 0
     done = snnvar("demo", "--quick", "--no-progress", "--out", tmp_path / "demo")
@@ -195,9 +195,9 @@ def test_convert_then_evaluate(tmp_path) -> None:
     # labelled by what made them, as conversion.json records it ("wvat+finetune")
     assert info["method"] == "wvat+finetune"
     assert report.methods == ["sgd", "sgd→snn+wvat fine-tune"]
-    assert report.row("sgd", 0.0)["accuracies"] == [ann_accuracy] * 2
+    assert report.row("sgd", 0.0).accuracies == [ann_accuracy] * 2
     snn_row = report.row("sgd→snn+wvat fine-tune", 0.0)
-    assert snn_row["accuracy_mean"] == pytest.approx(info["finetuned_accuracy"])
+    assert snn_row.accuracy_mean == pytest.approx(info["finetuned_accuracy"])
     # the fine-tuned SNN at spike level, by hand: T = 16 steps of direct input, the spikes
     # of its one IF layer per test sample
     snn, _ = load_run(tmp_path / "snn")
@@ -207,9 +207,9 @@ def test_convert_then_evaluate(tmp_path) -> None:
     with torch.no_grad():
         snn_accuracy = int((snn(datasets.direct(x, 16)).argmax(-1) == y).sum()) / len(y)
     hook.remove()
-    assert snn_row["accuracies"] == [snn_accuracy] * 2
-    assert snn_row["spikes"] == {"layers.layers_2": pytest.approx(counts[0] / len(y), rel=1e-6)}
-    assert snn_row["spikes"]["layers.layers_2"] > 0
+    assert snn_row.accuracies == [snn_accuracy] * 2
+    assert snn_row.spikes == {"layers.layers_2": pytest.approx(counts[0] / len(y), rel=1e-6)}
+    assert snn_row.spikes["layers.layers_2"] > 0
 
 
 def test_convert_refuses_an_snn_run(tmp_path, capsys) -> None:

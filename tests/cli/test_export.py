@@ -82,10 +82,10 @@ def test_export_from_a_config_file(run, tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("--chip", "1"), "--chip K and --sigma S go together"),
-     (("--sigma", "0.1"), "--chip K and --sigma S go together"),
-    (("--chip", "-1", "--sigma", "0.1"), "--chip must lie in [0, 99,999]"),
-     (("--nir", "x.json"), "not .json")],
+    [(("--chip", "1"), "chip and sigma go together"),
+     (("--sigma", "0.1"), "chip and sigma go together"),
+    (("--chip", "-1", "--sigma", "0.1"), "chip must lie in [0, 99,999]"),
+     (("--nir", "x.json"), "give the graph file (e.g. model.nir)")],
 )  # fmt: skip
 def test_export_usage_errors(run, tmp_path, capsys, args, message) -> None:
     nir_args = () if "--nir" in args else ("--nir", tmp_path / "m.nir")

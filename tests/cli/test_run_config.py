@@ -87,7 +87,7 @@ def test_measured_distribution_trains_wvat_and_tests_against_sgd(tmp_path, capsy
                 for k in range(2):  # the same chips for both runs: chip_seed(seed, k)
                     with v.applied(model, seed=chip_seed(0, k)):
                         chips.append(int((model(x).argmax(-1) == y).sum()) / len(y))
-            assert report.row(run, 0.1, variation=label)["accuracies"] == chips, (run, label)
+            assert report.row(run, 0.1, variation=label).accuracies == chips, (run, label)
 
 
 def test_variation_flags_and_files_combine(tmp_path, capsys) -> None:
@@ -167,19 +167,9 @@ def test_bad_evaluation_variations(tmp_path, capsys) -> None:
     assert code == 2 and "--mode and --redraw set the default variation" in err
 
 
-def test_convert_keeps_the_old_time_steps_spelling(capsys) -> None:
-    from snnvar.cli import _parse
-
-    args = _parse(["convert", "run", "--timesteps", "8", "--out", "x"])
-    assert args.time_steps == 8
-    assert "--timesteps is deprecated; use --time-steps" in capsys.readouterr().err
-    assert _parse(["convert", "run", "--time-steps", "8"]).time_steps == 8
-
-
 def test_switch_keys_take_their_settings_value(tmp_path, capsys, monkeypatch) -> None:
-    """``cosine = false`` turns the schedule off and ``spiking = false`` trains the ANN
-    (the keys of earlier releases, ``no_cosine`` and ``ann``, with a warning); ``out``
-    is relative to the working directory, as the flag is."""
+    """``cosine = false`` turns the schedule off and ``spiking = false`` trains the ANN;
+    ``out`` is relative to the working directory, as the flag is."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "a.toml").write_text(
@@ -190,14 +180,6 @@ def test_switch_keys_take_their_settings_value(tmp_path, capsys, monkeypatch) ->
     assert code == 0, err
     _, spec = load_run(tmp_path / "runs" / "a")
     assert (spec.cosine, spec.spiking, spec.encoder) == (False, False, "none")
-    (tmp_path / "configs" / "b.toml").write_text(
-        'no_cosine = false\nann = false\nout = "runs/b"\n' + TINY
-    )
-    code, _, err = cli(capsys, "train", "--config", tmp_path / "configs" / "b.toml")
-    assert code == 0, err
-    assert "no_cosine in" in err and "use cosine = true" in err and "use spiking = true" in err
-    _, spec = load_run(tmp_path / "runs" / "b")
-    assert (spec.cosine, spec.spiking) == (True, True)
     (tmp_path / "ev.toml").write_text('runs = ["runs/a"]\ndraws = 1\nsigmas = [0.0]\n')
     code, _, err = cli(capsys, "evaluate", "--config", tmp_path / "ev.toml", "--out", "ev",
                        "--no-progress")  # fmt: skip

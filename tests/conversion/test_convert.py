@@ -49,7 +49,7 @@ def test_converted_snn_matches_the_ann_and_improves_with_t(trained) -> None:
         snn = convert(ann, calib, time_steps=steps, encoder="direct")
         report = snnvar.evaluate(snn, (x, y), spikes=False)
         assert report.config["encoder"] == "direct" and report.config["time_steps"] == steps
-        acc[steps] = report.results[0]["accuracy_mean"]
+        acc[steps] = report.results[0].accuracy_mean
     # measured: ANN 98.3 %, T = 16: 23.9 %, T = 64: 96.7 %
     assert acc[64] >= ann_acc - 0.02
     assert acc[16] < acc[64] - 0.1

@@ -12,7 +12,8 @@ from torch.utils.data import Subset
 
 import snnvar
 from snnvar import Variation, datasets, models
-from snnvar.evaluation import chip_seed, count_synops, fanout, prepare, run_pass
+from snnvar.evaluation import Report, chip_seed, count_synops, fanout, prepare, run_pass
+from snnvar.hardware import PCM, RRAM
 from snnvar.training import TrainConfig, Trainer
 from snnvar.variation.seeding import derive_seed
 
@@ -43,8 +44,8 @@ def test_sigma_zero_is_exactly_the_plain_accuracy(snn, data) -> None:
         for i, (x, y) in enumerate(loader):
             gen = torch.Generator().manual_seed(derive_seed(3, 1 << 20, i))
             correct += int((snn(datasets.rate(x, 6, gen)).argmax(-1) == y).sum())
-    assert row["accuracies"] == [correct / 120] * 4
-    assert row["accuracy_std"] == 0.0 and row["draws"] == 4
+    assert row.accuracies == [correct / 120] * 4
+    assert row.accuracy_std == 0.0 and row.draws == 4
     # the shortcut is truthful: through the engine at σ = 0 the weights are the same
     batches = prepare(data, snn, time_steps=6, seed=3)
     for mode in ("static", "dynamic"):
@@ -58,9 +59,9 @@ def test_models_evaluated_together_see_identical_chips(snn, data) -> None:
     pair = snnvar.evaluate({"a": snn, "b": twin}, data, v, draws=5, seed=7, time_steps=6)
     alone = snnvar.evaluate({"b": twin}, data, v, draws=5, seed=7, time_steps=6)
     a, b = pair.row("a", 0.15), pair.row("b", 0.15)
-    assert a["accuracies"] == b["accuracies"] == alone.row("b", 0.15)["accuracies"]
-    assert a["seeds"] == [chip_seed(7, k) for k in range(5)]
-    assert len(set(a["accuracies"])) > 1  # the chips differ from each other
+    assert a.accuracies == b.accuracies == alone.row("b", 0.15).accuracies
+    assert a.seeds == [chip_seed(7, k) for k in range(5)]
+    assert len(set(a.accuracies)) > 1  # the chips differ from each other
 
 
 def test_chip_k_is_the_draw_of_its_seed(snn, data) -> None:
@@ -101,23 +102,23 @@ def test_statistics_and_sweep_rows(snn, data) -> None:
         draws=4,
         time_steps=4,
     )
-    assert [(r["mode"], r["sigma"]) for r in report.results] == [
+    assert [(r.mode, r.sigma) for r in report.results] == [
         ("static", 0.0), ("static", 0.05), ("static", 0.2),
         ("dynamic", 0.0), ("dynamic", 0.05), ("dynamic", 0.2),
     ]  # fmt: skip
     for r in report.results:
-        v = Variation(r["sigma"], mode=r["mode"])
+        v = Variation(r.sigma, mode=r.mode)
         hand = _chip_accuracies_by_hand(snn, data, v, seed=0, draws=4, steps=4)
         # every chip's accuracy exactly as recomputed by hand (a fraction of 120 samples)
-        assert r["accuracies"] == hand, (r["mode"], r["sigma"])
+        assert r.accuracies == hand, (r.mode, r.sigma)
         # the statistics are those of the hand-computed chips (sample std over chips)
-        assert r["accuracy_mean"] == pytest.approx(statistics.fmean(hand), abs=1e-12)
-        assert r["accuracy_std"] == pytest.approx(statistics.stdev(hand), abs=1e-12)
-        assert (r["accuracy_min"], r["accuracy_max"]) == (min(hand), max(hand))
+        assert r.accuracy_mean == pytest.approx(statistics.fmean(hand), abs=1e-12)
+        assert r.accuracy_std == pytest.approx(statistics.stdev(hand), abs=1e-12)
+        assert (r.accuracy_min, r.accuracy_max) == (min(hand), max(hand))
     # Golden values of this model on these chips (measured: clean 0.833; static σ = 20 %:
     # mean 0.329, chips 0.29-0.41; dynamic, redrawn per step: mean 0.571). They move if the
     # noise scale (6 std(w)), the chip seeds or the encoding change.
-    mean = {(r["mode"], r["sigma"]): r["accuracy_mean"] for r in report.results}
+    mean = {(r.mode, r.sigma): r.accuracy_mean for r in report.results}
     clean, static, dynamic = mean["static", 0.0], mean["static", 0.2], mean["dynamic", 0.2]
     assert 0.75 < clean < 0.92
     assert 0.35 < clean - static < 0.65
@@ -151,9 +152,9 @@ def test_batchnorm_runs_in_eval_mode_on_every_chip(data) -> None:
             with v.applied(reference, seed=chip_seed(2, k)):
                 chips.append(int((reference(x).argmax(-1) == y).sum()) / len(y))
         train_mode = int((copy.deepcopy(reference).train()(x).argmax(-1) == y).sum()) / len(y)
-    assert [r["sigma"] for r in report.results] == [0.0, 0.1]
-    assert report.results[0]["accuracies"] == [clean] * 3  # σ = 0: the one clean pass
-    assert report.results[1]["accuracies"] == chips
+    assert [r.sigma for r in report.results] == [0.0, 0.1]
+    assert report.results[0].accuracies == [clean] * 3  # σ = 0: the one clean pass
+    assert report.results[1].accuracies == chips
     # the check can tell the modes apart: batch statistics give another accuracy
     assert train_mode != clean
 
@@ -174,10 +175,10 @@ def test_spike_counts_and_synops_per_sample(snn, data) -> None:
     h1.remove()
     h2.remove()
     per_sample = float(sum(spikes)) / 120
-    assert row["spikes_per_sample"] == pytest.approx(per_sample)
-    assert row["synops"]["layers.1"] == pytest.approx(float(sum(inputs_on)) * 48 / 120)
-    assert row["synops"]["layers.3"] == pytest.approx(per_sample * 10)
-    assert 0 < row["rates"]["layers.2"] == pytest.approx(per_sample / (48 * 5))
+    assert row.spikes_per_sample == pytest.approx(per_sample)
+    assert row.synops["layers.1"] == pytest.approx(float(sum(inputs_on)) * 48 / 120)
+    assert row.synops["layers.3"] == pytest.approx(per_sample * 10)
+    assert 0 < row.rates["layers.2"] == pytest.approx(per_sample / (48 * 5))
 
 
 def test_fanout_is_exact_for_convolutions() -> None:
@@ -201,7 +202,7 @@ def test_ann_rows_have_no_spikes(data) -> None:
     report = snnvar.evaluate(ann, data, Variation(0.1), draws=2)
     row = report.results[0]
     assert report.config["encoder"] == "none"
-    assert row["spikes"] == {} and row["spikes_per_sample"] is None
+    assert row.spikes == {} and row.spikes_per_sample is None
 
 
 def test_tensor_pairs_and_loaders_are_accepted(snn) -> None:
@@ -209,7 +210,7 @@ def test_tensor_pairs_and_loaders_are_accepted(snn) -> None:
     a = snnvar.evaluate(snn, (x, y), draws=1, time_steps=3, batch_size=8)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
     b = snnvar.evaluate(snn, loader, draws=1, time_steps=3, batch_size=8)
-    assert a.results[0]["accuracies"] == b.results[0]["accuracies"]
+    assert a.results[0].accuracies == b.results[0].accuracies
     assert a.config["samples"] == 30
 
 
@@ -228,3 +229,60 @@ def test_bad_input(snn, data) -> None:
         snnvar.evaluate({"x": "not a model"}, data)
     with pytest.raises(ValueError, match="inputs and targets differ in length: 3 vs 2"):
         snnvar.evaluate(snn, (torch.zeros(3, 1, 8, 8), torch.zeros(2, dtype=torch.long)))
+
+
+def test_evaluate_refuses_an_unreadable_time_before_any_pass(mlp) -> None:
+    calls = []
+    hook = mlp.register_forward_hook(lambda *a: calls.append(1))
+    x, y = torch.randn(20, 8), torch.randint(0, 4, (20,))
+    with pytest.raises(ValueError, match="RRAM"):
+        snnvar.evaluate(mlp, (x, y), {"pcm": PCM(), "rram": RRAM()}, times=(1, "1y"),
+                        draws=2, encoder="none")  # fmt: skip
+    hook.remove()
+    assert calls == []
+
+
+def test_evaluate_reads_one_programmed_chip_at_every_time(mlp) -> None:
+    """Device conditions: one programmed chip per draw, read at every time."""
+    torch.manual_seed(1)
+    x = torch.randn(200, 8)
+    y = mlp(x).argmax(-1)
+    noiseless = PCM(noise_scale=0.0, read_noise=False, drift_nu=(0.05, 0.0))
+    report = snnvar.evaluate(
+        {"net": mlp}, (x, y), {"raw": noiseless, "gdc": replace_comp(noiseless),
+                               "pcm": PCM(compensation="global")},
+        times=(1, "1h", "1d", "1y"), draws=3,
+    )  # fmt: skip
+    assert report.times == [1.0, 3600.0, 86400.0, 3.15576e7]
+    assert all(r.sigma is None and r.mode == "static" for r in report.results)
+    # noiseless drift with exact compensation: every time reads the clean network
+    for t in report.times:
+        assert report.row("net", variation="gdc", time=t).accuracy_mean == 1.0
+    # the chips by hand: chip k, read at 1 day
+    accs = []
+    with torch.no_grad():
+        for k in range(3):
+            with PCM(compensation="global", time=86400.0).applied(mlp, seed=chip_seed(0, k)):
+                accs.append(int((mlp(x).argmax(-1) == y).sum()) / len(y))
+    assert report.row("net", variation="pcm", time=86400).accuracies == accs
+    table = report.markdown()
+    assert "| net | pcm | " in table and "t = 1 y" in table
+    back = Report.from_dict(report.to_dict())
+    assert back.row("net", variation="pcm", time=86400).accuracies == accs
+    with pytest.raises(ValueError, match="times= reads device models"):
+        snnvar.evaluate(mlp, (x, y), Variation(0.1), times=(1,))
+    with pytest.raises(ValueError, match="sigmas= sweeps a Variation"):
+        snnvar.evaluate(mlp, (x, y), PCM(), sigmas=(0.0, 0.1))
+    with pytest.raises(ValueError, match="must be finite and >= 0"):
+        snnvar.evaluate(mlp, (x, y), PCM(), times=(-5,))
+    # a mixed sweep: the variation over σ, the device at its times
+    mixed = snnvar.evaluate(mlp, (x, y), [Variation(0.0), PCM()], sigmas=(0.0, 0.1),
+                            times=(1, 3600), draws=2)  # fmt: skip
+    assert mixed.sigmas == [0.0, 0.1] and mixed.times == [1.0, 3600.0]
+
+
+def replace_comp(dev):
+    """``dev`` with global drift compensation."""
+    from dataclasses import replace
+
+    return replace(dev, compensation="global")

@@ -57,7 +57,7 @@ def test_models_with_other_parameter_names_share_chips_through_weight_map() -> N
     assert torch.equal(b["second.weight"], a["2.weight"])
     x, y = _data()
     report = snnvar.evaluate({"ann": ann, "renamed": twin}, (x, y), Variation(0.2), draws=4)
-    assert report.row("ann", 0.2)["accuracies"] == report.row("renamed", 0.2)["accuracies"]
+    assert report.row("ann", 0.2).accuracies == report.row("renamed", 0.2).accuracies
     assert report.config["paired"] is True
     assert report.models["ann"]["device_weights"] == {"0.weight": [16, 6], "2.weight": [3, 16]}
 
@@ -149,7 +149,7 @@ def test_evaluate_takes_encoder_and_time_steps_per_model() -> None:
     assert (report.models["snn"]["encoder"], report.models["snn"]["time_steps"]) == ("direct", 5)
     # the SNN's row equals its evaluation alone at T = 5: its own inputs were used
     alone = snnvar.evaluate(snn, (x, y), Variation(0.1), draws=2, time_steps=5, spikes=False)
-    assert report.row("snn", 0.1)["accuracies"] == alone.results[0]["accuracies"]
+    assert report.row("snn", 0.1).accuracies == alone.results[0].accuracies
     with pytest.raises(ValueError, match=r"encoder given for unknown models \['cnn'\]"):
         snnvar.evaluate({"ann": ann}, (x, y), encoder={"cnn": "none"})
 
@@ -165,7 +165,7 @@ def test_rows_of_two_distributions_at_one_sigma_do_not_collide() -> None:
     assert report.labels == ["gaussian, range, static", "uniform, range, static"]
     g = report.row("sgd", 0.2, variation="gaussian, range, static")
     u = report.row("sgd", 0.2, variation="uniform, range, static")
-    assert g is not u and g["accuracies"] != u["accuracies"]
+    assert g is not u and g.accuracies != u.accuracies
     with pytest.raises(KeyError, match="choose one with variation="):
         report.row("sgd", 0.2)
     md = report.markdown(sigmas=(0.2,))

@@ -20,9 +20,7 @@ from snnvar.evaluation import (
     Row,
     chip_seed,
     loss_landscape,
-    save_report,
     weight_histograms,
-    write_report,
 )
 from snnvar.variation.seeding import derive_seed
 
@@ -54,7 +52,7 @@ def report(pair, data) -> Report:
 
 
 def test_json_round_trip_and_schema(report, tmp_path) -> None:
-    out = report.save(tmp_path / "run")
+    out = report.save(tmp_path / "run", plots=False)
     data = json.loads((out / "report.json").read_text())
     for key in ("snnvar_version", "seed", "dataset", "model", "results"):
         assert key in data
@@ -71,7 +69,7 @@ def test_json_round_trip_and_schema(report, tmp_path) -> None:
 def test_csv_and_markdown(report) -> None:
     rows = list(csv.DictReader(io.StringIO(report.csv())))
     assert len(rows) == 12 and rows[0]["method"] == "sgd"
-    assert float(rows[1]["accuracy_mean"]) == pytest.approx(report.results[1]["accuracy_mean"])
+    assert float(rows[1]["accuracy_mean"]) == pytest.approx(report.results[1].accuracy_mean)
     assert "spikes:layers.2" in rows[0]
     md = report.markdown()
     lines = md.strip().splitlines()
@@ -79,7 +77,7 @@ def test_csv_and_markdown(report) -> None:
         "| method | variation | σ = 0 % | σ = 5 % | σ = 10 % | worst chip, σ = 10 % |"
     )
     r = report.row("wvat", 0.1, "dynamic")
-    cell = f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}"
+    cell = f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}"
     head = "| wvat | gaussian, range, dynamic/step |"
     assert any(line.startswith(head) and cell in line for line in lines)
     assert len(lines) == 2 + 4
@@ -90,7 +88,7 @@ def test_csv_and_markdown(report) -> None:
 
 
 def test_files_and_plots_are_written_and_never_overwritten(report, tmp_path) -> None:
-    out = save_report(report, tmp_path / "run")
+    out = report.save(tmp_path / "run")
     for name in ("report.json", "results.csv", "results.md"):
         assert (out / name).stat().st_size > 0
     for name in ("accuracy.png", "landscape.png", "histograms.png"):
@@ -100,18 +98,12 @@ def test_files_and_plots_are_written_and_never_overwritten(report, tmp_path) -> 
     with pytest.raises(
         FileExistsError, match=r"already holds files; choose another or pass overwrite=True"
     ):
-        save_report(report, out)
-    with pytest.raises(
-        FileExistsError, match=r"already holds files; choose another or pass overwrite=True"
-    ):
         report.save(out)
     assert (out / "report.json").read_text() == before
-    save_report(report, out, overwrite=True)
-    # the report alone writes its files, never plots (plots depend on reports, not back)
-    bare = report.save(tmp_path / "bare")
+    assert report.save(out, overwrite=True) == out
+    # plots=False: the report's own files alone
+    bare = report.save(tmp_path / "bare", plots=False)
     assert sorted(p.name for p in bare.iterdir()) == ["report.json", "results.csv", "results.md"]
-    written = write_report(report, tmp_path / "bare", plots=False)
-    assert [p.name for p in written] == ["report.json", "results.csv", "results.md"]
 
 
 def test_bad_reports(tmp_path) -> None:
@@ -190,19 +182,14 @@ ROW_KEYS = (
     "spikes_per_sample", "spikes", "rates", "synops_per_sample", "synops", "accuracies",
     "seeds", "variation",
 )  # fmt: skip
-"""The keys of the rows evaluate wrote as plain dicts: report.json keeps them all, in
-order; later fields follow them (``time``, issue 20; ``ranks``, issue 22)."""
+"""The first keys of a report.json row, in order (``time`` and ``ranks`` follow)."""
 
 
-def test_rows_are_frozen_typed_and_read_like_dicts(report) -> None:
+def test_rows_are_frozen_and_typed(report) -> None:
     row = report.row("wvat", 0.1, "dynamic")
     assert isinstance(row, Row) and all(isinstance(r, Row) for r in report.results)
     assert tuple(row.to_dict()) == (*ROW_KEYS, "time", "ranks")
-    assert row["accuracy_mean"] == row.accuracy_mean and row.get("redraw") == "step"
-    assert report.row("wvat", 0.1).get("redraw", "static") == "static"  # None: the default
-    assert row.get("nonsense", 1) == 1
-    with pytest.raises(KeyError, match="nonsense"):
-        row["nonsense"]
+    assert row.redraw == "step" and report.row("wvat", 0.1).redraw is None
     with pytest.raises(AttributeError):
         row.accuracy_mean = 1.0  # type: ignore[misc]
     assert (row.mode_label, row.label) == ("dynamic/step", "gaussian, range, dynamic/step")
@@ -239,7 +226,7 @@ def test_a_report_replaces_the_old_one_as_one_unit(report, tmp_path, monkeypatch
     import errno
     from pathlib import Path
 
-    names = sorted(p.name for p in write_report(report, tmp_path))
+    names = sorted(p.name for p in report.save(tmp_path).iterdir())
     assert names == ["accuracy.png", "histograms.png", "landscape.png", "report.json",
                      "results.csv", "results.md"]  # fmt: skip
     old = (tmp_path / "report.json").read_bytes()
@@ -253,11 +240,11 @@ def test_a_report_replaces_the_old_one_as_one_unit(report, tmp_path, monkeypatch
 
     monkeypatch.setattr(Path, "write_text", full)
     with pytest.raises(OSError, match="No space left") as failed:
-        write_report(plain, tmp_path)
+        plain.save(tmp_path, overwrite=True)
     assert failed.value.filename == str(tmp_path / "results.csv")  # the file, not a temp
     assert (tmp_path / "report.json").read_bytes() == old  # the old report, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary left
     monkeypatch.undo()
-    written = sorted(p.name for p in write_report(plain, tmp_path))
+    plain.save(tmp_path, overwrite=True)
+    written = sorted(p.name for p in tmp_path.iterdir())  # the old plots are gone
     assert written == ["accuracy.png", "report.json", "results.csv", "results.md"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == written  # the old plots are gone

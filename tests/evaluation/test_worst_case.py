@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snnvar.evaluation import ATTACK_LOSSES, Report, worst_case_attack
+import snnvar
+from snnvar import Variation
+from snnvar.evaluation import ATTACK_LOSSES, Report, worst_case, worst_case_attack
 from snnvar.variation.seeding import derive_seed
 from tests.conftest import assert_same_state, state
 
@@ -93,3 +95,31 @@ def test_an_snn_is_attacked_through_its_surrogate_gradients_with_kl(data) -> Non
                             loss="kl")  # fmt: skip
     assert_same_state(snn, before)
     assert hit.clean_accuracy == 1.0 and hit.accuracy < 0.9
+
+
+def test_worst_case_is_below_random_chips_and_restores_the_weights(mlp) -> None:
+
+    torch.manual_seed(2)
+    x = torch.randn(300, 8)
+    y = mlp(x).argmax(-1)
+    before = state(mlp)
+    assert worst_case(mlp, (x, y), zeta=0.0) == 1.0
+    found = worst_case_attack(mlp, (x, y), zeta=0.3, steps=10, seed=1)
+    assert_same_state(mlp, before)
+    assert found.clean_accuracy == 1.0 and found.accuracy < 0.9
+    for name, d in found.delta.items():  # inside the relative ball
+        assert torch.all(d.abs() <= 0.3 * before[name].abs() + 1e-7)
+    # random chips of the same relative size (|Δ| ~ ζ|w| uniform) hurt far less
+    rand = snnvar.evaluate(mlp, (x, y), Variation(0.3, relative_to="weight",
+                                                  distribution="uniform"), draws=5)  # fmt: skip
+    assert found.accuracy < rand.results[0].accuracy_min
+    # an SNN, through its surrogate gradients
+    snn = snnvar.models.create("fc2", spiking=True, in_shape=(8,), num_classes=4, hidden=(32,))
+    snn_state = state(snn)
+    hit = worst_case_attack(snn, (x, y), zeta=0.5, steps=3, encoder="direct", time_steps=4)
+    assert_same_state(snn, snn_state)
+    assert hit.accuracy < hit.clean_accuracy
+    with pytest.raises(ValueError, match="zeta must be a number >= 0"):
+        worst_case(mlp, (x, y), zeta=-0.1)
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        worst_case(mlp, (x, y), steps=0)

@@ -87,11 +87,11 @@ def test_cli_trains_on_hardware_and_deploys_runs_on_a_chip(tmp_path, capsys) -> 
             with Variation(0.1).applied(chip, seed=chip_seed(0, k)):
                 accs.append(int((chip(x).argmax(-1) == y).sum()) / len(y))
     name = report.methods[0]
-    assert report.row(name, 0.1)["accuracies"] == accs
+    assert report.row(name, 0.1).accuracies == accs
     (tmp_path / "other.toml").write_text("[hardware]\nweight_levels = 8\n")
     code, err = _cli(capsys, "evaluate", tmp_path / "hrat", "--hardware", tmp_path / "other.toml",
                      "--out", tmp_path / "ev2")  # fmt: skip
-    assert code == 2 and "was trained on w15" in err and "--hardware says w8" in err
+    assert code == 2 and "was trained on w15" in err and "the evaluation's hardware is w8" in err
     (tmp_path / "cfg.toml").write_text("[hardware]\nweight_levels = 7\n")
     code, err = _cli(capsys, "train", *tiny, "--config", tmp_path / "cfg.toml", "--hardware",
                      tmp_path / "hw.toml", "--out", tmp_path / "twice")  # fmt: skip

@@ -140,7 +140,7 @@ def test_an_unrolled_model_is_evaluated_trained_and_perturbed() -> None:
     model = unroll(_snntorch_net())
     report = snnvar.evaluate({"m": model}, data, snnvar.Variation(0.2), sigmas=(0.0, 0.2),
                              draws=3, time_steps=6, seed=0)  # fmt: skip
-    spikes = report.row("m", 0.0, "static")["spikes"]
+    spikes = report.row("m", 0.0, "static").spikes
     assert set(spikes) == {"model.2", "model.4"}  # the two snntorch neuron layers
     # spikes per sample = all spikes over the data / samples, counted by hand
     x = snnvar.datasets.encode(torch.stack([d[0] for d in data]), "rate", 6,
@@ -169,7 +169,7 @@ def test_norse_leaky_integrator_readout_is_not_counted_as_spikes() -> None:
     model = unroll(net, readout="max")
     assert snnvar.nn.neuron_layer_names(model) == ["model.2"]
     report = snnvar.evaluate({"m": model}, _digits_like(), sigmas=(0.0,), time_steps=6)
-    assert set(report.row("m", 0.0, "static")["spikes"]) == {"model.2"}
+    assert set(report.row("m", 0.0, "static").spikes) == {"model.2"}
 
 
 def test_spikes_per_sample_are_known_without_an_encoder() -> None:
@@ -180,7 +180,7 @@ def test_spikes_per_sample_are_known_without_an_encoder() -> None:
     data = TensorDataset(frames, torch.arange(12) % 4)
     model = unroll(_snntorch_net())
     report = snnvar.evaluate({"m": model}, data, sigmas=(0.0,), encoder="frames")
-    spikes = report.row("m", 0.0, "static")["spikes"]
+    spikes = report.row("m", 0.0, "static").spikes
     assert all(v == v and v > 0 for v in spikes.values())
     assert "NaN" not in report.to_json()
 

@@ -139,19 +139,19 @@ def check(report: Report, hand: dict, name: str, chips: int, dataset: str) -> No
     assert report.methods == EXPECTED_METHODS[name]
     assert report.dataset == dataset
     for row in report.results:
-        assert len(row["accuracies"]) == chips
-    noisy = [r for r in report.results if r["sigma"] > 0]
-    assert noisy and all(len(set(r["seeds"])) == chips for r in noisy)
+        assert len(row.accuracies) == chips
+    noisy = [r for r in report.results if r.sigma > 0]
+    assert noisy and all(len(set(r.seeds)) == chips for r in noisy)
     # every chip's accuracy is the one computed by hand in the notebook's kernel
     sigma = max(SMALL[name]["SIGMAS"])
     assert sorted(hand) == sorted(report.methods)
     for method, by_hand in hand.items():
-        assert report.row(method, 0.0)["accuracies"] == [by_hand["clean"]] * chips, method
+        assert report.row(method, 0.0).accuracies == [by_hand["clean"]] * chips, method
         for mode in ("static", "dynamic"):
             if mode in by_hand:
                 row = report.row(method, sigma, mode)
-                assert row["accuracies"] == by_hand[mode], (method, mode)
-                assert row["accuracy_mean"] == pytest.approx(sum(by_hand[mode]) / chips)
+                assert row.accuracies == by_hand[mode], (method, mode)
+                assert row.accuracy_mean == pytest.approx(sum(by_hand[mode]) / chips)
 
 
 @pytest.mark.parametrize("name", NAMES)

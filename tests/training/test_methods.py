@@ -12,12 +12,17 @@ from snnvar import Variation
 from snnvar.training import (
     AWP,
     HASGD,
+    METHODS,
     SAM,
     WVAT,
     AdversarialRegularization,
     NoiseInjection,
     Plain,
+    VariationMethod,
+    create_method,
     derive_seed,
+    method_options,
+    register_method,
 )
 from snnvar.training.methods import gradient_ascent_variation
 from tests.training.grads import grads_at
@@ -232,7 +237,7 @@ def test_closure_errors() -> None:
         method.step()
     with pytest.raises(ValueError, match="must return the loss tensor"):
         method.step(lambda: nn.functional.cross_entropy(model(x), y).backward())
-    with pytest.raises(TypeError, match=r"variation must be a snnvar\.Variation"):
+    with pytest.raises(TypeError, match=r"variation must be a snnvar\.(Perturbation|Variation)"):
         NoiseInjection(model, torch.optim.SGD(model.parameters(), lr=LR), 0.1)
 
 
@@ -340,3 +345,42 @@ def test_adversarial_regularization_bad_input(kwargs: dict, match: str) -> None:
     )
     with pytest.raises(ValueError, match=r"needs the batch inputs"):
         method.step(lambda: torch.zeros(()))
+
+
+def test_a_registered_method_is_created_by_name() -> None:
+    assert list(METHODS)[:2] == ["sgd", "noise_injection"] and METHODS["wvat"] is WVAT
+    with METHODS.temporary():
+
+        @register_method("every_other")
+        class EveryOther(VariationMethod):
+            """Noise injection on every other step."""
+
+            def __init__(self, model, optimizer, variation, period: int = 2, seed: int = 0):
+                super().__init__(model, optimizer, variation, seed)
+                self.period = period
+
+            def _step(self, closure) -> None:
+                if self.steps % self.period:
+                    with self._draw(self.step_seed):
+                        self._loss(closure)
+                else:
+                    self._loss(closure)
+                self.base.step()
+
+        model, x, y = _setup()
+        opt = torch.optim.SGD(model.parameters(), lr=LR)
+        method = create_method("every_other", model, opt, Variation(0.1), period=3)
+        assert isinstance(method, EveryOther) and method.period == 3
+        assert method_options("every_other") == ["period"]
+        method.step(_closure(model, x, y))
+        with pytest.raises(ValueError, match=r"unknown option\(s\) \['rho'\]"):
+            create_method("every_other", model, opt, Variation(0.1), rho=1.0)
+        with pytest.raises(ValueError, match="method 'every_other' is already registered"):
+            register_method("every_other")(EveryOther)
+        with pytest.raises(TypeError, match="must be a subclass of Method"):
+            register_method("not_a_method")(dict)
+    assert "every_other" not in METHODS
+    with pytest.raises(ValueError, match=r"unknown method 'adamw'; available: \['sgd', "):
+        create_method("adamw", model, opt)
+    with pytest.raises(TypeError):
+        METHODS["adamw"] = Plain  # type: ignore[index]  # read-only

@@ -271,12 +271,12 @@ def test_state_dict_with_other_hyperparameters_is_refused() -> None:
     assert saved["method"]["hyperparameters"]["w_th"] == 1.0
 
 
-def test_state_dict_without_hyperparameters_warns() -> None:
+def test_state_dict_without_hyperparameters_is_refused() -> None:
     model = nn.Linear(4, 2)
     sam = SAM(model, torch.optim.SGD(model.parameters(), lr=0.1))
     state = sam.state_dict()
     del state["method"]["hyperparameters"]
-    with pytest.warns(UserWarning, match="records no hyperparameters"):
+    with pytest.raises(ValueError, match="records no hyperparameters"):
         sam.load_state_dict(state)
 
 

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Subset, TensorDataset
 
 from snnvar import Variation, datasets, models
-from snnvar.training import WVAT, TrainConfig, Trainer
+from snnvar.training import WVAT, Plain, TrainConfig, Trainer
 
 
 def _data() -> tuple[Subset, Subset]:
@@ -142,3 +142,14 @@ def test_methods_that_need_inputs_get_them() -> None:
     cfg = TrainConfig(epochs=1, batch_size=32, time_steps=4, progress=False)
     history = Trainer(model, opt, cfg).fit(Subset(datasets.get("digits"), range(64)))
     assert history[0]["passes"] == 2 * (1 + 2 + 1)  # per batch: task, 2 attack steps, regulariser
+
+
+def test_a_plain_optimizer_is_trained_as_plain() -> None:
+    model = torch.nn.Linear(4, 2)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    trainer = Trainer(model, sgd, TrainConfig(epochs=1, progress=False))
+    assert isinstance(trainer.optimizer, Plain) and trainer.optimizer.base is sgd
+    with pytest.raises(
+        ValueError, match=r"not a Plain state dict: keys \['param_groups', 'state'\]"
+    ):
+        trainer.optimizer.load_state_dict(sgd.state_dict())  # a bare torch state: not a method's

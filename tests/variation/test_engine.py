@@ -236,3 +236,90 @@ def test_in_place_changes_inside_the_block_are_discarded(mlp: nn.Module) -> None
     with Variation(sigma=0.1).applied(mlp, seed=0), torch.no_grad():
         mlp[0].weight.add_(1.0)
     assert_same_state(mlp, before)
+
+
+class _Halving:
+    """A device model of the least kind: every chip reads each weight as ``w / 2 + u``
+    (``u`` uniform from the chip's stream); dynamic reads add a count."""
+
+    mode = "static"
+    redraw = "step"
+    modules = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    on_devices = True
+
+    def __init__(self, mode: str = "static") -> None:
+        self.mode = mode
+        self.programmed: list[str] = []
+
+    def targets(self, model: nn.Module) -> list:
+        from snnvar.variation import select_targets
+
+        return select_targets(model)
+
+    def sample(self, model, *, seed=None, generator=None, domain="chip"):
+        return engine.sample(self, model, seed=seed, generator=generator, domain=domain)
+
+    def applied(self, model, *, seed=None, generator=None, domain="chip"):
+        return engine.applied(self, model, seed=seed, generator=generator, domain=domain)
+
+    def label(self) -> str:
+        return "halving"
+
+    def to_dict(self, strict: bool = True) -> dict:
+        return {"kind": "halving"}
+
+    def chip_weights(self, w: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return w / 2 + torch.rand(w.shape, generator=generator)
+
+    def chip_reads(self, w, generator, read_generator):
+        self.programmed.append("chip")
+        base = self.chip_weights(w, generator)
+        count = iter(range(1, 1000))
+        return lambda: base + next(count)
+
+
+def test_the_engine_reads_devices_through_the_perturbation_contract() -> None:
+    from snnvar import Perturbation
+
+    torch.manual_seed(0)
+    layer = nn.Linear(3, 2)
+    w = layer.weight.detach().clone()
+    device = _Halving()
+    assert isinstance(device, Perturbation)
+    u = torch.rand(w.shape, generator=stream(4, "weight", torch.device("cpu")))
+    assert torch.equal(device.sample(layer, seed=4)["weight"], w / 2 + u - w)
+    with device.applied(layer, seed=4):
+        assert torch.equal(layer.weight, w / 2 + u)
+    assert torch.equal(layer.weight, w)
+    dynamic = _Halving(mode="dynamic")
+    seen = []
+    hook = layer.register_forward_hook(lambda m, i, o: seen.append(m.weight.detach().clone()))
+    with dynamic.applied(layer, seed=4) as draw:
+        layer(torch.zeros(1, 3))
+        layer(torch.zeros(1, 3))
+    hook.remove()
+    assert dynamic.programmed == ["chip"] and draw.reads == 2  # programmed once, read twice
+    assert torch.equal(seen[0], w / 2 + u + 1) and torch.equal(seen[1], w / 2 + u + 2)
+    assert torch.equal(layer.weight, w)
+
+
+class _Silent(_Halving):
+    """Says it is on devices but reads none."""
+
+    def chip_weights(self, w, generator):
+        return None
+
+    def chip_reads(self, w, generator, read_generator):
+        return None
+
+
+def test_a_perturbation_on_devices_that_reads_none_is_refused() -> None:
+    layer = nn.Linear(3, 2)
+    w = layer.weight.detach().clone()
+    for mode in ("static", "dynamic"):
+        refused = pytest.raises(TypeError, match=r"_Silent says on_devices but its chip_weights")
+        with refused, _Silent(mode=mode).applied(layer, seed=0):
+            layer(torch.zeros(1, 3))
+        assert torch.equal(layer.weight, w)  # restored all the same
