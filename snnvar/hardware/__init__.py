@@ -21,9 +21,12 @@ device model: programming and reading a chip; the ideal device), ``pcm``, ``rram
 points), ``drift`` (drift and its compensation), ``faults`` (stuck-at faults),
 ``device_files`` (device models from files), ``times`` (``"1h"`` and back),
 ``checks`` (checks of settings), ``restrictions`` / ``restrict`` / ``quantize``
-(the circuit: HRAT).
+(the circuit: HRAT), ``tiles`` (a layer over arrays of finite size, each with its
+own converters), ``aihwkit`` (:func:`from_aihwkit`: an aihwkit or aihwkit-lightning
+configuration as :class:`Restrictions`).
 """
 
+from .aihwkit import from_aihwkit
 from .conductance import mapping_scale, to_conductances, to_weights
 from .custom import CustomDevice
 from .device_files import DEVICE_KINDS, device_from_dict, devices_from_tables, devices_from_toml
@@ -44,9 +47,8 @@ from .restrict import (
     refuse_undeployed,
     restrict,
     restrictions_of,
-    single_restrictions,
 )
-from .restrictions import PRESETS, Restrictions
+from .restrictions import PRESETS, Restrictions, single_restrictions
 from .rram import RRAM
 from .times import format_time, parse_time
 
@@ -74,6 +76,7 @@ __all__ = [
     "devices_from_tables",
     "devices_from_toml",
     "format_time",
+    "from_aihwkit",
     "mapping_scale",
     "output_swing_from_data",
     "parse_time",

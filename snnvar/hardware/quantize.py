@@ -17,12 +17,36 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["quantize", "ste_round"]
+__all__ = ["quantize", "quantize_each", "ste_round"]
 
 
 def ste_round(x: torch.Tensor) -> torch.Tensor:
     """``round(x)`` forward, identity backward."""
     return x + (torch.round(x) - x).detach()
+
+
+class _Quantize(torch.autograd.Function):
+    """``round((clamp(x, ±h) + h) / step) · step − h`` in one pass (in place on one
+    buffer), times ``live`` (0 where a range is empty); backward: the gradient where
+    ``|x| <= h`` (edges included) and the range is live. The same float operations, in
+    the same order, as the composition of ``clamp`` and :func:`ste_round`, so the same
+    values; the range gets no gradient (callers pass ranges that need none)."""
+
+    @staticmethod
+    def forward(ctx, x, step, half, live):  # type: ignore[override]
+        if ctx.needs_input_grad[0]:  # the mask, not x, is kept for the backward pass
+            edge = half if live is None else torch.where(live > 0, half, -1.0)
+            ctx.save_for_backward(x.abs() <= edge)
+        q = torch.clamp(x, -half, half)
+        q.add_(half).div_(step).round_().mul_(step).sub_(half)
+        if live is not None:
+            q.mul_(live)
+        return q
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None, None
 
 
 def quantize(x: torch.Tensor, levels: int, half: torch.Tensor | float) -> torch.Tensor:
@@ -35,5 +59,19 @@ def quantize(x: torch.Tensor, levels: int, half: torch.Tensor | float) -> torch.
     if not bool(half > 0):
         return x * 0.0
     step = 2.0 * half / (levels - 1)
-    clipped = torch.clamp(x, -half, half)  # gradient 1 on [-half, half], edges included
-    return ste_round((clipped + half) / step) * step - half
+    if half.requires_grad:  # a range that learns: through the composition
+        clipped = torch.clamp(x, -half, half)  # gradient 1 on [-half, half], edges included
+        return ste_round((clipped + half) / step) * step - half
+    return _Quantize.apply(x, step, half, None)
+
+
+def quantize_each(x: torch.Tensor, levels: int, half: torch.Tensor) -> torch.Tensor:
+    """:func:`quantize` with a range per entry: ``half`` a tensor broadcast against
+    ``x`` (a range per tile or column; it gets no gradient); where ``half`` is 0 the
+    output, and its gradient, is 0."""
+    if levels < 2:
+        raise ValueError(f"a quantiser needs at least 2 levels, got {levels}")
+    half = half.detach().to(dtype=x.dtype, device=x.device)
+    live = (half > 0).to(x.dtype)  # no host sync: the mask multiplies in
+    half = torch.where(half > 0, half, torch.ones_like(half))
+    return _Quantize.apply(x, 2.0 * half / (levels - 1), half, live)

@@ -10,6 +10,11 @@ draws the same chips as for the unrestricted model. A restricted layer computes
     W'  = levels(fuse(W / a, BN)),  b' = DAC_b(fuse(b, BN))
     y   = ADC(clip(W' x' + b', ±output_swing))
 
+or, over arrays of finite size (``array_rows`` / ``array_cols``, a relative ADC range
+``output_bound`` or a digital bias: ``tiles``), ``y = Σ_tiles ADC_t(W'_t x'_t
+(+ b' on the first)) (+ b')``, each tile's ADC range ``±output_swing`` or
+``±output_bound · x_max · max|W'_t|``.
+
 (HRAT; HA-SGD poster, Figs. 5 and 9) with straight-through rounding
 (:mod:`.quantize`). With ``fuse_batchnorm`` the BatchNorm after a layer is folded
 into it: in training with the batch's statistics (computed from the layer's
@@ -58,8 +63,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ..nn.neurons import TimeLoop
 from ..nn.recording import is_spiking, neuron_layer_names
 from ..variation.engine import read_programmed
-from .quantize import quantize
-from .restrictions import Restrictions
+from . import tiles
+from .quantize import quantize, quantize_each
+from .restrictions import Restrictions, single_restrictions
 
 __all__ = [
     "DEPLOYABLE",
@@ -72,7 +78,6 @@ __all__ = [
     "refuse_undeployed",
     "restrict",
     "restrictions_of",
-    "single_restrictions",
 ]
 
 _STATE = "_hw_state"
@@ -86,13 +91,22 @@ forward pass sit at ``±output_swing``."""
 class _State:
     """What a restricted layer knows beyond its parameters (not in the state dict)."""
 
-    def __init__(self, hw: Restrictions, name: str, analog: bool) -> None:
+    def __init__(
+        self, hw: Restrictions, name: str, analog: bool, tiles: tuple[list[int], list[int]]
+    ) -> None:
         self.hw = hw
         self.name = name
         self.analog = analog
+        self.rows, self.cols = tiles  # the arrays' row and column blocks (tiles.py)
         self.bn: tuple[_BatchNorm, int, int] | None = None  # module, first channel, channels
         self.deployed = False
         self.warned = False
+        self.reference: torch.Tensor | None = None  # W' as programmed (deploy): ADC ranges
+
+    @property
+    def split(self) -> bool:
+        """Whether the layer spans more than one array."""
+        return len(self.rows) > 1 or len(self.cols) > 1
 
 
 class _Restricted:
@@ -118,6 +132,9 @@ class _Restricted:
         return not self.deployed and attr in ("weight", "bias")
 
     def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         raise NotImplementedError
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
@@ -173,7 +190,12 @@ class _Restricted:
         if a is not None:
             w = w / a  # the crossbar receives a·x
         w, b = self._fused(x if x is not None else torch.empty(0), w, b)
-        if hw.weight_levels is not None:
+        state: _State = self.__dict__[_STATE]
+        if hw.weight_levels is not None and hw.weight_window is None and state.split:
+            w2d = w.reshape(w.shape[0], -1)  # each array's own window
+            half = tiles.element_max(w2d, state.rows, state.cols).view_as(w)
+            w = quantize_each(w, hw.weight_levels, half)
+        elif hw.weight_levels is not None:
             half = hw.weight_window if hw.weight_window is not None else w.detach().abs().max()
             w = quantize(w, hw.weight_levels, half)
         if hw.bias_bits is not None and b is not None:
@@ -211,12 +233,55 @@ class _Restricted:
         state: _State = self.__dict__[_STATE]
         x = self._input(x)
         if state.deployed:  # programmed once: the weights are the chip's
-            y = self._op(x, self.weight, self.bias)
+            w, b, reference = self.weight, self.bias, state.reference
         else:  # programmed at every call; a variation applied now reads W' and b'
-            w, b = self.programmed(x)
-            read = read_programmed(self, {"weight": w, "bias": b})
-            y = self._op(x, read["weight"], read["bias"])  # type: ignore[arg-type]
-        return self._output(y)
+            programmed, b = self.programmed(x)
+            read = read_programmed(self, {"weight": programmed, "bias": b})
+            w, b, reference = read["weight"], read["bias"], programmed  # type: ignore[assignment]
+        if not state.hw.tiled:
+            return self._output(self._op(x, w, b))
+        return self._tiled(x, w, b, reference)
+
+    def _tiled(
+        self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
+        reference: torch.Tensor | None,
+    ) -> torch.Tensor:  # fmt: skip
+        """The layer over its arrays: a partial output per row block through that
+        tile's ADC, added digitally (``snnvar.hardware.tiles``); the bias a row of the first array
+        or added after the ADCs (``digital_bias``). ``reference``: the programmed
+        ``W′`` that sets each tile's ADC range (``output_bound``)."""
+        state: _State = self.__dict__[_STATE]
+        hw = state.hw
+        linear = isinstance(self, nn.Linear)
+        tile_dim = -2 if linear else -4  # [..., R, out] or [..., R, out, H, W]
+        per_tile = (len(state.rows), -1) if linear else (len(state.rows), -1, 1, 1)
+        if len(state.rows) > 1:
+            parts = self._partials(x, w, state.rows)
+        else:
+            parts = self._op(x, w, None).unsqueeze(tile_dim)
+        if b is not None and not hw.digital_bias:  # a row of the first array
+            rows = torch.cat([b.unsqueeze(0), b.new_zeros(len(state.rows) - 1, b.shape[0])])
+            parts = parts + rows.view(per_tile)
+        if hw.output_bound is None:
+            parts = self._output(parts)
+        else:
+            ref = (w if reference is None else reference).detach()
+            x_max = hw.input_range if state.analog else 1.0
+            half = (
+                hw.output_bound
+                * x_max
+                * tiles.block_max(  # type: ignore[operator]
+                    ref.reshape(ref.shape[0], -1), state.rows, state.cols, hw.bound_per_column
+                ).view(per_tile)
+            )
+            if hw.output_bits is not None:
+                parts = quantize_each(parts, _converter_levels(hw.output_bits), half)
+            else:
+                parts = torch.clamp(parts, -half, half)
+        y = parts.sum(tile_dim)
+        if b is not None and hw.digital_bias:
+            y = y + (b if linear else b.view(-1, 1, 1))
+        return y
 
 
 def _converter_levels(bits: int) -> int:
@@ -246,12 +311,18 @@ class RestrictedLinear(_Restricted, nn.Linear):
     def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         return F.linear(x, w, b)
 
+    def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        return tiles.linear_partials(x, w, rows)
+
 
 class RestrictedConv2d(_Restricted, nn.Conv2d):
     """A Conv2d as the crossbar computes it (parameters as the Conv2d's)."""
 
     def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         return self._conv_forward(x, w, b)
+
+    def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        return tiles.conv_partials(self, x, w, rows)
 
 
 class _FusedBatchNorm:
@@ -360,8 +431,15 @@ def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
     analog = _analog(chip, layers)
     pairs = _batchnorm_pairs(chip) if restrictions.fuse_batchnorm else {}
     for name, layer in layers.items():
+        split = tiles.tile_shape(layer.weight, restrictions.array_rows, restrictions.array_cols)
+        if len(split[0]) > 1 and isinstance(layer, nn.Conv2d) and layer.groups != 1:
+            raise ValueError(
+                f"cannot split the Conv2d at {name!r} over arrays: it has groups="
+                f"{layer.groups} (tiles support groups=1); raise array_rows to "
+                f"{layer.weight[0].numel()} or leave it None"
+            )
         layer.__class__ = DEPLOYABLE[type(layer)]
-        layer.__dict__[_STATE] = _State(restrictions, name, name in analog)
+        layer.__dict__[_STATE] = _State(restrictions, name, name in analog, split)
         if restrictions.learn_input_scale and name in analog:
             layer.input_log_scale = nn.Parameter(  # type: ignore[union-attr]
                 torch.zeros((), dtype=layer.weight.dtype, device=layer.weight.device)
@@ -447,6 +525,8 @@ def deploy(restricted: nn.Module) -> nn.Module:
                 fused.add(id(state.bn[0]))
                 state.bn = None
             state.deployed = True
+            if state.hw.bounded:  # the ADC ranges are set from the weights as programmed
+                state.reference = w.detach().clone()
     for parent in chip.modules():
         for name, child in list(parent.named_children()):
             if id(child) in fused:
@@ -478,36 +558,6 @@ def output_swing_from_data(
     values = torch.cat(seen).float()
     k = max(1, min(values.numel(), round(percentile / 100.0 * values.numel())))
     return float(values.kthvalue(k).values)
-
-
-def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
-    """Each restriction of ``restrictions`` on its own, by name (BatchNorm fused in every
-    one when ``fuse_batchnorm`` is on, as the chip cannot compute it), then all of them:
-    the rows of an ablation (what each restriction costs alone)."""
-    hw = restrictions
-    bn = hw.fuse_batchnorm
-    out: dict[str, Restrictions] = {}
-    if hw.weight_levels is not None:
-        out["weights"] = Restrictions(
-            weight_levels=hw.weight_levels, weight_window=hw.weight_window, fuse_batchnorm=bn
-        )
-    if hw.input_range is not None:
-        out["input"] = Restrictions(
-            input_bits=hw.input_bits, input_range=hw.input_range,
-            learn_input_scale=hw.learn_input_scale, fuse_batchnorm=bn,
-        )  # fmt: skip
-    if hw.output_swing is not None:
-        out["output swing"] = Restrictions(output_swing=hw.output_swing, fuse_batchnorm=bn)
-        if hw.output_bits is not None:
-            out["ADC"] = Restrictions(
-                output_swing=hw.output_swing, output_bits=hw.output_bits, fuse_batchnorm=bn
-            )
-    if hw.bias_bits is not None:
-        out["bias"] = Restrictions(bias_bits=hw.bias_bits, fuse_batchnorm=bn)
-    if bn:
-        out["BN fused"] = Restrictions(fuse_batchnorm=True)
-    out["all"] = hw
-    return out
 
 
 def ablation(model: nn.Module, restrictions: Restrictions) -> dict[str, nn.Module]:

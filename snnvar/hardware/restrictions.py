@@ -17,7 +17,7 @@ from typing import Any
 
 from .checks import int_at_least, optional_positive
 
-__all__ = ["PRESETS", "Restrictions"]
+__all__ = ["PRESETS", "Restrictions", "single_restrictions"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Restrictions:
     level, so a zero weight lands at ±w_max/(levels−1)); None: analog weights."""
     weight_window: float | None = None
     """``w_max`` of the weight levels, in weight units; None: each layer's own
-    ``max |W|`` (of the fused weights the chip holds)."""
+    ``max |W|`` (of the fused weights the chip holds), or, on a layer split over
+    several arrays (``array_rows`` / ``array_cols``), each array's own ``max |W|``,
+    as aihwkit-lightning maps each tile's conductance range."""
     input_bits: int | None = None
     """Resolution of the DAC that drives a crossbar's analog input (a signed converter:
     2^bits − 1 levels over ``[-input_range, input_range]``, zero exact); None: no DAC
@@ -67,6 +69,30 @@ class Restrictions:
     """HRAT's BN fusing: BatchNorm is folded into the Conv/Linear before it during
     training too (batch statistics in training, running statistics in inference),
     so every restriction acts on the fused weights the chip holds."""
+    array_rows: int | None = None
+    """Rows (inputs) of one crossbar array: a layer with more inputs (a Conv2d's
+    ``in_channels·k·k``) is split over ``ceil(n / array_rows)`` arrays of near-equal
+    size (aihwkit's ``mapping.max_input_size``), each with its own DAC and ADC, their
+    partial outputs added digitally (``snnvar.hardware.tiles``); None: one array
+    per layer. In an SNN the partial currents of a spiking layer pass each tile's ADC
+    and are accumulated digitally into the neuron."""
+    array_cols: int | None = None
+    """Columns (outputs) of one array (aihwkit's ``mapping.max_output_size``): it sets
+    which weights share a tile's full scale (``output_bound``, the per-tile weight
+    levels); None: all of a layer's outputs on one array."""
+    output_bound: float | None = None
+    """The ADC's range relative to its tile's full scale (aihwkit's ``out_bound``):
+    each tile's partial output is clipped, and with ``output_bits`` quantised, at
+    ``±output_bound · x_max · max|W′|`` of the tile, ``x_max`` the largest input it
+    receives (``input_range`` for an analog input, 1 for spikes); None: the absolute
+    ``output_swing`` (or no output circuit). Needs ``input_range``; not with
+    ``output_swing``."""
+    bound_per_column: bool = False
+    """``output_bound``'s ``max|W′|`` taken per column of the tile, not per tile."""
+    digital_bias: bool = False
+    """The bias is added digitally after the tiles' ADCs, as aihwkit adds it; False: it
+    is an extra row of the first array, inside its ADC's range (HA-SGD poster,
+    Fig. 5)."""
 
     def __post_init__(self) -> None:
         int_at_least("weight_levels", self.weight_levels, 2)
@@ -74,17 +100,50 @@ class Restrictions:
             int_at_least(name, getattr(self, name), 1)
         for name in ("weight_window", "input_range", "output_swing"):
             object.__setattr__(self, name, optional_positive(name, getattr(self, name)))
-        for name in ("learn_input_scale", "fuse_batchnorm"):
+        int_at_least("array_rows", self.array_rows, 1)
+        int_at_least("array_cols", self.array_cols, 1)
+        object.__setattr__(
+            self, "output_bound", optional_positive("output_bound", self.output_bound)
+        )
+        for name in ("learn_input_scale", "fuse_batchnorm", "bound_per_column", "digital_bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.input_bits is not None and self.input_range is None:
             raise ValueError("input_bits needs input_range (the DAC's full scale ±input_range)")
         if self.learn_input_scale and self.input_range is None:
             raise ValueError("learn_input_scale needs input_range (what the scale adapts to)")
-        if self.output_bits is not None and self.output_swing is None:
-            raise ValueError("output_bits needs output_swing (the ADC's full scale ±swing)")
+        if self.output_bits is not None and self.output_swing is None and not self.bounded:
+            raise ValueError(
+                "output_bits needs output_swing or output_bound (the ADC's full scale)"
+            )
+        if self.bounded and self.output_swing is not None:
+            raise ValueError(
+                "give the ADC's range once: output_swing (absolute) or output_bound "
+                "(relative to each tile's full scale), not both"
+            )
+        if self.bounded and self.input_range is None:
+            raise ValueError("output_bound needs input_range (a tile's full scale is "
+                             "input_range · max|W'|)")  # fmt: skip
+        if self.bound_per_column and not self.bounded:
+            raise ValueError("bound_per_column needs output_bound")
         if self.weight_window is not None and self.weight_levels is None:
             raise ValueError("weight_window is the range of weight_levels: set weight_levels")
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the ADC's range is relative to each tile's full scale."""
+        return self.output_bound is not None
+
+    @property
+    def tiled(self) -> bool:
+        """Whether a layer's output passes through per-tile circuits (arrays of finite
+        size, a relative ADC range or a digital bias) rather than one swing."""
+        return (
+            self.array_rows is not None
+            or self.array_cols is not None
+            or self.bounded
+            or self.digital_bias
+        )
 
     @property
     def active(self) -> bool:
@@ -101,9 +160,18 @@ class Restrictions:
             bits = "" if self.input_bits is None else str(self.input_bits)
             scale = "+scale" if self.learn_input_scale else ""
             parts.append(f"in{bits}@±{self.input_range:g}{scale}")
+        bits = "" if self.output_bits is None else str(self.output_bits)
         if self.output_swing is not None:
-            bits = "" if self.output_bits is None else str(self.output_bits)
             parts.append(f"out{bits}@±{self.output_swing:g}")
+        if self.output_bound is not None:
+            column = "/col" if self.bound_per_column else ""
+            parts.append(f"out{bits}@±{self.output_bound:g}fs{column}")
+        if self.array_rows is not None or self.array_cols is not None:
+            rows = "∞" if self.array_rows is None else self.array_rows
+            cols = "∞" if self.array_cols is None else self.array_cols
+            parts.append(f"tiles {rows}×{cols}")
+        if self.digital_bias:
+            parts.append("bias digital")
         if self.bias_bits is not None:
             parts.append(f"bias{self.bias_bits}")
         if self.fuse_batchnorm:
@@ -151,3 +219,45 @@ Nature 2022), both as HRAT cites them, as signed levels with zero exact (2^b −
 and BN fused; ``hrat``: every restriction on (4-bit weights, 8-bit DAC over ±1,
 learned input scales, ±8 output swing with a 6-bit ADC, 8-bit bias DAC, BN fused),
 a starting point to adjust to a chip."""
+
+
+def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
+    """Each restriction of ``restrictions`` on its own, by name (BatchNorm fused in every
+    one when ``fuse_batchnorm`` is on, as the chip cannot compute it; the arrays'
+    size kept wherever it shapes the restriction: weight levels per array, the
+    tiles' ADCs), then all of them: the rows of an ablation (what each restriction
+    costs alone)."""
+    hw = restrictions
+    bn = hw.fuse_batchnorm
+    arrays = {"array_rows": hw.array_rows, "array_cols": hw.array_cols}
+    out: dict[str, Restrictions] = {}
+    if hw.weight_levels is not None:
+        out["weights"] = Restrictions(
+            weight_levels=hw.weight_levels, weight_window=hw.weight_window,
+            fuse_batchnorm=bn, **arrays,
+        )  # fmt: skip
+    if hw.input_range is not None:
+        out["input"] = Restrictions(
+            input_bits=hw.input_bits, input_range=hw.input_range,
+            learn_input_scale=hw.learn_input_scale, fuse_batchnorm=bn,
+        )  # fmt: skip
+    output = {**arrays, "digital_bias": hw.digital_bias, "fuse_batchnorm": bn}
+    if hw.output_swing is not None:
+        out["output swing"] = Restrictions(output_swing=hw.output_swing, **output)
+    if hw.output_bound is not None:
+        out["output bound"] = Restrictions(
+            output_bound=hw.output_bound, bound_per_column=hw.bound_per_column,
+            input_range=hw.input_range, **output,
+        )  # fmt: skip
+    if hw.output_bits is not None:
+        out["ADC"] = Restrictions(
+            output_swing=hw.output_swing, output_bound=hw.output_bound,
+            bound_per_column=hw.bound_per_column, output_bits=hw.output_bits,
+            input_range=hw.input_range if hw.bounded else None, **output,
+        )  # fmt: skip
+    if hw.bias_bits is not None:
+        out["bias"] = Restrictions(bias_bits=hw.bias_bits, fuse_batchnorm=bn)
+    if bn:
+        out["BN fused"] = Restrictions(fuse_batchnorm=True)
+    out["all"] = hw
+    return out
