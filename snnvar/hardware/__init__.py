@@ -21,9 +21,10 @@ device model: programming and reading a chip; the ideal device), ``pcm``, ``rram
 points), ``drift`` (drift and its compensation), ``faults`` (stuck-at faults),
 ``device_files`` (device models from files), ``times`` (``"1h"`` and back),
 ``checks`` (checks of settings), ``restrictions`` / ``restrict`` / ``quantize``
-(the circuit: HRAT), ``tiles`` (a layer over arrays of finite size, each with its
-own converters), ``aihwkit`` (:func:`from_aihwkit`: an aihwkit or aihwkit-lightning
-configuration as :class:`Restrictions`).
+(the circuit: HRAT), ``batchnorm`` (BatchNorm fused into the layer before it),
+``tiles`` (a layer over arrays of finite size, each with its own converters),
+``aihwkit`` (:func:`from_aihwkit`: an aihwkit-lightning configuration as
+:class:`Restrictions`).
 """
 
 from .aihwkit import from_aihwkit

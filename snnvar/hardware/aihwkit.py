@@ -1,36 +1,39 @@
-"""``from_aihwkit(rpu_config)``: an aihwkit or aihwkit-lightning inference configuration
-as snnvar's :class:`~snnvar.hardware.Restrictions`.
+"""``from_aihwkit(rpu_config)``: an aihwkit-lightning inference configuration as
+snnvar's :class:`~snnvar.hardware.Restrictions`.
 
-Read by attribute, so neither package is needed to import snnvar. The fields
-mapped (aihwkit-lightning 2.1's ``TorchInferenceRPUConfig``; aihwkit's
-``InferenceRPUConfig`` shares their names):
+Read by attribute, so aihwkit-lightning is not needed to import snnvar. The fields
+mapped (aihwkit-lightning 2.1's ``TorchInferenceRPUConfig``):
 
 ============================================  ==========================================
 aihwkit                                       snnvar ``Restrictions``
 ============================================  ==========================================
 ``mapping.max_input_size``                    ``array_rows`` (≤ 0: None)
-``mapping.max_output_size`` (aihwkit)         ``array_cols`` (≤ 0: None)
 ``pre_post.input_range.enable, init_value``   ``input_range`` (the DAC's range ±r)
 ``pre_post.input_range.learn_input_range``    ``learn_input_scale`` (see below)
 ``forward.inp_res``                           ``input_bits`` (2^bits − 2 steps)
 ``forward.out_bound``                         ``output_bound`` (≤ 0: None)
 ``forward.out_res``                           ``output_bits`` (2^bits − 2 steps)
-``modifier.quantization_type = DISCRETIZE``   ``weight_levels`` = ``modifier.res`` + 1,
-                                              over each tile's max|W|
+``modifier.quantization_type = DISCRETIZE``   ``weight_levels`` = ``modifier.res`` + 1
+                                              (an even step count), each tile's max|W|
 (the bias: added digitally)                   ``digital_bias = True``
 ============================================  ==========================================
 
 aihwkit-lightning learns the input range ``r`` itself; snnvar learns HRAT's scale
 ``a`` in front of a fixed range ``R`` (the crossbar gets ``clip(a·x, ±R)`` and holds
 ``W/a``): the same chip with ``r = R/a``, its ADC range ``R·out_bound·max|W/a| =
-r·out_bound·max|W|`` too. Lightning's rule for learning ``r`` (``decay``,
-``input_min_percentage``) is a training setting, not the chip's, and is not
-reproduced.
+r·out_bound·max|W|`` too. Both start at ``init_value``; lightning then learns one
+range per tile, snnvar one scale per layer, and lightning's rule for learning ``r``
+(``decay``, ``input_min_percentage``) is a training setting that snnvar does not
+reproduce.
+
+aihwkit's own ``InferenceRPUConfig`` (the simulator with the C++ tiles) is refused:
+it normalises weights and inputs (``weight_scaling_omega``, noise and bound
+management, ``inp_bound``) before its ``out_bound`` applies, which these fields do
+not describe; its PCM noise model and drift compensation are not read either.
 
 Every other field that is switched on is refused by name (a ``ValueError``
 listing them all): output noise, weight noise modifiers, weight clipping, dynamic
-or data-initialised input ranges, noise and bound management, IR drop, the PCM
-noise model and drift compensation are not read (yet) from a configuration.
+or data-initialised input ranges are not read (yet) from a configuration.
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ from .restrictions import Restrictions
 
 __all__ = ["from_aihwkit"]
 
+_AIHWKIT_ONLY = ("mapping.weight_scaling_omega", "forward.inp_bound", "noise_model")
+"""Fields of aihwkit's own configurations that lightning's lack."""
+
 _MAPPED = {
-    "mapping.max_input_size", "mapping.max_output_size", "forward.inp_res",
+    "mapping.max_input_size", "forward.inp_res",
     "forward.out_res", "forward.out_bound", "modifier.quantization_type", "modifier.res",
     "pre_post.input_range.enable", "pre_post.input_range.init_value",
     "pre_post.input_range.learn_input_range",
@@ -62,6 +68,7 @@ _INERT = {
     "modifier.std_dev": "modifier.noise_type",  # read only by a noise modifier
     "clip.sigma": "clip.type",  # read only by a clipping type
     "forward.out_noise_per_channel": "forward.out_noise",
+    "modifier.enable_during_test": "modifier.noise_type",  # deprecated; noise only
 }
 """Fields that do nothing unless the field they name is switched on."""
 
@@ -107,15 +114,22 @@ def _bits(path: str, res: float) -> int | None:
 
 
 def from_aihwkit(rpu_config: Any) -> Restrictions:
-    """The :class:`Restrictions` of an aihwkit / aihwkit-lightning inference
-    configuration (the table in the module docstring), refusing by name every field
-    that is switched on and that snnvar does not read."""
+    """The :class:`Restrictions` of an aihwkit-lightning inference configuration (the
+    table in the module docstring), refusing by name every field that is switched on
+    and that snnvar does not read."""
     if not dataclasses.is_dataclass(rpu_config) or isinstance(rpu_config, type):
         raise TypeError(
             "rpu_config must be an aihwkit or aihwkit-lightning configuration instance "
             f"(a dataclass such as TorchInferenceRPUConfig()), got {type(rpu_config).__name__}"
         )
     leaves = _leaves(rpu_config)
+    own = [f for f in _AIHWKIT_ONLY if f in leaves]
+    if own:
+        raise ValueError(
+            f"{type(rpu_config).__name__} is an aihwkit configuration (it has {own}), not "
+            "aihwkit-lightning's: its weights and inputs are normalised before its out_bound "
+            "applies, which from_aihwkit does not read yet; pass a TorchInferenceRPUConfig"
+        )
     ranged = bool(leaves.get("pre_post.input_range.enable", False))
     from_data = ranged and leaves.get("pre_post.input_range.init_from_data", 0) > 0
 
@@ -153,11 +167,13 @@ def from_aihwkit(rpu_config: Any) -> Restrictions:
     if quant is not None and not _off(quant):
         res = leaves["modifier.res"]
         states = max(res, 1.0 / res) if res > 0 else 0.0
-        if states < 1 or abs(states - round(states)) > 1e-6:
-            raise ValueError(f"modifier.res = {res:g} is not a whole number of steps")
+        if states < 2 or abs(states - round(states)) > 1e-6 or round(states) % 2:
+            raise ValueError(
+                f"modifier.res = {res:g} is {states:g} steps; snnvar's weight levels span "
+                "±max|W| with zero a level: an even number of steps (14 for 15 levels)"
+            )
         levels = round(states) + 1
     size = leaves.get("mapping.max_input_size", -1)
-    cols = leaves.get("mapping.max_output_size", -1)
     return Restrictions(
         weight_levels=levels,
         input_bits=inp_bits,
@@ -166,6 +182,5 @@ def from_aihwkit(rpu_config: Any) -> Restrictions:
         output_bits=out_bits,
         output_bound=float(out_bound) if out_bound > 0 else None,
         array_rows=int(size) if size > 0 else None,
-        array_cols=int(cols) if cols is not None and cols > 0 else None,
         digital_bias=True,
     )

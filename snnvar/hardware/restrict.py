@@ -64,6 +64,7 @@ from ..nn.neurons import TimeLoop
 from ..nn.recording import is_spiking, neuron_layer_names
 from ..variation.engine import read_programmed
 from . import tiles
+from .batchnorm import fused_class, update_running
 from .quantize import quantize, quantize_each
 from .restrictions import Restrictions, single_restrictions
 
@@ -134,6 +135,14 @@ class _Restricted:
     def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        """``.to()``, ``.double()``, ...: the programmed reference moves with the weights."""
+        out = super()._apply(fn, recurse)  # type: ignore[misc]
+        state: _State = self.__dict__[_STATE]
+        if state.reference is not None:
+            state.reference = fn(state.reference)
+        return out
+
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         raise NotImplementedError
 
@@ -172,7 +181,7 @@ class _Restricted:
             dims = [d for d in range(y0.dim()) if d != 1]
             mean, var = y0.mean(dims), y0.var(dims, correction=0)
             if bn.track_running_stats:
-                _update_running(bn, channels, mean.detach(), y0, dims, first == 0)
+                update_running(bn, channels, mean.detach(), y0, dims, first == 0)
         else:
             mean, var = bn.running_mean[channels], bn.running_var[channels]
         scale = gamma / torch.sqrt(var + bn.eps)
@@ -247,9 +256,10 @@ class _Restricted:
         reference: torch.Tensor | None,
     ) -> torch.Tensor:  # fmt: skip
         """The layer over its arrays: a partial output per row block through that
-        tile's ADC, added digitally (``snnvar.hardware.tiles``); the bias a row of the first array
-        or added after the ADCs (``digital_bias``). ``reference``: the programmed
-        ``W′`` that sets each tile's ADC range (``output_bound``)."""
+        tile's ADC, added digitally (``snnvar.hardware.tiles``); the bias a row of the
+        first array (its ``|b′|`` in that tile's full scale) or added after the ADCs
+        (``digital_bias``). ``reference``: the programmed ``W′`` that sets each tile's
+        ADC range (``output_bound``)."""
         state: _State = self.__dict__[_STATE]
         hw = state.hw
         linear = isinstance(self, nn.Linear)
@@ -259,21 +269,18 @@ class _Restricted:
             parts = self._partials(x, w, state.rows)
         else:
             parts = self._op(x, w, None).unsqueeze(tile_dim)
-        if b is not None and not hw.digital_bias:  # a row of the first array
+        row_bias = b is not None and not hw.digital_bias
+        if row_bias:  # a row of the first array
             rows = torch.cat([b.unsqueeze(0), b.new_zeros(len(state.rows) - 1, b.shape[0])])
             parts = parts + rows.view(per_tile)
         if hw.output_bound is None:
             parts = self._output(parts)
         else:
-            ref = (w if reference is None else reference).detach()
-            x_max = hw.input_range if state.analog else 1.0
-            half = (
-                hw.output_bound
-                * x_max
-                * tiles.block_max(  # type: ignore[operator]
-                    ref.reshape(ref.shape[0], -1), state.rows, state.cols, hw.bound_per_column
-                ).view(per_tile)
-            )
+            half = tiles.adc_ranges(
+                w if reference is None else reference, b if row_bias else None, state.rows,
+                state.cols, hw.input_range if state.analog else 1.0,  # type: ignore[arg-type]
+                hw.output_bound, hw.bound_per_column,
+            ).view(per_tile)  # fmt: skip
             if hw.output_bits is not None:
                 parts = quantize_each(parts, _converter_levels(hw.output_bits), half)
             else:
@@ -284,25 +291,15 @@ class _Restricted:
         return y
 
 
+def _reprogrammed(module: nn.Module, _keys: Any) -> None:
+    """A deployed chip that loads other weights is programmed anew: its ADC ranges
+    follow the loaded weights."""
+    module.__dict__[_STATE].reference = module.weight.detach().clone()  # type: ignore[union-attr]
+
+
 def _converter_levels(bits: int) -> int:
     """A signed ``bits``-bit converter's levels: 2^bits − 1, symmetric, zero exact."""
     return max(2, 2**bits - 1)
-
-
-def _update_running(
-    bn: _BatchNorm, channels: slice, mean: torch.Tensor, y0: torch.Tensor, dims: list[int],
-    first: bool,
-) -> None:  # fmt: skip
-    """BatchNorm's running-statistics update for ``channels`` (unbiased variance)."""
-    with torch.no_grad():
-        if first:
-            bn.num_batches_tracked.add_(1)  # type: ignore[operator]
-        momentum = bn.momentum
-        factor = 1.0 / float(bn.num_batches_tracked) if momentum is None else momentum
-        n = y0.numel() // y0.shape[1]
-        var = y0.detach().var(dims, correction=1 if n > 1 else 0)
-        bn.running_mean[channels].mul_(1 - factor).add_(mean, alpha=factor)  # type: ignore[index]
-        bn.running_var[channels].mul_(1 - factor).add_(var, alpha=factor)  # type: ignore[index]
 
 
 class RestrictedLinear(_Restricted, nn.Linear):
@@ -323,34 +320,6 @@ class RestrictedConv2d(_Restricted, nn.Conv2d):
 
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         return tiles.conv_partials(self, x, w, rows)
-
-
-class _FusedBatchNorm:
-    """A BatchNorm folded into the layer before it: passes its input through (its
-    parameters and statistics stay here, read by that layer)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-
-class FusedBatchNorm1d(_FusedBatchNorm, nn.BatchNorm1d):
-    """A BatchNorm1d folded into the layer before it."""
-
-
-class FusedBatchNorm2d(_FusedBatchNorm, nn.BatchNorm2d):
-    """A BatchNorm2d folded into the layer before it."""
-
-
-_FUSED_CLASSES: dict[type, type] = {
-    nn.BatchNorm1d: FusedBatchNorm1d,
-    nn.BatchNorm2d: FusedBatchNorm2d,
-}
-
-
-def _fused_class(cls: type) -> type:
-    if cls not in _FUSED_CLASSES:  # another BatchNorm class (not picklable)
-        _FUSED_CLASSES[cls] = type(f"Fused{cls.__name__}", (_FusedBatchNorm, cls), {})
-    return _FUSED_CLASSES[cls]
 
 
 DEPLOYABLE: dict[type, type] = {nn.Linear: RestrictedLinear, nn.Conv2d: RestrictedConv2d}
@@ -460,7 +429,7 @@ def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
             for layer_name, first in owners:
                 layer = layers[layer_name]
                 layer.__dict__[_STATE].bn = (bn, first, layer.weight.shape[0])
-            bn.__class__ = _fused_class(type(bn))
+            bn.__class__ = fused_class(type(bn))
     return chip
 
 
@@ -527,6 +496,7 @@ def deploy(restricted: nn.Module) -> nn.Module:
             state.deployed = True
             if state.hw.bounded:  # the ADC ranges are set from the weights as programmed
                 state.reference = w.detach().clone()
+                m.register_load_state_dict_post_hook(_reprogrammed)
     for parent in chip.modules():
         for name, child in list(parent.named_children()):
             if id(child) in fused:
@@ -575,7 +545,8 @@ def ablation(model: nn.Module, restrictions: Restrictions) -> dict[str, nn.Modul
 
 
 def describe(model: nn.Module) -> list[dict[str, Any]]:
-    """Per restricted layer: name, analog input, fused BatchNorm, input scale."""
+    """Per restricted layer: name, analog input, fused BatchNorm, input scale, and the
+    sizes of its arrays' row and column blocks."""
     out = []
     for m in model.modules():
         if isinstance(m, _Restricted):
@@ -584,5 +555,6 @@ def describe(model: nn.Module) -> list[dict[str, Any]]:
                 "layer": state.name, "analog_input": state.analog,
                 "batchnorm": state.bn is not None, "deployed": state.deployed,
                 "input_scale": float(a.detach()) if (a := m._scale()) is not None else None,
+                "row_blocks": list(state.rows), "column_blocks": list(state.cols),
             })  # fmt: skip
     return out

@@ -226,7 +226,8 @@ def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
     one when ``fuse_batchnorm`` is on, as the chip cannot compute it; the arrays'
     size kept wherever it shapes the restriction: weight levels per array, the
     tiles' ADCs), then all of them: the rows of an ablation (what each restriction
-    costs alone)."""
+    costs alone). A relative ADC range (``output_bound``) is defined by
+    ``input_range``, so its rows clip the inputs too."""
     hw = restrictions
     bn = hw.fuse_batchnorm
     arrays = {"array_rows": hw.array_rows, "array_cols": hw.array_cols}

@@ -27,6 +27,8 @@ from torch import nn
 
 __all__ = [
     "MASKED_CONV_TILES",
+    "adc_ranges",
+    "bias_max",
     "block_max",
     "conv_partials",
     "element_max",
@@ -88,6 +90,30 @@ def block_max(
             ])  # fmt: skip
         out.append(col_max)
     return torch.stack(out)
+
+
+def bias_max(b: torch.Tensor, cols: list[int], per_column: bool = False) -> torch.Tensor:
+    """``|b|`` per column (``per_column``) or its largest per column block, shape
+    ``(out,)``, detached: a bias held as a row of an array counts in its full scale."""
+    a = b.detach().abs()
+    if per_column:
+        return a
+    return torch.cat([a[c0:c1].amax().expand(c1 - c0) for c0, c1 in _offsets(cols)])
+
+
+def adc_ranges(
+    reference: torch.Tensor, row_bias: torch.Tensor | None, rows: list[int], cols: list[int],
+    x_max: float, bound: float, per_column: bool = False,
+) -> torch.Tensor:  # fmt: skip
+    """The half-range of every tile's ADC, ``(R, out)``: ``bound`` times the tile's full
+    scale ``x_max · max|W′|`` (of each column: ``per_column``), aihwkit's ``out_bound``;
+    on the first tile at least ``|b′|`` when the bias is a row of it (``row_bias``: a
+    row ``b′/x_max`` driven at ``x_max``). ``reference``: the programmed weights."""
+    full = x_max * block_max(reference.reshape(reference.shape[0], -1), rows, cols, per_column)
+    if row_bias is not None:
+        first = torch.maximum(full[0], bias_max(row_bias, cols, per_column))
+        full = torch.cat([first.unsqueeze(0), full[1:]])
+    return bound * full
 
 
 def element_max(w2d: torch.Tensor, rows: list[int], cols: list[int]) -> torch.Tensor:

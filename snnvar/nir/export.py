@@ -311,6 +311,7 @@ def _prepare(model: nn.Module, omit_converters: bool, chip: Draw | None) -> nn.M
         for name, on in (
             ("input DAC / input range", hw.input_range is not None),
             ("output swing / ADC", hw.output_swing is not None),
+            ("the tiles' ADCs (output_bound)", hw.output_bound is not None),
         )
         if on
     ]

@@ -5,13 +5,22 @@ first array or digital; the ranges of a deployed chip are fixed at programming."
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from snnvar import Variation, models
-from snnvar.hardware import Restrictions, deploy, restrict, single_restrictions, tiles
+from snnvar.hardware import (
+    Restrictions,
+    deploy,
+    describe,
+    restrict,
+    single_restrictions,
+    tiles,
+)
 from snnvar.hardware.quantize import quantize_each
 from snnvar.hardware.tiles import (
     block_max,
@@ -229,3 +238,69 @@ def test_labels_round_trip_and_ablation_keeps_the_arrays() -> None:
     assert list(rows) == ["weights", "input", "output bound", "ADC", "all"]
     assert rows["weights"].array_rows == 128 and rows["ADC"].output_bits == 8
     assert rows["output bound"].output_bits is None and rows["ADC"].tiled
+
+
+def test_the_command_line_deploys_a_run_on_arrays(tmp_path, capsys) -> None:
+    from snnvar import datasets
+    from snnvar.evaluation import Report
+    from snnvar.runs import load_run
+    from tests.cli.invoke import cli
+
+    (tmp_path / "hw.toml").write_text(
+        "[hardware]\narray_rows = 24\ninput_range = 1.0\ninput_bits = 8\n"
+        "output_bound = 4.0\noutput_bits = 4\ndigital_bias = true\n"
+    )
+    tiny = ("--model", "fc2", "--model-option", "hidden=(16,)", "--epochs", "2", "--lr",
+            "0.01", "--ann", "--no-progress")  # fmt: skip
+    assert cli(capsys, "train", *tiny, "--out", tmp_path / "sgd")[0] == 0
+    code, _, err = cli(capsys, "evaluate", tmp_path / "sgd", "--hardware", tmp_path / "hw.toml",
+                       "--sigmas", "0", "--draws", "1", "--no-progress",
+                       "--out", tmp_path / "ev")  # fmt: skip
+    assert code == 0, err
+    hw = Restrictions(array_rows=24, input_range=1.0, input_bits=8, output_bound=4.0,
+                      output_bits=4, digital_bias=True)  # fmt: skip
+    report = Report.load(tmp_path / "ev")
+    assert [m["hardware"] for m in report.models.values()] == [hw.to_dict()]
+    chip = deploy(restrict(load_run(tmp_path / "sgd")[0], hw))  # 64 inputs: 3 arrays of 22, 21
+    layers = describe(chip)
+    assert [(d["row_blocks"], d["column_blocks"]) for d in layers] == [([22, 21, 21], [16]),
+                                                                       ([16], [10])]  # fmt: skip
+    test = datasets.get("digits", train=False)
+    x = torch.stack([test[i][0] for i in range(len(test))])
+    y = torch.tensor([int(test[i][1]) for i in range(len(test))])
+    with torch.no_grad():
+        acc = int((chip(x).argmax(-1) == y).sum()) / len(y)
+    assert report.row(report.methods[0], 0.0).accuracies == [acc]
+    assert acc > 0.3  # a model that learned something (chance: 0.1), so the outputs matter
+
+
+def test_a_bias_row_counts_in_its_tiles_full_scale() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(100, 4)
+    with torch.no_grad():
+        layer.weight.mul_(0.1)  # |W| <= 0.01 (the init's bound is 1/sqrt(100))
+        layer.bias.fill_(3.0)
+    x = torch.rand(6, 100) * 0.1  # each tile's |partial| <= 50 · 0.01 · 0.1 = 0.05
+    hw = Restrictions(array_rows=50, input_range=1.0, output_bound=20.0)
+    with torch.no_grad():
+        # tile ranges ±20 · 0.01 · 1 = ±0.2 hold the partial sums; the first tile's is
+        # ±20 · max(max|W|, |b|) = ±60, so its bias row is not clipped at ±0.2
+        y = deploy(restrict(nn.Sequential(layer), hw))(x)
+        torch.testing.assert_close(y, layer(x), **FLOAT)
+        digital = Restrictions(**{**hw.to_dict(), "digital_bias": True})
+        torch.testing.assert_close(deploy(restrict(nn.Sequential(layer), digital))(x),
+                                   layer(x), **FLOAT)  # fmt: skip
+
+
+def test_the_adc_ranges_move_with_the_chip_and_follow_loaded_weights() -> None:
+    layer, x = _layers()[0]
+    hw = Restrictions(array_rows=32, input_range=3.0, output_bound=0.2)  # clips, no bits
+    chip = deploy(restrict(nn.Sequential(layer), hw))
+    with torch.no_grad():
+        y = chip(x)
+        wide = copy.deepcopy(chip).double()  # moved: its ranges with it
+        torch.testing.assert_close(wide(x.double()), y.double(), **FLOAT)
+        other_layer = nn.Linear(90, 12)
+        other = deploy(restrict(nn.Sequential(other_layer), hw))
+        chip.load_state_dict(other.state_dict())  # programmed anew: the other's ranges
+        torch.testing.assert_close(chip(x), other(x), rtol=0, atol=0)
