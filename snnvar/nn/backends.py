@@ -7,7 +7,12 @@ a cell ``(x_t, state) -> (spikes_t, state)`` for :class:`~snnvar.nn.TimeLoop`.
 - ``"snntorch"``: ``snntorch.Leaky`` with the same β, θ, reset and reset timing;
   surrogates ``atan``, ``fast_sigmoid`` and ``straight_through`` are snntorch's
   own (snntorch's ``triangular`` is a different function, so ``triangle`` uses
-  snnvar's). Same spikes as snnvar's LIF.
+  snnvar's). Same spikes as snnvar's LIF with the reset one step after the spike
+  (``reset_delay=True``, snntorch's default) or no reset. A subtract or zero reset
+  in the same step (``reset_delay=False``) is snntorch's own neuron: its ``Leaky``
+  first applies the reset left over from the step before, so it misses spikes
+  that snnvar's LIF fires (x = 2.5, 1.0 with β = 0.5, θ = 1: snnvar spikes 1, 1,
+  snntorch 1, 0), and it does not detach that reset from the gradient.
 - ``"norse"``: norse's box LIF (``LIFBoxCell``: ``v ← v + Δt/τ (i − v)``, reset in
   the same step) with ``Δt/τ = 1 − β`` and the input scaled by ``1/(1 − β)``, so
   the membrane follows ``v ← β v + x`` as snnvar's LIF with ``reset_delay=False``

@@ -18,7 +18,8 @@ norse). The backward pass replaces ``H'(x)`` with a smooth ``σ'(x)``:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import torch
@@ -70,6 +71,17 @@ class Surrogate:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return _Spike.apply(x, self)
+
+    def __post_init__(self) -> None:
+        """Every parameter (a dataclass field) must be a finite number > 0: a zero or
+        negative one gives no or a reversed gradient."""
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                    and math.isfinite(value) and value > 0):  # fmt: skip
+                raise ValueError(
+                    f"{type(self).__name__}.{f.name} must be a finite number > 0, got {value!r}"
+                )
 
 
 @dataclass(frozen=True)

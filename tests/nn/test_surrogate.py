@@ -198,3 +198,19 @@ def test_surrogates_are_frozen_values() -> None:
 def test_the_base_class_has_no_derivative() -> None:
     with pytest.raises(NotImplementedError):
         Surrogate().derivative(torch.zeros(2))
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "field"),
+    [
+        ("atan", {"alpha": -1.0}, "ATan.alpha"),
+        ("atan", {"alpha": True}, "ATan.alpha"),
+        ("fast_sigmoid", {"slope": 0}, "FastSigmoid.slope"),
+        ("triangle", {"width": 0.0}, "Triangle.width"),
+        ("triangle", {"gamma": float("nan")}, "Triangle.gamma"),
+    ],
+)
+def test_a_parameter_that_gives_no_or_a_reversed_gradient_is_refused(name, params, field) -> None:
+    with pytest.raises(ValueError, match=rf"{field} must be a finite number > 0, got"):
+        snn.surrogate(name, **params)
+    assert snn.surrogate("triangle", gamma=1, width=0.5) == snn.Triangle(gamma=1, width=0.5)
