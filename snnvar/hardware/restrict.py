@@ -102,7 +102,7 @@ class _State:
         self.bn: tuple[_BatchNorm, int, int] | None = None  # module, first channel, channels
         self.deployed = False
         self.warned = False
-        self.reference: torch.Tensor | None = None  # W' as programmed (deploy): ADC ranges
+        self.ranges: torch.Tensor | None = None  # the ADCs' half-ranges, set by deploy
 
     @property
     def split(self) -> bool:
@@ -136,11 +136,11 @@ class _Restricted:
         raise NotImplementedError
 
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
-        """``.to()``, ``.double()``, ...: the programmed reference moves with the weights."""
+        """``.to()``, ``.double()``, ...: the ADC ranges set at deploy move with the weights."""
         out = super()._apply(fn, recurse)  # type: ignore[misc]
         state: _State = self.__dict__[_STATE]
-        if state.reference is not None:
-            state.reference = fn(state.reference)
+        if state.ranges is not None:
+            state.ranges = fn(state.ranges)
         return out
 
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
@@ -242,24 +242,37 @@ class _Restricted:
         state: _State = self.__dict__[_STATE]
         x = self._input(x)
         if state.deployed:  # programmed once: the weights are the chip's
-            w, b, reference = self.weight, self.bias, state.reference
+            w, b, ranges = self.weight, self.bias, state.ranges
         else:  # programmed at every call; a variation applied now reads W' and b'
-            programmed, b = self.programmed(x)
-            read = read_programmed(self, {"weight": programmed, "bias": b})
-            w, b, reference = read["weight"], read["bias"], programmed  # type: ignore[assignment]
+            w0, b0 = self.programmed(x)
+            read = read_programmed(self, {"weight": w0, "bias": b0})
+            w, b, ranges = read["weight"], read["bias"], self._adc_ranges(w0, b0)
         if not state.hw.tiled:
             return self._output(self._op(x, w, b))
-        return self._tiled(x, w, b, reference)
+        return self._tiled(x, w, b, ranges)  # type: ignore[arg-type]
+
+    def _adc_ranges(self, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor | None:
+        """The half-range of every tile's ADC (``output_bound``; None without one), from
+        the programmed (clean) ``W′`` and ``b′``: the periphery is set at programming,
+        the reads move around it."""
+        state: _State = self.__dict__[_STATE]
+        hw = state.hw
+        if hw.output_bound is None:
+            return None
+        return tiles.adc_ranges(
+            w, b if not hw.digital_bias else None, state.rows, state.cols,
+            hw.input_range if state.analog else 1.0,  # type: ignore[arg-type]
+            hw.output_bound, hw.bound_per_column,
+        )  # fmt: skip
 
     def _tiled(
         self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
-        reference: torch.Tensor | None,
+        ranges: torch.Tensor | None,
     ) -> torch.Tensor:  # fmt: skip
         """The layer over its arrays: a partial output per row block through that
         tile's ADC, added digitally (``snnvar.hardware.tiles``); the bias a row of the
         first array (its ``|b′|`` in that tile's full scale) or added after the ADCs
-        (``digital_bias``). ``reference``: the programmed ``W′`` that sets each tile's
-        ADC range (``output_bound``)."""
+        (``digital_bias``). ``ranges``: :meth:`_adc_ranges` (``output_bound``)."""
         state: _State = self.__dict__[_STATE]
         hw = state.hw
         linear = isinstance(self, nn.Linear)
@@ -269,18 +282,13 @@ class _Restricted:
             parts = self._partials(x, w, state.rows)
         else:
             parts = self._op(x, w, None).unsqueeze(tile_dim)
-        row_bias = b is not None and not hw.digital_bias
-        if row_bias:  # a row of the first array
+        if b is not None and not hw.digital_bias:  # a row of the first array
             rows = torch.cat([b.unsqueeze(0), b.new_zeros(len(state.rows) - 1, b.shape[0])])
             parts = parts + rows.view(per_tile)
-        if hw.output_bound is None:
+        if ranges is None:
             parts = self._output(parts)
         else:
-            half = tiles.adc_ranges(
-                w if reference is None else reference, b if row_bias else None, state.rows,
-                state.cols, hw.input_range if state.analog else 1.0,  # type: ignore[arg-type]
-                hw.output_bound, hw.bound_per_column,
-            ).view(per_tile)  # fmt: skip
+            half = ranges.view(per_tile)
             if hw.output_bits is not None:
                 parts = quantize_each(parts, _converter_levels(hw.output_bits), half)
             else:
@@ -294,7 +302,8 @@ class _Restricted:
 def _reprogrammed(module: nn.Module, _keys: Any) -> None:
     """A deployed chip that loads other weights is programmed anew: its ADC ranges
     follow the loaded weights."""
-    module.__dict__[_STATE].reference = module.weight.detach().clone()  # type: ignore[union-attr]
+    state: _State = module.__dict__[_STATE]
+    state.ranges = module._adc_ranges(module.weight, module.bias)  # type: ignore[operator]
 
 
 def _converter_levels(bits: int) -> int:
@@ -495,7 +504,7 @@ def deploy(restricted: nn.Module) -> nn.Module:
                 state.bn = None
             state.deployed = True
             if state.hw.bounded:  # the ADC ranges are set from the weights as programmed
-                state.reference = w.detach().clone()
+                state.ranges = m._adc_ranges(w, b)
                 m.register_load_state_dict_post_hook(_reprogrammed)
     for parent in chip.modules():
         for name, child in list(parent.named_children()):

@@ -81,24 +81,20 @@ def block_max(
     of column ``o`` within row block ``r`` only). Detached: a range set from the
     weights, not trained through."""
     a = w2d.detach().abs()
-    out = []
-    for start, end in _offsets(rows):
-        col_max = a[:, start:end].amax(dim=1)  # (out,)
-        if not per_column:
-            col_max = torch.cat([
-                col_max[c0:c1].amax().expand(c1 - c0) for c0, c1 in _offsets(cols)
-            ])  # fmt: skip
-        out.append(col_max)
-    return torch.stack(out)
+    per_row_block = [a[:, start:end].amax(dim=1) for start, end in _offsets(rows)]  # (out,)
+    return torch.stack([v if per_column else _column_block_max(v, cols) for v in per_row_block])
+
+
+def _column_block_max(values: torch.Tensor, cols: list[int]) -> torch.Tensor:
+    """``values`` (one per column) replaced by their largest within each column block."""
+    return torch.cat([values[c0:c1].amax().expand(c1 - c0) for c0, c1 in _offsets(cols)])
 
 
 def bias_max(b: torch.Tensor, cols: list[int], per_column: bool = False) -> torch.Tensor:
     """``|b|`` per column (``per_column``) or its largest per column block, shape
     ``(out,)``, detached: a bias held as a row of an array counts in its full scale."""
     a = b.detach().abs()
-    if per_column:
-        return a
-    return torch.cat([a[c0:c1].amax().expand(c1 - c0) for c0, c1 in _offsets(cols)])
+    return a if per_column else _column_block_max(a, cols)
 
 
 def adc_ranges(
