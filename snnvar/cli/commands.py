@@ -15,7 +15,7 @@ from ..conversion import ConversionConfig
 from ..demo import run_demo
 from ..distributed import init_from_env, is_main, on_main, rank_device
 from ..files import check_out_dir, read_toml, removing_new_dirs
-from ..hardware import Restrictions, devices_from_tables, devices_from_toml
+from ..hardware import EnergyCosts, Restrictions, devices_from_tables, devices_from_toml
 from ..nir import summary_text
 from ..runs import (
     RunSpec,
@@ -65,10 +65,11 @@ def _restrictions(args: argparse.Namespace) -> Restrictions | None:
     if args.hardware_file is not None:
         where = str(args.hardware_file)
         data = read_toml(args.hardware_file, "hardware")
-        if set(data) != {"hardware"} or not isinstance(data["hardware"], dict):
+        extra = set(data) - {"hardware", "energy"}
+        if "hardware" not in data or extra or not isinstance(data["hardware"], dict):
             raise CLIError(
-                f"hardware file {args.hardware_file} must hold one [hardware] table, "
-                f"got keys {sorted(data)}"
+                f"hardware file {args.hardware_file} must hold one [hardware] table (and "
+                f"an [energy] table), got keys {sorted(data)}"
             )
         table = data["hardware"]
     if table is None:
@@ -83,6 +84,20 @@ def _restrictions(args: argparse.Namespace) -> Restrictions | None:
         return Restrictions.from_dict(table)
     except ValueError as err:
         raise CLIError(f"{where}: {err}") from None
+
+
+def _energy(args: argparse.Namespace) -> EnergyCosts | None:
+    """The costs of ``--energy``: the ``[energy]`` table of ``--hardware FILE``, else the
+    defaults; None without ``--energy``."""
+    if not args.energy:
+        return None
+    if args.hardware_file is None:
+        raise CLIError("--energy prices the chip of --hardware FILE: give one")
+    table = read_toml(args.hardware_file, "hardware").get("energy", {})
+    try:
+        return EnergyCosts.from_dict(table)
+    except ValueError as err:
+        raise CLIError(f"{args.hardware_file}: {err}") from None
 
 
 def _devices(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -194,6 +209,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise CLIError(f"{len(args.name)} --name for {len(args.runs)} runs")
     conditions = _conditions(args)
     hardware = _restrictions(args)
+    energy = _energy(args)
     if args.ablation and hardware is None:
         raise CLIError("--ablation takes the restrictions of --hardware FILE")
     search = None
@@ -211,13 +227,15 @@ def _evaluate(args: argparse.Namespace) -> None:
         ablation=args.ablation, worst_case=search, landscape=args.landscape,
         histograms=args.histograms, batch_size=args.batch_size,
         device=rank_device(args.torch_device), root=args.data_root, progress=not args.no_progress,
+        energy=energy,
     )  # fmt: skip
     with removing_new_dirs(out):  # a failed write leaves no empty directory to block a rerun
         on_main(lambda: report.save(out, overwrite=args.overwrite))  # rank 0 writes
     if is_main():
         print(report.markdown(sigmas=None))
-        if report.worst_case:
-            print(report.worst_case_table())
+        for table in (report.worst_case_table(), report.energy_table()):
+            if table:
+                print(table)
         world = report.config["world_size"]
         ranks = f" (chips computed on {world} ranks)" if world > 1 else ""
         print(f"report written to {out}{ranks}")

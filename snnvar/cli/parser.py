@@ -203,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(Büchel et al.'s attack)",
     )  # fmt: skip
     e.add_argument(
+        "--energy", action="store_true",
+        help="with --hardware: price every chip's inference (energy by event, latency, area; "
+        "the [energy] table of the --hardware file, else snnvar.hardware.EnergyCosts' "
+        "defaults) and plot accuracy against energy",
+    )  # fmt: skip
+    e.add_argument(
         "--ablation", action="store_true",
         help="with --hardware: also every run on each restriction alone (what each costs), "
         "named 'RUN / restriction'",

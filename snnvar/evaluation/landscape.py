@@ -11,12 +11,14 @@ programmed weights. A flat, low curve is a robust network.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
 from torch import nn
 
 from ..datasets.batches import prepare_models
+from ..hardware.readout import noisy_layers, output_reads
 from ..hardware.restrict import refuse_undeployed
 from ..variation import Variation
 from .montecarlo import chip_seed, is_identity, named_models, run_pass
@@ -64,7 +66,8 @@ def loss_landscape(
     rows: list[dict[str, Any]] = []
     for method, m in named.items():
         batches = prepared[method]
-        clean = run_pass(m, batches, spikes=False)
+        noisy = bool(noisy_layers(m))
+        clean = None if noisy else run_pass(m, batches, spikes=False)
         for gamma in gammas:
             for sigma in sigmas:
                 point = replace(
@@ -72,10 +75,11 @@ def loss_landscape(
                 )
                 for d in range(directions):
                     s = chip_seed(seed, d)
-                    if is_identity(point):
+                    if is_identity(point) and not noisy:
                         result = clean
-                    else:
-                        with point.applied(m, seed=s):
+                    else:  # the chip's weights and output noise, from one seed
+                        chip = nullcontext() if is_identity(point) else point.applied(m, seed=s)
+                        with chip, output_reads(m, seed=s):
                             result = run_pass(m, batches, spikes=False)
                     rows.append(
                         {

@@ -7,7 +7,10 @@ noise ε is only rescaled as σ grows. Input spikes are encoded once per batch
 from ``(s, batch)``-derived generators (:func:`snnvar.datasets.encoding_seed`),
 so every chip and every model also sees the same input spikes. A variation
 that is the identity (σ = 0, no mean shift, no clipping or quantisation) is
-evaluated once and counted for all chips: it equals the plain accuracy exactly.
+evaluated once and counted for all chips: it equals the plain accuracy exactly;
+unless the model is a restricted chip with output noise
+(``Restrictions.output_noise``), whose every chip reads its own noise, seeded as
+its weights (:func:`snnvar.hardware.output_reads`).
 
 Noise streams are keyed by *device weight* (:func:`~snnvar.variation.device_keys`),
 not by module name: an ANN and its converted SNN draw the same ε for the same
@@ -32,6 +35,8 @@ from torch import nn
 from ..datasets.batches import Batches, prepare, prepare_models
 from ..distributed import gather_work, rank_and_world
 from ..hardware import DeviceModel, parse_time, refuse_undeployed, restrictions_of
+from ..hardware.energy import EnergyCosts, energy_meter, mean_energy
+from ..hardware.readout import noisy_layers, output_reads
 from ..nn.modes import eval_mode
 from ..nn.recording import is_spiking, neuron_layer_names, record_spikes
 from ..nn.unroll import check_logits
@@ -89,6 +94,9 @@ class PassResult:
     """Spikes per neuron per time step by neuron layer."""
     synops: dict[str, float]
     """Synaptic operations per sample by layer."""
+    energy: dict[str, Any] | None = None
+    """A chip's energy, latency and area per inference
+    (:meth:`snnvar.hardware.EnergyReport.to_dict`, less the costs); None: not metered."""
 
 
 @torch.no_grad()
@@ -97,6 +105,7 @@ def run_pass(
     batches: Batches,
     spikes: bool = True,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    energy: EnergyCosts | None = None,
 ) -> PassResult:
     """Accuracy (fraction), mean loss (``loss_fn(logits, targets)``, batch-mean;
     cross-entropy by default), and for SNNs spikes / rates / SynOps per sample.
@@ -104,7 +113,7 @@ def run_pass(
     The pass runs in eval mode (BatchNorm uses and keeps its running statistics,
     dropout is off); the model's mode is restored afterwards."""
     with eval_mode(model):
-        return _run_pass(model, batches, spikes, loss_fn)
+        return _run_pass(model, batches, spikes, loss_fn, energy)
 
 
 def _run_pass(
@@ -112,6 +121,7 @@ def _run_pass(
     batches: Batches,
     spikes: bool,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+    energy: EnergyCosts | None = None,
 ) -> PassResult:
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     record = spikes and bool(neuron_layer_names(model))
@@ -120,6 +130,7 @@ def _run_pass(
     with contextlib.ExitStack() as stack:
         rec = stack.enter_context(record_spikes(model)) if record else None
         syn = stack.enter_context(count_synops(model)) if record else None
+        meter = None if energy is None else stack.enter_context(energy_meter(model, energy))
         for x, y in batches:
             x, y = x.to(device), y.to(device)
             logits = check_logits(model, x, len(y), "evaluate")
@@ -138,7 +149,12 @@ def _run_pass(
         spikes={} if rec is None else rec.counts(),
         rates={} if rec is None else rec.rates(),
         synops={} if syn is None else {k: v / n for k, v in syn.layers.items()},
+        energy=None if meter is None else _without_costs(meter.to_dict()),
     )
+
+
+def _without_costs(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("costs", "samples")}
 
 
 def named_models(model: nn.Module | Mapping[str, nn.Module]) -> dict[str, nn.Module]:
@@ -331,6 +347,7 @@ def _row(
         seeds=seeds,
         variation=v.to_dict(strict=False),
         ranks=ranks,
+        energy=mean_energy([r.energy for r in results]),
     )
 
 
@@ -350,6 +367,7 @@ def evaluate(
     dataset: str | None = None,
     progress: bool = False,
     cache_mb: float = 512.0,
+    energy: EnergyCosts | None = None,
 ) -> Report:
     """Accuracy of ``model`` on ``draws`` simulated chips per condition (a variation
     at one σ, a device model at one read time).
@@ -389,6 +407,9 @@ def evaluate(
         spikes: record spikes, firing rates and synaptic operations per layer (SNNs).
         dataset: the data set's name, for the report.
         cache_mb: keep encoded inputs in memory up to this size (same values either way).
+        energy: price every chip's inference (:mod:`snnvar.hardware.energy`): each row
+            then carries the energy (pJ by event), latency (ns) and area (mm²) per
+            inference, means over its chips; every model must be a restricted chip.
 
     Chips are paired across models by device weight: a tensor draws its noise
     from its device key (its name, or the ANN weight a converted SNN's
@@ -406,6 +427,15 @@ def evaluate(
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
         raise ValueError(f"draws must be an integer in [1, {MAX_DRAWS:,}], got {draws!r}")
     named = named_models(model)
+    if energy is not None:
+        if not isinstance(energy, EnergyCosts):
+            raise TypeError(f"energy must be an EnergyCosts, got {type(energy).__name__}")
+        plain = [k for k, m in named.items() if restrictions_of(m) is None]
+        if plain:
+            raise ValueError(
+                f"energy is priced on a chip: models {plain} are not restricted (deploy "
+                "them with snnvar.hardware.restrict and deploy, or pass hardware=)"
+            )
     conditions = labelled_variations(variation, sigmas, times)
     if not all(is_identity(v) for _, v in conditions):  # chips: the weights they program
         for method, m in named.items():
@@ -413,13 +443,19 @@ def evaluate(
     batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
     rank, world = rank_and_world()
-    # the work units: one clean pass per (condition, model) that changes no weight, else
-    # one per chip; under torch.distributed each unit is computed whole on one rank
+    # the work units: one clean pass per (condition, model) that changes no weight and
+    # reads no output noise, else one per chip; under torch.distributed each unit is
+    # computed whole on one rank
+    noisy = {method: bool(noisy_layers(m)) for method, m in named.items()}
+
+    def once(v: Perturbation, method: str) -> bool:
+        return is_identity(v) and not noisy[method]
+
     units = [
-        (ci, method, None if is_identity(v) else k)
+        (ci, method, None if once(v, method) else k)
         for ci, (_, v) in enumerate(conditions)
         for method in named
-        for k in ([0] if is_identity(v) else range(draws))
+        for k in ([0] if once(v, method) else range(draws))
     ]
     bar = progress_bar(total=len(units), desc="chips", enabled=progress and rank == 0, leave=False)
 
@@ -427,10 +463,11 @@ def evaluate(
         ci, method, k = unit
         m, v = named[method], conditions[ci][1]
         if k is None:
-            result = run_pass(m, batches[method], spikes)
-        else:
-            with v.applied(m, seed=seeds[k]):
-                result = run_pass(m, batches[method], spikes)
+            result = run_pass(m, batches[method], spikes, energy=energy)
+        else:  # chip k: its weights and its output noise, both from its seed
+            chip = contextlib.nullcontext() if is_identity(v) else v.applied(m, seed=seeds[k])
+            with chip, output_reads(m, seed=seeds[k]):
+                result = run_pass(m, batches[method], spikes, energy=energy)
         bar.update(min(world, bar.total - bar.n))  # rank 0's share, scaled to the sweep
         return result
 
@@ -440,7 +477,7 @@ def evaluate(
     rows = []
     for ci, (label, v) in enumerate(conditions):
         for method, m in named.items():
-            if is_identity(v):
+            if once(v, method):
                 result, rk = found[(ci, method, None)]
                 results, ranks = [result] * draws, [rk] * draws
             else:
@@ -476,6 +513,7 @@ def evaluate(
             "chips": CHIP_SCHEME,
             "paired": len({json.dumps(w) for w in weights.values()}) == 1,
             "world_size": world,
+            **({"energy_costs": energy.to_dict()} if energy is not None else {}),
         },
     )
 

@@ -7,7 +7,9 @@ draws them through :func:`save_all`, imported only then.
 - device models: accuracy vs time after programming (log axis), bands of ± one std
   and of the worst to the best chip, one panel per device model;
 - the loss landscape: mean loss over directions vs σ·γ (γ = −1 to the left);
-- per-layer weight histograms, methods overlaid.
+- per-layer weight histograms, methods overlaid;
+- chips priced (``evaluate(energy=...)``): accuracy vs energy per inference, one
+  point per model (chip configuration) and panel per condition.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ if TYPE_CHECKING:
 
     from .report import Report
 
-__all__ = ["plot_accuracy", "plot_histograms", "plot_landscape", "plot_time", "save_all"]
+__all__ = [
+    "plot_accuracy",
+    "plot_energy",
+    "plot_histograms",
+    "plot_landscape",
+    "plot_time",
+    "save_all",
+]
 
 
 def plot_accuracy(report: Report, path: str | Path) -> Path:
@@ -105,6 +114,32 @@ def plot_time(report: Report, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_energy(report: Report, path: str | Path) -> Path:
+    """Accuracy (%, mean ± std over chips) vs energy per inference (nJ, log axis), one
+    point per model (a chip configuration: tiles, ADC bits, an SNN or its ANN) and one
+    panel per condition (label and σ or time)."""
+    rows = [r for r in report.results if r.energy is not None]
+    if not rows:
+        raise ValueError("the report prices no chip (evaluate(energy=EnergyCosts()))")
+    conditions = list(dict.fromkeys((r.label, r.sigma, r.time) for r in rows))
+    fig = _figure(figsize=(4.5 * len(conditions), 3.8))
+    axes = fig.subplots(1, len(conditions), squeeze=False)[0]
+    for ax, (label, sigma, time) in zip(axes, conditions, strict=True):
+        for r in rows:
+            if (r.label, r.sigma, r.time) != (label, sigma, time):
+                continue
+            nj = r.energy["energy_pj"]["total"] / 1e3  # type: ignore[index]
+            ax.errorbar([nj], [100 * r.accuracy_mean], yerr=[100 * r.accuracy_std],
+                        marker="o", capsize=3, label=r.method)  # fmt: skip
+        at = f"σ {100 * sigma:g} %" if sigma is not None else f"t {time:g} s"
+        ax.set_xscale("log")
+        ax.set(xlabel="energy per inference (nJ)", ylabel="accuracy (%)",
+               title=f"{label}, {at}")  # fmt: skip
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
 def plot_landscape(rows: list[dict[str, Any]], path: str | Path) -> Path:
     """Mean loss over directions (± std) vs γ·σ, per method (the WVAT paper's Fig. 7)."""
     if not rows:
@@ -166,6 +201,8 @@ def save_all(report: Report, out: Path) -> list[Path]:
         paths.append(plot_landscape(report.landscape, out / "landscape.png"))
     if report.histograms:
         paths.append(plot_histograms(report.histograms, out / "histograms.png"))
+    if any(r.energy is not None for r in report.results):
+        paths.append(plot_energy(report, out / "accuracy_energy.png"))
     return paths
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from ..files import prepare_out_dir, write_text
 from ..hardware.times import format_time
 from ..version import package_version
+from . import tables
 
 __all__ = ["REPORT_FILES", "REQUIRED_ROW_KEYS", "Report", "Row", "prepare_out_dir"]
 
@@ -142,6 +143,10 @@ class Row:
     ranks: list[int] | None = None
     """The torch.distributed rank that computed each chip, in chip order (all 0 in
     one process; a clean level's one pass repeated for every chip)."""
+    energy: dict[str, Any] | None = None
+    """A chip's inference, means over the chips (``evaluate(energy=...)``):
+    ``energy_pj`` by event and ``total``, ``layers_pj``, ``latency_ns``, ``area_mm2``,
+    ``events`` per layer (:mod:`snnvar.hardware.energy`); None: not priced."""
 
     @property
     def mode_label(self) -> str:
@@ -461,21 +466,12 @@ class Report:
 
     def spike_table(self) -> str:
         """Spikes and synaptic operations per sample per method and σ (SNN rows only)."""
-        rows = [r for r in self.results if r.spikes]
-        if not rows:
-            return ""
-        lines = [
-            "| method | variation | σ | spikes / sample | SynOps / sample |",
-            "|---|---|---|---|---|",
-        ]
-        for r in rows:
-            spk, syn = r.spikes_per_sample, r.synops_per_sample
-            lines.append(
-                f"| {r.method} | {r.label} | "
-                f"{format_time(r.time) if r.sigma is None else f'{100 * r.sigma:g} %'} | "
-                f"{'-' if spk is None else f'{spk:.1f}'} | {'-' if syn is None else f'{syn:.3g}'} |"
-            )
-        return "\n".join(lines) + "\n"
+        return tables.spike_table(self.results)
+
+    def energy_table(self) -> str:
+        """Accuracy beside the energy (by event), latency and area of one inference per
+        method and condition (priced rows only: ``evaluate(energy=...)``)."""
+        return tables.energy_table(self.results)
 
     # -- files --------------------------------------------------------------------------
 
@@ -521,7 +517,7 @@ class Report:
         write_text(written[0], self.to_json())  # atomically: a full disk leaves no half file
         write_text(written[1], self.csv())
         md = self.markdown(sigmas=None)
-        for extra in (self.worst_case_table(), self.spike_table()):
+        for extra in (self.worst_case_table(), self.spike_table(), self.energy_table()):
             if extra:
                 md += "\n" + extra
         write_text(written[2], md)

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ..datasets.batches import prepare
+from ..hardware.readout import output_reads
 from ..hardware.restrict import refuse_undeployed
 from ..nn.modes import eval_mode
 from ..variation import Perturbation, Variation
@@ -104,7 +105,8 @@ def worst_case_attack(
         data: a Dataset, a DataLoader or an ``(inputs, targets)`` pair.
         zeta: radius of the relative ball (0.05, 0.1: ζ = 5 / 10 %), >= 0.
         steps: ascent steps (Büchel et al. use 10), >= 1.
-        seed: seed of the random start and of the input encoding (recorded).
+        seed: seed of the random start, of the input encoding and, on a chip with output
+            noise (``Restrictions.output_noise``), of its reads (recorded).
         variation: selects the attacked weights (its ``targets``); None: Linear / Conv.
         attack_samples: the first samples whose loss the attack maximises (None: all);
             the accuracy is measured on all of ``data``.
@@ -142,7 +144,8 @@ def worst_case_attack(
         for n in names
     }  # fmt: skip
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    with eval_mode(model):
+    # a chip with output noise reads it from its own seed (not one of evaluate's chips)
+    with eval_mode(model), output_reads(model, seed=derive_seed(seed, 7, 1)):
         clean = run_pass(model, batches, spikes=False).accuracy
         targets = _clean_outputs(model, batches, attack_samples, device) if loss == "kl" else []
         for _ in range(steps):

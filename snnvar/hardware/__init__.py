@@ -23,6 +23,10 @@ points), ``drift`` (drift and its compensation), ``faults`` (stuck-at faults),
 ``checks`` (checks of settings), ``restrictions`` / ``restrict`` / ``quantize``
 (the circuit: HRAT), ``batchnorm`` (BatchNorm fused into the layer before it),
 ``tiles`` (a layer over arrays of finite size, each with its own converters),
+``readout`` (the seeded streams of the tiles' output noise), ``periphery``
+(what is set at programming), ``wires`` (IR drop), ``energy`` (energy,
+latency and area of an inference), ``measure`` (a
+restricted model's layers, the swing its outputs need, its ablation),
 ``aihwkit`` (:func:`from_aihwkit`: an aihwkit-lightning configuration as
 :class:`Restrictions`).
 """
@@ -33,20 +37,21 @@ from .custom import CustomDevice
 from .device_files import DEVICE_KINDS, device_from_dict, devices_from_tables, devices_from_toml
 from .devices import DeviceModel, DeviceRead, IdealDevice, ProgrammedChip
 from .drift import COMPENSATIONS
+from .energy import EnergyCosts, EnergyReport, energy_meter
 from .faults import StuckAt
+from .measure import ablation, describe, output_swing_from_data
 from .pcm import PCM
 from .quantize import quantize, ste_round
+from .readout import output_reads
 from .restrict import (
     DEPLOYABLE,
     SATURATION_WARNING,
     RestrictedConv2d,
     RestrictedLinear,
-    ablation,
     deploy,
-    describe,
-    output_swing_from_data,
     refuse_undeployed,
     restrict,
+    restricted_layers,
     restrictions_of,
 )
 from .restrictions import PRESETS, Restrictions, single_restrictions
@@ -64,6 +69,8 @@ __all__ = [
     "CustomDevice",
     "DeviceModel",
     "DeviceRead",
+    "EnergyCosts",
+    "EnergyReport",
     "IdealDevice",
     "ProgrammedChip",
     "RestrictedConv2d",
@@ -76,14 +83,17 @@ __all__ = [
     "device_from_dict",
     "devices_from_tables",
     "devices_from_toml",
+    "energy_meter",
     "format_time",
     "from_aihwkit",
     "mapping_scale",
+    "output_reads",
     "output_swing_from_data",
     "parse_time",
     "quantize",
     "refuse_undeployed",
     "restrict",
+    "restricted_layers",
     "restrictions_of",
     "single_restrictions",
     "ste_round",

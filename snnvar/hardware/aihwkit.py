@@ -13,6 +13,7 @@ aihwkit                                       snnvar ``Restrictions``
 ``forward.inp_res``                           ``input_bits`` (2^bits − 2 steps)
 ``forward.out_bound``                         ``output_bound`` (≤ 0: None)
 ``forward.out_res``                           ``output_bits`` (2^bits − 2 steps)
+``forward.out_noise``                         ``output_noise``, ``noise_over_tiles = True``
 ``modifier.quantization_type = DISCRETIZE``   ``weight_levels`` = ``modifier.res`` + 1
                                               (an even step count), each tile's max|W|
 (the bias: added digitally)                   ``digital_bias = True``
@@ -31,9 +32,16 @@ it normalises weights and inputs (``weight_scaling_omega``, noise and bound
 management, ``inp_bound``) before its ``out_bound`` applies, which these fields do
 not describe; its PCM noise model and drift compensation are not read either.
 
+Output noise: lightning divides ``out_noise`` by √(tiles of the layer) (its
+convention, ``noise_over_tiles``) and adds it in training only, as a
+regulariser; snnvar adds it at every read, in training and on every test chip
+(a chip's outputs are noisy when it is evaluated too): to train with it and
+test without, deploy the test chip with ``output_noise = 0``. Per-channel noise
+(``out_noise_per_channel``) is refused.
+
 Every other field that is switched on is refused by name (a ``ValueError``
-listing them all): output noise, weight noise modifiers, weight clipping, dynamic
-or data-initialised input ranges are not read (yet) from a configuration.
+listing them all): weight noise modifiers, weight clipping, dynamic or
+data-initialised input ranges are not read (yet) from a configuration.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ _AIHWKIT_ONLY = ("mapping.weight_scaling_omega", "forward.inp_bound", "noise_mod
 _MAPPED = {
     "mapping.max_input_size", "forward.inp_res",
     "forward.out_res", "forward.out_bound", "modifier.quantization_type", "modifier.res",
+    "forward.out_noise",
     "pre_post.input_range.enable", "pre_post.input_range.init_value",
     "pre_post.input_range.learn_input_range",
 }  # fmt: skip
@@ -151,8 +160,8 @@ def from_aihwkit(rpu_config: Any) -> Restrictions:
     if refused:
         raise ValueError(
             f"snnvar does not read these aihwkit settings: {refused}; switch them off "
-            "(0, -1, False or NONE) or model them in snnvar (output noise, weight noise "
-            "and drift: a Variation or a device model; a data-initialised input range: "
+            "(0, -1, False or NONE) or model them in snnvar (weight noise and drift: a "
+            "Variation or a device model; a data-initialised input range: "
             "set pre_post.input_range.init_from_data = 0 and init_value)"
         )
     inp_bits = _bits("forward.inp_res", leaves.get("forward.inp_res", -1))
@@ -174,7 +183,15 @@ def from_aihwkit(rpu_config: Any) -> Restrictions:
             )
         levels = round(states) + 1
     size = leaves.get("mapping.max_input_size", -1)
+    noise = float(leaves.get("forward.out_noise", 0.0))
+    if noise > 0 and not ranged:
+        raise ValueError(
+            "forward.out_noise needs pre_post.input_range.enable = True: the noise is "
+            "relative to a tile's full scale, input range × max|W|"
+        )
     return Restrictions(
+        output_noise=max(noise, 0.0),
+        noise_over_tiles=noise > 0,
         weight_levels=levels,
         input_bits=inp_bits,
         input_range=float(leaves["pre_post.input_range.init_value"]) if ranged else None,

@@ -63,21 +63,20 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ..nn.neurons import TimeLoop
 from ..nn.recording import is_spiking, neuron_layer_names
 from ..variation.engine import read_programmed
-from . import tiles
+from . import tiles, wires
 from .batchnorm import fused_class, update_running
+from .periphery import Periphery, periphery
 from .quantize import quantize, quantize_each
-from .restrictions import Restrictions, single_restrictions
+from .restrictions import Restrictions
 
 __all__ = [
     "DEPLOYABLE",
     "RestrictedConv2d",
     "RestrictedLinear",
-    "ablation",
     "deploy",
-    "describe",
-    "output_swing_from_data",
     "refuse_undeployed",
     "restrict",
+    "restricted_layers",
     "restrictions_of",
 ]
 
@@ -102,7 +101,8 @@ class _State:
         self.bn: tuple[_BatchNorm, int, int] | None = None  # module, first channel, channels
         self.deployed = False
         self.warned = False
-        self.ranges: torch.Tensor | None = None  # the ADCs' half-ranges, set by deploy
+        self.periphery: Periphery | None = None  # set by deploy from the programmed W′, b′
+        self.noise: torch.Generator | None = None  # its stream, set by readout.output_reads
 
     @property
     def split(self) -> bool:
@@ -126,6 +126,27 @@ class _Restricted:
         """Whether the weights are the programmed ones (:func:`deploy`)."""
         return self.__dict__[_STATE].deployed
 
+    @property
+    def output_stream(self) -> torch.Generator | None:
+        """The generator of the layer's output noise (:mod:`.readout` sets it)."""
+        return self.__dict__[_STATE].noise
+
+    @output_stream.setter
+    def output_stream(self, gen: torch.Generator | None) -> None:
+        self.__dict__[_STATE].noise = gen
+
+    def summary(self) -> dict[str, Any]:
+        """Name, analog input, fused BatchNorm, deployed, input scale, and the sizes of
+        the arrays' row and column blocks (:func:`snnvar.hardware.describe`)."""
+        state: _State = self.__dict__[_STATE]
+        a = self._scale()
+        return {
+            "layer": state.name, "analog_input": state.analog,
+            "batchnorm": state.bn is not None, "deployed": state.deployed,
+            "input_scale": float(a.detach()) if a is not None else None,
+            "row_blocks": list(state.rows), "column_blocks": list(state.cols),
+        }  # fmt: skip
+
     def programs_parameter(self, attr: str) -> bool:
         """True for ``weight`` and ``bias`` until deployed: the devices hold the
         programmed ``W'`` and ``b'``, so a variation reads those (the engine's
@@ -136,11 +157,11 @@ class _Restricted:
         raise NotImplementedError
 
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
-        """``.to()``, ``.double()``, ...: the ADC ranges set at deploy move with the weights."""
+        """``.to()``, ``.double()``, ...: the periphery set at deploy moves with the weights."""
         out = super()._apply(fn, recurse)  # type: ignore[misc]
         state: _State = self.__dict__[_STATE]
-        if state.ranges is not None:
-            state.ranges = fn(state.ranges)
+        if state.periphery is not None:
+            state.periphery = Periphery(*(None if t is None else fn(t) for t in state.periphery))
         return out
 
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
@@ -242,37 +263,69 @@ class _Restricted:
         state: _State = self.__dict__[_STATE]
         x = self._input(x)
         if state.deployed:  # programmed once: the weights are the chip's
-            w, b, ranges = self.weight, self.bias, state.ranges
+            w, b, periphery = self.weight, self.bias, state.periphery
         else:  # programmed at every call; a variation applied now reads W' and b'
             w0, b0 = self.programmed(x)
             read = read_programmed(self, {"weight": w0, "bias": b0})
-            w, b, ranges = read["weight"], read["bias"], self._adc_ranges(w0, b0)
+            w, b = read["weight"], read["bias"]
+            periphery = self._periphery(w0, b0)
         if not state.hw.tiled:
             return self._output(self._op(x, w, b))
-        return self._tiled(x, w, b, ranges)  # type: ignore[arg-type]
+        assert periphery is not None
+        if periphery.scale is not None:  # the wires: the conductances as the ADCs see them
+            w, b = self._through_wires(w, b, periphery.scale)
+        return self._tiled(x, w, b, periphery.ranges, periphery.sigma)
 
-    def _adc_ranges(self, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor | None:
-        """The half-range of every tile's ADC (``output_bound``; None without one), from
-        the programmed (clean) ``W′`` and ``b′``: the periphery is set at programming,
-        the reads move around it."""
+    def _periphery(self, w: torch.Tensor, b: torch.Tensor | None) -> Periphery:
+        """The layer's periphery (:func:`.periphery.periphery`) for the programmed
+        (clean) ``W′`` and ``b′``."""
+        state: _State = self.__dict__[_STATE]
+        return periphery(state.hw, w, b, state.rows, state.cols, self._x_max())
+
+    def _x_max(self) -> float:
+        """The largest input a tile receives: ``input_range`` for an analog input (1
+        without one: the wires' bias row is then driven at 1), 1 for spikes."""
+        state: _State = self.__dict__[_STATE]
+        return state.hw.input_range or 1.0 if state.analog else 1.0
+
+    def _through_wires(
+        self, w: torch.Tensor, b: torch.Tensor | None, scale: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``w`` and ``b`` as the wires' resistance leaves them (:mod:`.wires`): the
+        effective weights of every tile, the bias row (``b′/x_max`` driven at
+        ``x_max``) the first array's last."""
         state: _State = self.__dict__[_STATE]
         hw = state.hw
-        if hw.output_bound is None:
-            return None
-        return tiles.adc_ranges(
-            w, b if not hw.digital_bias else None, state.rows, state.cols,
-            hw.input_range if state.analog else 1.0,  # type: ignore[arg-type]
-            hw.output_bound, hw.bound_per_column,
-        )  # fmt: skip
+        x_max = self._x_max()
+        row = None if b is None or hw.digital_bias else b / x_max  # type: ignore[operator]
+        w2d, b_eff = wires.through_wires(
+            w.reshape(w.shape[0], -1), state.rows, state.cols, hw.wire_resistance, scale, row
+        )
+        return w2d.view_as(w), (b if row is None else b_eff * x_max)  # type: ignore[operator]
+
+    def _noise(self, like: torch.Tensor) -> torch.Tensor:
+        """Unit Gaussian noise shaped as ``like`` from the layer's output stream."""
+        state: _State = self.__dict__[_STATE]
+        gen = state.noise
+        if gen is None:
+            raise RuntimeError(
+                f"layer {state.name!r} adds output noise at every read (output_noise="
+                f"{state.hw.output_noise:g}), which needs a seed: run the model inside "
+                "snnvar.hardware.output_reads(model, seed=...) (snnvar.evaluate and the "
+                "training methods do)"
+            )
+        unit = torch.randn(like.shape, generator=gen, device=gen.device, dtype=like.dtype)
+        return unit.to(like.device)
 
     def _tiled(
         self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
-        ranges: torch.Tensor | None,
+        ranges: torch.Tensor | None, sigma: torch.Tensor | None,
     ) -> torch.Tensor:  # fmt: skip
-        """The layer over its arrays: a partial output per row block through that
-        tile's ADC, added digitally (``snnvar.hardware.tiles``); the bias a row of the
-        first array (its ``|b′|`` in that tile's full scale) or added after the ADCs
-        (``digital_bias``). ``ranges``: :meth:`_adc_ranges` (``output_bound``)."""
+        """The layer over its arrays: a partial output per row block, plus its output
+        noise (σ ``sigma``), through that tile's ADC, added digitally
+        (``snnvar.hardware.tiles``); the bias a row of the first array (its ``|b′|`` in
+        that tile's full scale) or added after the ADCs (``digital_bias``).
+        ``ranges``, ``sigma``: :meth:`_periphery`."""
         state: _State = self.__dict__[_STATE]
         hw = state.hw
         linear = isinstance(self, nn.Linear)
@@ -285,6 +338,8 @@ class _Restricted:
         if b is not None and not hw.digital_bias:  # a row of the first array
             rows = torch.cat([b.unsqueeze(0), b.new_zeros(len(state.rows) - 1, b.shape[0])])
             parts = parts + rows.view(per_tile)
+        if sigma is not None:  # every read, before the ADC
+            parts = parts + sigma.view(per_tile) * self._noise(parts)
         if ranges is None:
             parts = self._output(parts)
         else:
@@ -300,10 +355,10 @@ class _Restricted:
 
 
 def _reprogrammed(module: nn.Module, _keys: Any) -> None:
-    """A deployed chip that loads other weights is programmed anew: its ADC ranges
-    follow the loaded weights."""
+    """A deployed chip that loads other weights is programmed anew: its ADC ranges and
+    noise σ follow the loaded weights."""
     state: _State = module.__dict__[_STATE]
-    state.ranges = module._adc_ranges(module.weight, module.bias)  # type: ignore[operator]
+    state.periphery = module._periphery(module.weight, module.bias)  # type: ignore[operator]
 
 
 def _converter_levels(bits: int) -> int:
@@ -442,6 +497,11 @@ def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
     return chip
 
 
+def restricted_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The restricted Conv2d / Linear layers of ``model`` (:func:`restrict`), by path."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, _Restricted)}
+
+
 def restrictions_of(model: nn.Module) -> Restrictions | None:
     """The restrictions of a model made by :func:`restrict` (None: an unrestricted one)."""
     for m in model.modules():
@@ -503,67 +563,11 @@ def deploy(restricted: nn.Module) -> nn.Module:
                 fused.add(id(state.bn[0]))
                 state.bn = None
             state.deployed = True
-            if state.hw.bounded:  # the ADC ranges are set from the weights as programmed
-                state.ranges = m._adc_ranges(w, b)
+            if state.hw.tiled:  # the periphery, set from the weights as programmed
+                state.periphery = m._periphery(w, b)
                 m.register_load_state_dict_post_hook(_reprogrammed)
     for parent in chip.modules():
         for name, child in list(parent.named_children()):
             if id(child) in fused:
                 setattr(parent, name, nn.Identity())
     return chip
-
-
-@torch.no_grad()
-def output_swing_from_data(
-    model: nn.Module, inputs: torch.Tensor, percentile: float = 99.9, fuse_batchnorm: bool = True
-) -> float:
-    """An op-amp swing set from the data: the ``percentile`` of ``|output|`` of every
-    Conv2d / Linear of ``model`` (BatchNorm fused when ``fuse_batchnorm``) over
-    ``inputs`` (the model's input, e.g. a calibration batch), all layers pooled."""
-    if not 0.0 < percentile <= 100.0:
-        raise ValueError(f"percentile must lie in (0, 100], got {percentile}")
-    chip = restrict(model, Restrictions(fuse_batchnorm=fuse_batchnorm)).eval()
-    seen: list[torch.Tensor] = []
-    hooks = [
-        m.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().abs().flatten()))
-        for m in chip.modules()
-        if isinstance(m, _Restricted)
-    ]
-    try:
-        chip(inputs)
-    finally:
-        for h in hooks:
-            h.remove()
-    values = torch.cat(seen).float()
-    k = max(1, min(values.numel(), round(percentile / 100.0 * values.numel())))
-    return float(values.kthvalue(k).values)
-
-
-def ablation(model: nn.Module, restrictions: Restrictions) -> dict[str, nn.Module]:
-    """``model`` deployed on each of :func:`single_restrictions` (name -> chip), for
-    :func:`snnvar.evaluate`: every chip keeps the model's weight names, so all of them
-    see the same simulated devices. ``model`` must be unrestricted."""
-    if restrictions_of(model) is not None:
-        raise ValueError(
-            "ablation needs the unrestricted model (a model trained on the restricted chip "
-            "has no restriction to take away)"
-        )
-    return {
-        name: deploy(restrict(model, r)) for name, r in single_restrictions(restrictions).items()
-    }
-
-
-def describe(model: nn.Module) -> list[dict[str, Any]]:
-    """Per restricted layer: name, analog input, fused BatchNorm, input scale, and the
-    sizes of its arrays' row and column blocks."""
-    out = []
-    for m in model.modules():
-        if isinstance(m, _Restricted):
-            state: _State = m.__dict__[_STATE]
-            out.append({
-                "layer": state.name, "analog_input": state.analog,
-                "batchnorm": state.bn is not None, "deployed": state.deployed,
-                "input_scale": float(a.detach()) if (a := m._scale()) is not None else None,
-                "row_blocks": list(state.rows), "column_blocks": list(state.cols),
-            })  # fmt: skip
-    return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from .checks import int_at_least, optional_positive
+from .checks import int_at_least, nonnegative, optional_positive
 
 __all__ = ["PRESETS", "Restrictions", "single_restrictions"]
 
@@ -93,6 +93,23 @@ class Restrictions:
     """The bias is added digitally after the tiles' ADCs, as aihwkit adds it; False: it
     is an extra row of the first array, inside its ADC's range (HA-SGD poster,
     Fig. 5)."""
+    output_noise: float = 0.0
+    """σ of the additive Gaussian noise on every tile's analog output at every read (an
+    SNN: every time step), before its ADC, relative to the tile's full scale
+    ``x_max · max|W′|`` (its bias row included), as aihwkit's ``forward.out_noise``;
+    drawn from seeded streams (:func:`snnvar.hardware.output_reads`). 0: none. Needs
+    ``input_range``."""
+    wire_resistance: float = 0.0
+    """``ρ = r·g_max``: the resistance of one wire segment between neighbouring cells,
+    relative to the device's lowest resistance ``1/g_max`` (CrossSim's ``Rp``
+    normalised by ``Rmin``; aihwkit's ``1 / ir_drop_Gw_div_gmax``), ``g_max`` mapped to
+    each tile's ``max|W′|``: the IR drop of every tile to first order in ρ
+    (:mod:`snnvar.hardware.wires`), rows driven from one end, columns read at the
+    other; 0: ideal wires."""
+    noise_over_tiles: bool = False
+    """``output_noise`` divided by √(row blocks) of the layer, aihwkit-lightning's
+    convention (a layer's summed noise then does not grow with its split); False:
+    each tile's σ is ``output_noise`` of its full scale, as in aihwkit."""
 
     def __post_init__(self) -> None:
         int_at_least("weight_levels", self.weight_levels, 2)
@@ -105,7 +122,11 @@ class Restrictions:
         object.__setattr__(
             self, "output_bound", optional_positive("output_bound", self.output_bound)
         )
-        for name in ("learn_input_scale", "fuse_batchnorm", "bound_per_column", "digital_bias"):
+        for name in ("output_noise", "wire_resistance"):
+            object.__setattr__(self, name, nonnegative(name, getattr(self, name)))
+        flags = ("learn_input_scale", "fuse_batchnorm", "bound_per_column", "digital_bias",
+                 "noise_over_tiles")  # fmt: skip
+        for name in flags:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.input_bits is not None and self.input_range is None:
@@ -126,6 +147,11 @@ class Restrictions:
                              "input_range · max|W'|)")  # fmt: skip
         if self.bound_per_column and not self.bounded:
             raise ValueError("bound_per_column needs output_bound")
+        if self.output_noise > 0 and self.input_range is None:
+            raise ValueError("output_noise needs input_range (a tile's full scale is "
+                             "input_range · max|W'|)")  # fmt: skip
+        if self.noise_over_tiles and self.output_noise == 0:
+            raise ValueError("noise_over_tiles needs output_noise > 0")
         if self.weight_window is not None and self.weight_levels is None:
             raise ValueError("weight_window is the range of weight_levels: set weight_levels")
 
@@ -143,7 +169,19 @@ class Restrictions:
             or self.array_cols is not None
             or self.bounded
             or self.digital_bias
+            or self.noisy
+            or self.wired
         )
+
+    @property
+    def wired(self) -> bool:
+        """Whether the wires have resistance (``wire_resistance > 0``)."""
+        return self.wire_resistance > 0
+
+    @property
+    def noisy(self) -> bool:
+        """Whether every read adds output noise (``output_noise > 0``)."""
+        return self.output_noise > 0
 
     @property
     def active(self) -> bool:
@@ -170,6 +208,11 @@ class Restrictions:
             rows = "∞" if self.array_rows is None else self.array_rows
             cols = "∞" if self.array_cols is None else self.array_cols
             parts.append(f"tiles {rows}×{cols}")
+        if self.noisy:
+            per = "/√tiles" if self.noise_over_tiles else ""
+            parts.append(f"noise {self.output_noise:g}fs{per}")
+        if self.wired:
+            parts.append(f"wires ρ={self.wire_resistance:g}")
         if self.digital_bias:
             parts.append("bias digital")
         if self.bias_bits is not None:
@@ -226,8 +269,8 @@ def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
     one when ``fuse_batchnorm`` is on, as the chip cannot compute it; the arrays'
     size kept wherever it shapes the restriction: weight levels per array, the
     tiles' ADCs), then all of them: the rows of an ablation (what each restriction
-    costs alone). A relative ADC range (``output_bound``) is defined by
-    ``input_range``, so its rows clip the inputs too."""
+    costs alone). A relative ADC range (``output_bound``) and output noise are
+    defined by ``input_range``, so their rows clip the inputs too."""
     hw = restrictions
     bn = hw.fuse_batchnorm
     arrays = {"array_rows": hw.array_rows, "array_cols": hw.array_cols}
@@ -256,6 +299,13 @@ def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
             bound_per_column=hw.bound_per_column, output_bits=hw.output_bits,
             input_range=hw.input_range if hw.bounded else None, **output,
         )  # fmt: skip
+    if hw.noisy:
+        out["output noise"] = Restrictions(
+            output_noise=hw.output_noise, noise_over_tiles=hw.noise_over_tiles,
+            input_range=hw.input_range, **output,
+        )  # fmt: skip
+    if hw.wired:
+        out["wires"] = Restrictions(wire_resistance=hw.wire_resistance, **output)
     if hw.bias_bits is not None:
         out["bias"] = Restrictions(bias_bits=hw.bias_bits, fuse_batchnorm=bn)
     if bn:

@@ -292,7 +292,8 @@ def _chip(model: nn.Module, chip: Draw | None) -> Iterator[None]:
 
 def _prepare(model: nn.Module, omit_converters: bool, chip: Draw | None) -> nn.Module:
     """A restricted model deployed (its programmed weights); its converters checked."""
-    from ..hardware.restrict import deploy, describe, restrictions_of
+    from ..hardware.measure import describe
+    from ..hardware.restrict import deploy, restrictions_of
 
     hw = restrictions_of(model)
     if hw is None:
@@ -397,7 +398,7 @@ def _build(
     nir: Any, model: nn.Module, prefix: str, layers: SpikingSequential,
     shape: tuple[int, ...], dt: float,
 ) -> Any:  # fmt: skip
-    from ..hardware.restrict import describe
+    from ..hardware.measure import describe
 
     b = _Builder(nir, dt)
     # a restricted analog layer's learned input scale a: the gain of its input stage

@@ -24,7 +24,7 @@ from torch import nn
 from ..distributed import is_main
 from ..evaluation import Report, evaluate, loss_landscape, weight_histograms, worst_case_attack
 from ..evaluation.montecarlo import MAX_DRAWS, labelled_variations
-from ..hardware import DeviceModel, Restrictions, ablation
+from ..hardware import DeviceModel, EnergyCosts, Restrictions, ablation
 from ..variation import Perturbation, Variation
 from .build import run_dataset
 from .directory import load_run, on_chip, run_label
@@ -148,6 +148,7 @@ def evaluate_runs(
     device: str | torch.device | None = None,
     root: str | Path | None = None,
     progress: bool = False,
+    energy: EnergyCosts | None = None,
 ) -> Report:
     """Evaluate run directories on the same simulated chips; the :class:`~snnvar.evaluation.Report`.
 
@@ -174,6 +175,8 @@ def evaluate_runs(
         device: the torch device to compute on (None: the CPU).
         root: the data root (None: ``$SNNVAR_DATA``).
         progress: progress bars.
+        energy: price every chip's inference (``snnvar.evaluate``'s ``energy``): every
+            run must be on a chip (its own restrictions, or ``hardware``).
     """
     runs = [Path(r) for r in runs]
     if not runs:
@@ -212,7 +215,7 @@ def evaluate_runs(
     report = evaluate(
         models, test, conditions, sigmas=sigmas, times=times, draws=draws, seed=seed,
         encoder=encoders, time_steps=steps, batch_size=batch_size, dataset=specs[0].dataset,
-        progress=progress,
+        progress=progress, energy=energy,
     )  # fmt: skip
     for name, model in models.items():
         for zeta in worst_case.zetas if worst_case else ():

@@ -13,7 +13,9 @@ Every step draws its randomness from ``step_seed``, a function of the method's
 ``seed`` and its step count: replicas of a data-parallel job that share the
 seed apply the same perturbation at the same step. Variation draws use the
 engine's ``"train"`` seed domain, so no training draw repeats a test chip of
-:func:`snnvar.evaluate`, whatever the seeds.
+:func:`snnvar.evaluate`, whatever the seeds; so does the output noise of a
+restricted chip (``Restrictions.output_noise``), read from the step's seed in
+every pass of the step (:func:`snnvar.hardware.output_reads`).
 
 Side effects, the same for every method:
 
@@ -45,6 +47,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from ..hardware.readout import output_reads
 from ..variation import Perturbation
 from ..variation.seeding import derive_seed
 
@@ -177,8 +180,9 @@ class Method(torch.optim.Optimizer):
         self._step_passes = 0
         self._first_loss = None
         self._inputs = inputs
-        try:
-            self._step(closure)
+        try:  # a chip's output noise (restricted layers) from the step's seed
+            with output_reads(self.model, seed=self.step_seed, domain="train"):
+                self._step(closure)
         finally:
             self._inputs = None
         self.steps += 1

@@ -22,6 +22,8 @@ from torch import nn
 from torch.optim.swa_utils import SWALR, AveragedModel
 from torch.optim.swa_utils import update_bn as _torch_update_bn
 
+from ..hardware.readout import output_reads
+
 __all__ = ["SWA", "SWAConfig", "update_bn"]
 
 ANNEAL_STRATEGIES = ("cos", "linear")
@@ -101,15 +103,16 @@ class SWA:
             self.scheduler.step()
         return True
 
-    def finish(self, batches: Iterable[Any]) -> nn.Module:
-        """BatchNorm statistics of the average over ``batches``, then the average into
-        ``model``. Returns ``model``."""
+    def finish(self, batches: Iterable[Any], seed: int = 0) -> nn.Module:
+        """BatchNorm statistics of the average over ``batches`` (``seed``: of a chip's
+        output noise, :func:`update_bn`), then the average into ``model``. Returns
+        ``model``."""
         if self.count == 0:
             raise ValueError(
                 f"no epoch was averaged (start_epoch={self.config.start_epoch}): "
                 "train up to start_epoch before finishing SWA"
             )
-        update_bn(self.averaged.module, batches)
+        update_bn(self.averaged.module, batches, seed=seed)
         self.trained = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.model.load_state_dict(self.averaged.module.state_dict())
         return self.model
@@ -140,13 +143,15 @@ def update_bn(
     model: nn.Module,
     batches: Iterable[Any],
     encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    seed: int = 0,
 ) -> None:
     """Recompute the BatchNorm running statistics of ``model`` in one pass.
 
     ``batches`` yields inputs or ``(inputs, targets)`` pairs (a DataLoader);
     ``encode`` turns a raw batch into model input (e.g. a rate encoder to
     ``[T, B, ...]``), so SNN BatchNorm layers see spike trains, not images.
-    A model without BatchNorm is left untouched.
+    A model without BatchNorm is left untouched. A restricted chip with output noise
+    reads it from ``seed`` in the training domain (:func:`snnvar.hardware.output_reads`).
     """
 
     def inputs() -> Iterable[torch.Tensor]:
@@ -154,4 +159,5 @@ def update_bn(
             x = batch[0] if isinstance(batch, list | tuple) else batch
             yield x if encode is None else encode(x)
 
-    _torch_update_bn(inputs(), model)
+    with output_reads(model, seed=seed, domain="train"):
+        _torch_update_bn(inputs(), model)

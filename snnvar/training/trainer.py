@@ -30,6 +30,7 @@ from .. import datasets
 from ..distributed import is_main, rank_and_world
 from ..fields import check_types
 from ..files import write_bytes, write_text
+from ..hardware.readout import output_reads
 from ..nn.modes import eval_mode
 from ..nn.unroll import check_logits
 from ..progress import progress_bar
@@ -225,8 +226,11 @@ class Trainer:
         loader = self._loader(data, 0, shuffle=False)
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         self.swa.finish(
-            self.encode(x, datasets.encoding_generator(seed, i, after)).to(device)
-            for i, (x, _) in enumerate(loader)
+            (
+                self.encode(x, datasets.encoding_generator(seed, i, after)).to(device)
+                for i, (x, _) in enumerate(loader)
+            ),
+            seed=derive_seed(seed, after, 4),
         )
 
     def _train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
@@ -296,14 +300,16 @@ class Trainer:
         """Loss (``loss_fn``, batch means weighted by batch size) and accuracy on ``data``,
         in eval mode (the model's mode is restored afterwards), without gradients; the
         input encoding of batch ``b`` is seeded ``datasets.encoding_seed(seed, b)``, as
-        in :func:`snnvar.evaluate`."""
+        in :func:`snnvar.evaluate`; a restricted chip's output noise is read from
+        ``derive_seed(seed, 5)`` in the training domain."""
         cfg = self.config
         batches = datasets.prepare(
             data, self.model, cfg.encoder, cfg.time_steps, cfg.batch_size, cfg.seed, cache_mb=0
         )
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         loss, correct = 0.0, 0
-        with eval_mode(self.model), torch.no_grad():
+        reads = output_reads(self.model, seed=derive_seed(cfg.seed, 5), domain="train")
+        with eval_mode(self.model), torch.no_grad(), reads:
             for x, y in batches:
                 x, y = x.to(device), y.to(device)
                 logits = check_logits(self.model, x, len(y), "Trainer.evaluate")

@@ -20,8 +20,8 @@ from aihwkit_lightning.simulator.configs import (
 )
 from torch import nn
 
-from snnvar.hardware import Restrictions, deploy, from_aihwkit, restrict
-from snnvar.hardware.tiles import split_sizes
+from snnvar.hardware import Restrictions, deploy, from_aihwkit, output_reads, restrict
+from snnvar.hardware.tiles import block_max, split_sizes
 
 CLOSE = 1e-5
 """Float32 partial sums in two orders (the same tiles, the same converters)."""
@@ -113,12 +113,13 @@ def test_unquantised_weights_and_a_layer_on_one_array_agree_too() -> None:
 def test_from_aihwkit_refuses_what_it_does_not_read_by_name() -> None:
     cfg = _config()
     cfg.forward.out_noise = 0.04
+    cfg.forward.out_noise_per_channel = True
     cfg.modifier.noise_type = WeightNoiseInjectionType.ADD_NORMAL
     cfg.modifier.std_dev = 0.02
     cfg.clip.type = WeightClipType.LAYER_GAUSSIAN
     with pytest.raises(ValueError, match="does not read these aihwkit settings") as err:
         from_aihwkit(cfg)
-    for name in ("forward.out_noise", "modifier.noise_type", "modifier.std_dev", "clip.type"):
+    for name in ("out_noise_per_channel", "modifier.noise_type", "modifier.std_dev", "clip.type"):
         assert name in str(err.value)
     cases = [
         (lambda c: setattr(c.pre_post.input_range, "init_from_data", 100), "init_from_data"),
@@ -129,6 +130,9 @@ def test_from_aihwkit_refuses_what_it_does_not_read_by_name() -> None:
         (lambda c: setattr(c.modifier, "res", 1 / 15), r"is 15 steps; .* an even number"),
         (lambda c: setattr(c.pre_post.input_range, "enable", False),
          "inp_res needs pre_post.input_range.enable"),
+        (lambda c: (setattr(c.forward, "inp_res", -1), setattr(c.forward, "out_noise", 0.1),
+                    setattr(c.pre_post.input_range, "enable", False)),
+         "out_noise needs pre_post.input_range.enable"),
     ]  # fmt: skip
     for change, message in cases:
         cfg = _config()
@@ -160,3 +164,44 @@ class _AihwkitConfig:
 def test_aihwkits_own_configuration_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"aihwkit configuration \(it has \['mapping.weight_sc"):
         from_aihwkit(_AihwkitConfig())
+
+
+NOISE_STD_TOLERANCE = 0.03
+"""Relative: the sample std of ~10^5 Gaussian draws is within 1 % of σ (4 standard
+errors); 3 % leaves room and still tells σ from σ·√(tiles) or σ/√(tiles)."""
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: (nn.Linear(200, 40), torch.randn(2500, 200)),
+        lambda: (nn.Conv2d(20, 16, 3, padding=1), torch.randn(64, 20, 10, 10)),
+    ],
+    ids=["linear", "conv2d"],
+)
+def test_output_noise_has_aihwkit_lightnings_statistics(make) -> None:
+    """Lightning adds out_noise in training mode, σ = out_noise/√tiles · r · max|W_tile|
+    per tile before the ADC: snnvar's chip (noise_over_tiles) draws the same σ."""
+    torch.manual_seed(3)
+    layer, x = make()
+    cfg = _config(weights=False)
+    cfg.forward.out_noise, cfg.forward.out_bound = 0.05, -1.0
+    cfg.forward.inp_res, cfg.forward.out_res = -1, -1
+    hw = from_aihwkit(cfg)
+    assert hw.output_noise == 0.05 and hw.noise_over_tiles and hw.array_rows == 64
+    theirs = (AnalogLinear if isinstance(layer, nn.Linear) else AnalogConv2d).from_digital(
+        layer, cfg
+    )
+    chip = deploy(restrict(nn.Sequential(layer), hw))
+    rows = split_sizes(layer.weight[0].numel(), 64)
+    w2d = layer.weight.detach().reshape(len(layer.weight), -1)
+    per_tile = block_max(w2d, rows, [len(w2d)])  # (tiles, out): one column block
+    expected = 0.05 * 2.0 * float(per_tile[:, 0].pow(2).mean().sqrt())  # Σ over tiles / n
+    with torch.no_grad():
+        clean = layer(x.clamp(-2.0, 2.0))
+        theirs_noise = theirs.train()(x) - clean
+        with output_reads(chip, seed=0):
+            ours_noise = chip(x) - clean
+    for noise in (theirs_noise, ours_noise):
+        assert abs(float(noise.std()) / expected - 1) < NOISE_STD_TOLERANCE
+        assert abs(float(noise.mean())) < 4 * expected / math.sqrt(noise.numel())
