@@ -11,9 +11,17 @@ output_bits=b, digital_bias=True)`` (aihwkit's mapping: 8-bit DAC over the pixel
 sums fewer products per ADC, so its partial sums clip less at a given bound and
 quantise on a finer grid; more arrays add more ADCs, whose rounding errors add up.
 
+``--methods sgd,hrat,hrat+wvat`` trains HRAT (and HRAT + WVAT at σ = 5 %) on the
+chip of ``--train-rows`` rows with a 6-bit ADC (and the output noise), and deploys
+each trained model on every configuration (its weights loaded into that chip);
+``--output-noise`` adds that noise (relative to each tile's full scale) to every
+configuration; ``--energy`` prices each configuration's inference
+(:class:`snnvar.hardware.EnergyCosts` defaults).
+
     python benchmarks/tiles_accuracy.py [--dataset mnist] [--model spiking_cnn2]
         [--spiking] [--data-root ../shared/data] [--epochs 1] [--test-samples 2000]
-        [--draws 5] [--bound 10] [--seed 0] [--json benchmarks/results/tiles_accuracy.json]
+        [--draws 5] [--bound 10] [--seed 0] [--methods sgd] [--output-noise 0]
+        [--train-rows 256] [--energy] [--json benchmarks/results/tiles_accuracy.json]
 """
 
 from __future__ import annotations
@@ -22,13 +30,14 @@ import argparse
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 import snnvar
 from snnvar import Variation, datasets
-from snnvar.hardware import Restrictions, deploy, restrict
+from snnvar.hardware import EnergyCosts, Restrictions, deploy, restrict
 from snnvar.runs import RunSpec, build_trainer
 from snnvar.training import TrainConfig
 
@@ -51,8 +60,16 @@ def main() -> None:
     parser.add_argument("--bound", type=float, default=10.0, help="output_bound of the ADCs")
     parser.add_argument("--time-steps", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default="sgd", help="sgd, hrat, hrat+wvat (comma-separated)")
+    parser.add_argument("--output-noise", type=float, default=0.0)
+    parser.add_argument("--train-rows", type=int, default=256, help="HRAT's arrays")
+    parser.add_argument("--energy", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    methods = args.methods.split(",")
+    unknown = sorted(set(methods) - {"sgd", "hrat", "hrat+wvat"})
+    if unknown:
+        parser.error(f"unknown methods {unknown}; allowed: sgd, hrat, hrat+wvat")
     start = time.perf_counter()
     opts = {} if args.dataset == "digits" else {"root": args.data_root, "download": False}
     train = datasets.get(args.dataset, **opts)
@@ -63,59 +80,94 @@ def main() -> None:
     encoder = "direct" if args.spiking else "none"
     spec = RunSpec(
         model=args.model, spiking=args.spiking, dataset=args.dataset, lr=args.lr,
+        variation=Variation(SIGMA),
         train=TrainConfig(epochs=args.epochs, batch_size=64, encoder=encoder, seed=args.seed,
                           time_steps=args.time_steps, progress=False),
     )  # fmt: skip
-    trainer = build_trainer(spec, data=train)
-    trainer.fit(train)
-    model = trainer.model.eval()
-    train_s = time.perf_counter() - start
 
-    chips: dict[str, torch.nn.Module] = {"unrestricted": model}
-    for bits in BITS:
-        for rows in ROWS:
-            hw = Restrictions(
-                array_rows=rows, input_range=1.0, input_bits=8, output_bound=args.bound,
-                output_bits=bits, digital_bias=True,
-            )  # fmt: skip
-            chips[f"{bits}-bit ADC, {rows or 'one array'} rows"] = deploy(restrict(model, hw))
+    def chip_of(rows: int | None, bits: int) -> Restrictions:
+        return Restrictions(
+            array_rows=rows, input_range=1.0, input_bits=8, output_bound=args.bound,
+            output_bits=bits, digital_bias=True, output_noise=args.output_noise,
+        )  # fmt: skip
+
+    trained: dict[str, torch.nn.Module] = {}
+    train_s: dict[str, float] = {}
+    for method in methods:
+        t0 = time.perf_counter()
+        hw = None if method == "sgd" else chip_of(args.train_rows, 6)
+        run = replace(spec, method="wvat" if method == "hrat+wvat" else "sgd", hardware=hw)
+        trainer = build_trainer(run, data=train)
+        trainer.fit(train)
+        trained[method] = trainer.model.eval()
+        train_s[method] = time.perf_counter() - t0
+    base = build_trainer(spec, data=train).model  # the architecture, to restrict anew
+
+    chips: dict[str, torch.nn.Module] = {"unrestricted": trained.get("sgd", base)}
+    for method, model in trained.items():
+        for bits in BITS:
+            for rows in ROWS:
+                chip = restrict(base, chip_of(rows, bits))
+                chip.load_state_dict(model.state_dict())  # HRAT's weights on this chip
+                chips[_name(method, bits, rows)] = deploy(chip)
     io = {"encoder": encoder, "time_steps": args.time_steps, "spikes": False}
+    priced = {k: m for k, m in chips.items() if k != "unrestricted"}
     report = snnvar.evaluate(chips, test, Variation(0.0), sigmas=(0.0, SIGMA),
                              draws=args.draws, seed=args.seed, **io)  # fmt: skip
+    energy = None
+    if args.energy:  # one clean pass per configuration on the first 200 test images
+        few = torch.utils.data.Subset(test, range(min(200, len(test))))
+        energy = snnvar.evaluate(priced, few, Variation(0.0), sigmas=(0.0,), draws=1,
+                                 seed=args.seed, energy=EnergyCosts(), **io)  # fmt: skip
+    noise = f", output noise {args.output_noise:g} of each tile's full scale" if (
+        args.output_noise) else ""  # fmt: skip
     lines = [
         f"{args.model} {'SNN' if args.spiking else 'ANN'} on {args.dataset} ({len(train)} "
-        f"training, {len(test)} test samples), SGD (Adam lr {args.lr}) {args.epochs} epochs, "
+        f"training, {len(test)} test samples), Adam lr {args.lr}, {args.epochs} epochs, "
         f"seed {args.seed}; ADC range ±{args.bound:g} × tile full scale, 8-bit DAC over ±1, "
-        f"bias digital; {args.draws} chips at σ = {SIGMA:.0%} of each layer's range",
-        "",
-        "| ADC | " + " | ".join(f"{r} rows" if r else "one array" for r in ROWS) + " |",
-        "|---" * (len(ROWS) + 1) + "|",
+        f"bias digital{noise}; {args.draws} chips at σ = {SIGMA:.0%} of each layer's range; "
+        f"HRAT trained on {args.train_rows} rows, 6-bit ADC",
     ]
+    for method in trained:
+        lines += ["", f"**{method}** (training {train_s[method] / 60:.1f} min)", "",
+                  "| ADC | " + " | ".join(f"{r} rows" if r else "one array" for r in ROWS) + " |",
+                  "|---" * (len(ROWS) + 1) + "|"]  # fmt: skip
+        for bits in BITS:
+            cells = []
+            for rows in ROWS:
+                name = _name(method, bits, rows)
+                c, n = report.row(name, 0.0), report.row(name, SIGMA)
+                cell = (f"{100 * c.accuracy_mean:.2f} / {100 * n.accuracy_mean:.2f} ± "
+                        f"{100 * n.accuracy_std:.2f}")  # fmt: skip
+                if energy is not None and method == methods[0]:
+                    e = energy.row(name, 0.0).energy
+                    cell += f" ({e['energy_pj']['total'] / 1e3:.3g} nJ)"  # type: ignore[index]
+                cells.append(cell)
+            lines.append(f"| {bits} bits | " + " | ".join(cells) + " |")
     clean = report.row("unrestricted", 0.0).accuracy_mean
     noisy = report.row("unrestricted", SIGMA)
-    for bits in BITS:
-        cells = []
-        for rows in ROWS:
-            name = f"{bits}-bit ADC, {rows or 'one array'} rows"
-            c, n = report.row(name, 0.0), report.row(name, SIGMA)
-            cells.append(f"{100 * c.accuracy_mean:.2f} / {100 * n.accuracy_mean:.2f} ± "
-                         f"{100 * n.accuracy_std:.2f}")  # fmt: skip
-        lines.append(f"| {bits} bits | " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"each cell: clean chip / σ = {SIGMA:.0%} (mean ± std of the chips); unrestricted "
-        f"model {100 * clean:.2f} / {100 * noisy.accuracy_mean:.2f} ± "
+        f"each cell: clean chip / σ = {SIGMA:.0%} (mean ± std of the chips)"
+        + (" (energy per inference, the first method)" if energy is not None else "")
+        + f"; unrestricted model {100 * clean:.2f} / {100 * noisy.accuracy_mean:.2f} ± "
         f"{100 * noisy.accuracy_std:.2f}",
-        f"training {train_s / 60:.1f} min, wall time {(time.perf_counter() - start) / 60:.1f} "
-        f"min on {platform.platform()} ({torch.get_num_threads()} threads)",
+        f"wall time {(time.perf_counter() - start) / 60:.1f} min on {platform.platform()} "
+        f"({torch.get_num_threads()} threads)",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(
-            {"table": text, "report": report.to_dict(), "seed": args.seed, "bound": args.bound},
+            {"table": text, "report": report.to_dict(), "seed": args.seed, "bound": args.bound,
+             "output_noise": args.output_noise, "methods": methods,
+             "energy": None if energy is None else energy.to_dict()},
             indent=1))  # fmt: skip
+
+
+def _name(method: str, bits: int, rows: int | None) -> str:
+    return f"{method}: {bits}-bit ADC, {rows or 'one array'} rows"
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ the bias added digitally; batch 128. Networks: a 784-512-512-10 MLP and a two-co
 CNN (1→32→64 channels, 3×3, on 28×28, then a Linear), ANNs. Columns: ``plain``
 (PyTorch, no noise), ``sgd+noise`` (snnvar's noise injection unrestricted),
 ``restricted`` (the same noise on one array per layer), ``tiles`` (on 256-row
-arrays), ``lightning`` (aihwkit-lightning's layers, the same tiles and converters).
+arrays), ``lightning`` (aihwkit-lightning's layers, the same tiles and converters),
+and both with output noise on every read (``out_noise`` 0.04 of each tile's full
+scale, lightning's convention ``/√tiles``: ``tiles+out``, ``lightning+out``). Step
+``k`` draws its training noise (and output noise) from seed ``k`` in the training
+domain; lightning draws from torch's global generator, seeded 0 per column.
 
     python benchmarks/tiles_speed.py [--steps 20] [--threads 2]
         [--json benchmarks/results/tiles_speed.json]
@@ -28,9 +32,9 @@ from torch import nn
 
 import snnvar
 from snnvar import Variation
-from snnvar.hardware import Restrictions, from_aihwkit, restrict
+from snnvar.hardware import Restrictions, from_aihwkit, output_reads, restrict
 
-ROWS, SIGMA, BATCH = 256, 0.1, 128
+ROWS, SIGMA, BATCH, OUT_NOISE = 256, 0.1, 128, 0.04
 
 
 def mlp() -> nn.Module:
@@ -46,7 +50,7 @@ def cnn() -> nn.Module:
     )  # fmt: skip
 
 
-def lightning_config():
+def lightning_config(out_noise: float = 0.0):
     from aihwkit_lightning.simulator.configs import (
         TorchInferenceRPUConfig,
         WeightNoiseInjectionType,
@@ -59,6 +63,7 @@ def lightning_config():
     ir.enable, ir.learn_input_range, ir.init_from_data, ir.init_value = True, False, 0, 3.0
     cfg.modifier.noise_type = WeightNoiseInjectionType.ADD_NORMAL
     cfg.modifier.std_dev = SIGMA
+    cfg.forward.out_noise = out_noise
     return cfg
 
 
@@ -75,19 +80,21 @@ def chip_config() -> Restrictions:
 
 def step_ms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, noise: Variation | None,
             steps: int) -> float:  # fmt: skip
-    """Milliseconds per SGD step (after three warm-up steps)."""
+    """Milliseconds per SGD step (after three warm-up steps); step ``k`` seeded ``k``."""
+    torch.manual_seed(0)  # lightning's noise
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     model.train()
 
     def step(k: int) -> None:
         opt.zero_grad()
-        if noise is None:
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-        else:
-            with noise.applied(model, seed=k, domain="train"):
+        with output_reads(model, seed=k, domain="train"):  # a no-op without output noise
+            if noise is None:
                 loss = nn.functional.cross_entropy(model(x), y)
                 loss.backward()
+            else:
+                with noise.applied(model, seed=k, domain="train"):
+                    loss = nn.functional.cross_entropy(model(x), y)
+                    loss.backward()
         opt.step()
 
     for k in range(3):
@@ -109,6 +116,7 @@ def main() -> None:
 
     noise = Variation(SIGMA, relative_to="max")
     hw = chip_config()
+    noisy = Restrictions(**{**hw.to_dict(), "output_noise": OUT_NOISE, "noise_over_tiles": True})
     rows = {}
     for name, make in (("mlp 784-512-512-10", mlp), ("cnn 2 conv", cnn)):
         torch.manual_seed(0)
@@ -124,6 +132,9 @@ def main() -> None:
                     **hw.to_dict(), "array_rows": None})), noise),
                 ("tiles", restrict(base, hw), noise),
                 ("lightning", convert_to_analog(copy.deepcopy(base), lightning_config()), None),
+                ("tiles+out", restrict(base, noisy), noise),
+                ("lightning+out", convert_to_analog(copy.deepcopy(base),
+                                                    lightning_config(OUT_NOISE)), None),
             ):  # fmt: skip
                 times.setdefault(label, []).append(step_ms(model, x, y, perturb, args.steps))
         med = {k: sorted(v)[1] for k, v in times.items()}
@@ -132,12 +143,16 @@ def main() -> None:
             "tiles / sgd+noise": round(med["tiles"] / med["sgd+noise"], 2),
             "tiles / restricted": round(med["tiles"] / med["restricted"], 2),
             "tiles / lightning": round(med["tiles"] / med["lightning"], 2),
+            "tiles+out / sgd+noise": round(med["tiles+out"] / med["sgd+noise"], 2),
+            "tiles+out / lightning+out": round(med["tiles+out"] / med["lightning+out"], 2),
         }
         print(name, json.dumps(rows[name]))
     record = {
         "benchmark": "tiles_speed", "snnvar": snnvar.__version__, "torch": torch.__version__,
         "threads": args.threads, "steps": args.steps, "batch": BATCH, "rows": ROWS,
-        "sigma": SIGMA, "chip": hw.label(), "cpu": platform.processor() or platform.machine(),
+        "sigma": SIGMA, "chip": hw.label(), "noisy chip": noisy.label(),
+        "seeds": "step k: seed k, training domain (snnvar); torch.manual_seed(0) per column",
+        "cpu": platform.processor() or platform.machine(),
         "results": rows,
     }  # fmt: skip
     if args.json:
