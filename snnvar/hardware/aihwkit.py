@@ -36,7 +36,9 @@ Output noise: lightning divides ``out_noise`` by √(tiles of the layer) (its
 convention, ``noise_over_tiles``) and adds it in training only, as a
 regulariser; snnvar adds it at every read, in training and on every test chip
 (a chip's outputs are noisy when it is evaluated too): to train with it and
-test without, deploy the test chip with ``output_noise = 0``. Per-channel noise
+test without, restrict the model anew with ``output_noise = 0``, load the trained
+weights and deploy that (from Python: the command line deploys an HRAT run on
+its own restrictions only). Per-channel noise
 (``out_noise_per_channel``) is refused.
 
 Every other field that is switched on is refused by name (a ``ValueError``

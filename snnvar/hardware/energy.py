@@ -70,8 +70,8 @@ class EnergyCosts:
     (Walden's scaling); NeuroSim's ``SarADC`` at 22 nm spends about 42 fJ on 5 bits
     (7 µW over 6 ns), 1.3 fJ per level."""
     adc_time: float = 10e-9
-    """Duration of one conversion (s), after the read: NeuroSim's SAR ADC takes
-    ``log2(levels) + 1`` cycles of 1 ns, 9 ns for 8 bits."""
+    """Duration of one conversion (s), after the read, whatever its bits: NeuroSim's
+    SAR ADC takes ``log2(levels) + 1`` cycles of 1 ns (9 ns for 8 bits)."""
     adc_bits: int = 8
     """ADC resolution where the chip has none (``Restrictions.output_bits`` None)."""
     dac_fom: float = 1.3e-15
@@ -82,8 +82,13 @@ class EnergyCosts:
     addition: float = 0.1e-12
     """One digital addition of partial outputs (J): a 32-bit integer addition at
     45 nm, 0.1 pJ (Horowitz, ISSCC 2014)."""
+    activation: float = 0.03e-12
+    """One digital activation of an ANN's output (J; a ReLU's comparison): an 8-bit
+    integer addition at 45 nm, 0.03 pJ (Horowitz, ISSCC 2014)."""
     neuron_update: float = 81e-12
-    """One update of a digital LIF neuron (J): Loihi's active neuron update, 81 pJ."""
+    """One update of a digital LIF neuron (J): Loihi's active neuron update, 81 pJ
+    (a programmable digital neuron; an analog neuron beside the array costs orders
+    of magnitude less: set its own figure to compare)."""
     spike: float = 3e-12
     """Routing one spike to the next layer (J): Loihi's tile hop, 3.0 pJ."""
     feature_size: float = 22e-9
@@ -147,7 +152,8 @@ class LayerEvents:
     additions: float = 0.0
     """Digital additions of partial outputs across row blocks (and a digital bias)."""
     devices: int = 0
-    """Devices of the layer (two per weight and bias row)."""
+    """Devices of the layer's arrays, used or not (two arrays of ``array_rows`` ×
+    ``array_cols`` per tile: positive and negative weights; a bias row counts)."""
     arrays: int = 0
     """Arrays (tiles) of the layer."""
     array_rows: int = 0
@@ -156,6 +162,12 @@ class LayerEvents:
     """Columns of one array (its ADCs)."""
     analog: bool = False
     """Whether the input is analog (DACs) or spikes (1-bit drivers)."""
+    activations: float = 0.0
+    """Digital activations of the outputs (an ANN's: ReLU and requantisation; an
+    SNN's outputs feed neurons, counted as neuron updates)."""
+    spiking_next: bool = False
+    """Whether the layer's outputs feed spiking neurons or the readout of an SNN (no
+    digital activation)."""
 
 
 @dataclass
@@ -175,7 +187,7 @@ class EnergyReport:
 
     def layer_energy(self, name: str) -> dict[str, float]:
         """One layer's energy per inference by event (pJ): ``dac``, ``drive``,
-        ``devices``, ``adc``, ``additions``."""
+        ``devices``, ``adc``, ``additions``, ``activations``."""
         c, e, n = self.costs, self.layers[name], self.samples
         cell_wire = c.wire_capacitance * c.cell_width * c.feature_size * c.read_voltage**2
         return {
@@ -184,12 +196,13 @@ class EnergyReport:
             "devices": e.cell_reads * c.g_max * c.read_voltage**2 * c.read_time / n / PICO,
             "adc": e.adc_conversions * c.adc_fom * 2**e.adc_bits / n / PICO,
             "additions": e.additions * c.addition / n / PICO,
+            "activations": e.activations * c.activation / n / PICO,
         }
 
     def energy(self) -> dict[str, float]:
         """The energy of one inference by event (pJ), all layers summed, with
         ``neurons`` (updates), ``spikes`` (routing) and ``total``."""
-        out = dict.fromkeys(("dac", "drive", "devices", "adc", "additions"), 0.0)
+        out = dict.fromkeys(("dac", "drive", "devices", "adc", "additions", "activations"), 0.0)
         for name in self.layers:
             for k, v in self.layer_energy(name).items():
                 out[k] += v
@@ -207,14 +220,16 @@ class EnergyReport:
         return reads * per_read / 1e-9
 
     def area(self) -> float:
-        """The chip's area (mm²): devices, and each array's DACs (analog inputs) and
-        ADCs."""
+        """The chip's area (mm²): the devices of every array (used or not), each
+        array's ADCs and, for an analog input, its DACs (a spike's 1-bit driver is not
+        counted)."""
         c = self.costs
         total = 0.0
         for e in self.layers.values():
             total += e.devices * c.cell_height * c.cell_width * c.feature_size**2
             total += e.arrays * e.array_cols * c.adc_area
-            total += e.arrays * e.array_rows * c.dac_area
+            if e.analog:
+                total += e.arrays * e.array_rows * c.dac_area
         return total / 1e-6
 
     def to_dict(self) -> dict[str, Any]:
@@ -274,13 +289,21 @@ def _count(layer: nn.Module, x: torch.Tensor, y: torch.Tensor, e: LayerEvents) -
     g = w2d.abs() / tiles.element_max(w2d, rows, cols).clamp(min=1e-30)  # G / g_max
     e.row_charge += float(charge.sum()) * out
     e.cell_reads += float(charge @ g.sum(0))
+    bias = layer.bias  # type: ignore[union-attr]
+    row_bias = bias is not None and not hw.digital_bias
+    if row_bias:  # a row b′/x_max of the first array, driven at x_max at every read
+        first = tiles.element_max(w2d, rows, cols)[:, 0].clamp(min=1e-30)  # its g_max weight
+        scale = torch.maximum(first, bias.detach().abs() / _x_max(layer))
+        e.row_charge += reads * out
+        e.cell_reads += reads * float((bias.detach().abs() / _x_max(layer) / scale).sum())
     e.adc_conversions += reads * len(rows) * out
-    e.additions += reads * out * (len(rows) - 1 + (hw.digital_bias and layer.bias is not None))
-    e.devices = 2 * (w2d.numel() + (out if layer.bias is not None else 0))  # type: ignore[union-attr]
+    e.additions += reads * out * (len(rows) - 1 + (bias is not None and hw.digital_bias))
     e.arrays = len(rows) * len(cols)
-    e.array_rows = hw.array_rows or max(rows)
+    e.array_rows = (hw.array_rows or max(rows)) + row_bias
     e.array_cols = hw.array_cols or max(cols)
+    e.devices = 2 * e.arrays * e.array_rows * e.array_cols  # two arrays: ± weights
     e.analog = bool(info["analog_input"])
+    e.activations += 0.0 if e.spiking_next else float(y.numel())
 
 
 @contextlib.contextmanager
@@ -297,12 +320,16 @@ def energy_meter(model: nn.Module, costs: EnergyCosts | None = None) -> Iterator
             "(snnvar.hardware.restrict / deploy)"
         )
     report = EnergyReport(costs or EnergyCosts(), samples=0)
-    batch_dim = 1 if is_spiking(model) else 0
+    spiking_model = is_spiking(model)
+    in_shape = getattr(model, "in_shape", None)
 
     def count_samples(_m: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
-        report.samples += int(args[0].shape[batch_dim])
+        x = args[0]
+        unencoded = in_shape is not None and x.dim() == len(in_shape) + 1  # [B, ...]
+        report.samples += int(x.shape[1 if spiking_model and not unencoded else 0])
 
-    events = {name: LayerEvents(adc_bits=0) for name in layers}
+    # a spiking model's layers feed neurons or its readout: no digital activation
+    events = {name: LayerEvents(spiking_next=spiking_model) for name in layers}
     report.layers = events
 
     def hook_for(name: str):

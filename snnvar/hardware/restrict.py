@@ -104,6 +104,11 @@ class _State:
         self.periphery: Periphery | None = None  # set by deploy from the programmed W′, b′
         self.noise: torch.Generator | None = None  # its stream, set by readout.output_reads
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy (``deepcopy``, ``torch.save``) is not inside its original's
+        ``output_reads`` block: it holds no output-noise stream."""
+        return {**self.__dict__, "noise": None}
+
     @property
     def split(self) -> bool:
         """Whether the layer spans more than one array."""
@@ -298,9 +303,12 @@ class _Restricted:
         hw = state.hw
         x_max = self._x_max()
         row = None if b is None or hw.digital_bias else b / x_max  # type: ignore[operator]
-        w2d, b_eff = wires.through_wires(
-            w.reshape(w.shape[0], -1), state.rows, state.cols, hw.wire_resistance, scale, row
-        )
+        try:
+            w2d, b_eff = wires.through_wires(
+                w.reshape(w.shape[0], -1), state.rows, state.cols, hw.wire_resistance, scale, row
+            )
+        except ValueError as err:
+            raise ValueError(f"layer {state.name!r}: {err}") from None
         return w2d.view_as(w), (b if row is None else b_eff * x_max)  # type: ignore[operator]
 
     def _noise(self, like: torch.Tensor) -> torch.Tensor:

@@ -40,19 +40,30 @@ import itertools
 
 import torch
 
-__all__ = ["MAX_NODES", "first_order", "nodal_currents", "through_wires"]
+__all__ = ["MAX_DROP", "MAX_NODES", "drop", "first_order", "nodal_currents", "through_wires"]
 
 MAX_NODES = 8192
 """The largest network :func:`nodal_currents` solves (a dense solve: 2·rows·cols nodes)."""
 
+MAX_DROP = 0.25
+"""The largest first-order drop ``ρ (A + K)`` of any cell a restricted layer accepts:
+beyond it the first order misses a growing share of the drop (about the drop itself:
+the table in the hardware guide) and, past 1, flips a conductance's sign."""
 
-def first_order(g: torch.Tensor, rho: float) -> torch.Tensor:
-    """The effective conductances ``g_qi (1 − ρ (A_qi + K_qi))`` of one array of
+
+def drop(g: torch.Tensor, rho: float) -> torch.Tensor:
+    """Every cell's first-order relative drop ``ρ (A_qi + K_qi)`` in one array of
     conductances ``g`` (``[..., rows, cols]``, relative to ``g_max``; see the module
     docstring) whose wire segments are ``ρ = r·g_max``."""
     a = g.flip(-1).cumsum(-1).flip(-1).cumsum(-1)  # Σ_{k ≤ i} Σ_{m ≥ k} g_jm
     k = g.cumsum(-2).flip(-2).cumsum(-2).flip(-2)  # Σ_{s ≥ q} Σ_{j ≤ s} g_ji
-    return g * (1.0 - rho * (a + k))
+    return rho * (a + k)
+
+
+def first_order(g: torch.Tensor, rho: float) -> torch.Tensor:
+    """The effective conductances ``g_qi (1 − ρ (A_qi + K_qi))`` of one array (see
+    :func:`drop`)."""
+    return g * (1.0 - drop(g, rho))
 
 
 def nodal_currents(g: torch.Tensor, v: torch.Tensor, rho: float) -> torch.Tensor:
@@ -113,23 +124,34 @@ def through_wires(
     ``cols`` blocks whose wires have ``ρ`` (:func:`first_order`, each tile's positive
     and negative weights on their own array), and of ``bias_row`` (``[out]``, a last
     row of the first row block; None: no bias row). ``scale`` (``[len(rows), out]``):
-    the weight at ``g_max`` of each tile's columns (its programmed ``max|W′|``)."""
+    the weight at ``g_max`` of each tile's columns (its programmed ``max|W′|``); an
+    all-zero tile holds no current. Raises ``ValueError`` when a cell's drop exceeds
+    :data:`MAX_DROP`."""
     out_rows, out_bias = [], None
+    worst = 0.0
     starts = list(itertools.accumulate([0, *rows]))
     for r, (r0, r1) in enumerate(itertools.pairwise(starts)):
         block = w2d[:, r0:r1]
         with_bias = r == 0 and bias_row is not None
         if with_bias:
             block = torch.cat([block, bias_row.unsqueeze(1)], dim=1)  # type: ignore[union-attr]
-        s = scale[r].unsqueeze(1)  # [out, 1]
+        s = scale[r].unsqueeze(1).clamp(min=torch.finfo(block.dtype).tiny)  # [out, 1]
         g = (block / s).T  # [in, out]: rows are the inputs, columns the outputs
         parts = []
         for c0, c1 in itertools.pairwise(itertools.accumulate([0, *cols])):
             tile = g[:, c0:c1]  # its positive and negative weights on two arrays
             pos, neg = tile.clamp(min=0), (-tile).clamp(min=0)
-            parts.append(first_order(pos, rho) - first_order(neg, rho))
+            d_pos, d_neg = drop(pos, rho), drop(neg, rho)
+            worst = max(worst, float(d_pos.detach().max()), float(d_neg.detach().max()))
+            parts.append(pos * (1.0 - d_pos) - neg * (1.0 - d_neg))
         eff = torch.cat(parts, dim=1).T * s  # [out, in]
         if with_bias:
             eff, out_bias = eff[:, :-1], eff[:, -1]
         out_rows.append(eff)
+    if worst > MAX_DROP:
+        raise ValueError(
+            f"wire_resistance {rho:g} drops a cell's current by {worst:.0%} to first order, "
+            f"more than the model holds for ({MAX_DROP:.0%}; snnvar.hardware.wires): use "
+            "smaller arrays (array_rows / array_cols) or a smaller wire_resistance"
+        )
     return torch.cat(out_rows, dim=1), out_bias

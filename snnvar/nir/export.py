@@ -12,6 +12,7 @@ from torch import nn
 
 from ..conversion.convert import Amplitude
 from ..conversion.fuse import fuse_batchnorm
+from ..hardware.readout import output_reads
 from ..models.network import Concat
 from ..nn.neurons import LIF, TimeLoop
 from ..nn.sequential import Readout, SpikingSequential, over_time
@@ -313,13 +314,15 @@ def _prepare(model: nn.Module, omit_converters: bool, chip: Draw | None) -> nn.M
             ("input DAC / input range", hw.input_range is not None),
             ("output swing / ADC", hw.output_swing is not None),
             ("the tiles' ADCs (output_bound)", hw.output_bound is not None),
+            ("output noise on every read", hw.noisy),
+            ("the wires' IR drop", hw.wired),
         )
         if on
     ]
     if circuit and not omit_converters:
         raise ValueError(
             f"the model is restricted with {' and '.join(circuit)} ({hw.label()}), which NIR "
-            "cannot express (no clipping or rounding primitive): the graph would hold the "
+            "cannot express (no clipping, rounding or noise primitive): the graph would hold the "
             "programmed weights without them. Pass omit_converters=True to export exactly "
             "that (the input scale is folded into the weights), or restrict with only "
             "weight_levels / bias_bits / fuse_batchnorm for an exact export"
@@ -358,9 +361,9 @@ def to_nir(
         chip: a static :class:`~snnvar.Draw` (``variation.sample(model, seed=...)``):
             export the weights of that simulated chip, bit for bit those
             :func:`snnvar.evaluate` reads for the same variation and seed.
-        omit_converters: for a model restricted with an input DAC or an output
-            swing / ADC, export the programmed weights without those circuits
-            (NIR has none); otherwise such a model is refused.
+        omit_converters: for a model restricted with an input DAC, an output
+            swing / ADC, output noise or resistive wires, export the programmed weights
+            without those circuits (NIR has none); otherwise such a model is refused.
 
     Layers: Linear → ``Affine`` (``Linear`` without bias), Conv2d → ``Conv2d``
     (BatchNorm folded in with its running statistics), AvgPool2d → ``AvgPool2d``,
@@ -386,7 +389,9 @@ def to_nir(
     modes = [(m, m.training) for m in model.modules()]
     model.eval()  # inference: BatchNorm's running statistics, no dropout; none updated
     try:
-        with _chip(model, chip):
+        # the layers run once on zeros for their shapes: a noisy chip's reads are drawn
+        # (seed 0) and thrown away with them
+        with _chip(model, chip), output_reads(model, seed=0):
             graph = _build(nir, model, prefix, layers, shape, dt)
     finally:
         for m, training in modes:

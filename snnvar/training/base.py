@@ -15,7 +15,9 @@ seed apply the same perturbation at the same step. Variation draws use the
 engine's ``"train"`` seed domain, so no training draw repeats a test chip of
 :func:`snnvar.evaluate`, whatever the seeds; so does the output noise of a
 restricted chip (``Restrictions.output_noise``), read from the step's seed in
-every pass of the step (:func:`snnvar.hardware.output_reads`).
+every pass of the step (:func:`snnvar.hardware.output_reads`; under
+torch.distributed from ``derive_seed(step_seed, rank)``: each replica reads its own
+samples' noise, while the weights' noise is the same on every replica).
 
 Side effects, the same for every method:
 
@@ -47,7 +49,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from ..hardware.readout import output_reads
+from ..distributed import rank_and_world
+from ..hardware.readout import noisy_layers, output_reads
 from ..variation import Perturbation
 from ..variation.seeding import derive_seed
 
@@ -89,13 +92,28 @@ def frozen_norm_stats(model: nn.Module) -> Iterator[None]:
             m.momentum = momentum
 
 
-RngState = tuple[torch.Tensor, torch.device, torch.Tensor | None]
-"""The CPU generator's state, the model's device, and that device's generator state."""
+RngState = tuple[
+    torch.Tensor, torch.device, torch.Tensor | None, list[tuple[torch.Generator, torch.Tensor]]
+]
+"""The CPU generator's state, the model's device, that device's generator state, and
+the states of the model's output-noise streams (:func:`snnvar.hardware.output_reads`)."""
 
 
 def rng_state(model: nn.Module) -> RngState:
-    """The global RNG state that dropout in ``model`` draws from: the CPU's, and the
-    accelerator's for a model on one (CUDA, or any backend with ``get_rng_state``)."""
+    """The random state that dropout in ``model`` draws from: the CPU's, the
+    accelerator's for a model on one (CUDA, or any backend with ``get_rng_state``),
+    and the output-noise streams of a restricted chip read now."""
+    streams = [
+        (gen, gen.get_state())
+        for m in noisy_layers(model).values()
+        if (gen := m.output_stream) is not None  # type: ignore[union-attr]
+    ]
+    return (*_global_rng_state(model), streams)
+
+
+def _global_rng_state(
+    model: nn.Module,
+) -> tuple[torch.Tensor, torch.device, torch.Tensor | None]:
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     if device.type == "cpu":
         return torch.get_rng_state(), device, None
@@ -112,8 +130,11 @@ def rng_state(model: nn.Module) -> RngState:
 
 
 def set_rng_state(state: RngState) -> None:
-    """Restore a state from :func:`rng_state`: the next pass draws the same dropout masks."""
-    cpu, device, accelerator = state
+    """Restore a state from :func:`rng_state`: the next pass draws the same dropout masks
+    (and output noise)."""
+    cpu, device, accelerator, streams = state
+    for gen, saved in streams:
+        gen.set_state(saved)
     torch.set_rng_state(cpu)
     if accelerator is None:
         return
@@ -180,8 +201,10 @@ class Method(torch.optim.Optimizer):
         self._step_passes = 0
         self._first_loss = None
         self._inputs = inputs
+        rank, world = rank_and_world()  # every replica its own samples' output noise
+        reads = self.step_seed if world == 1 else derive_seed(self.step_seed, rank)
         try:  # a chip's output noise (restricted layers) from the step's seed
-            with output_reads(self.model, seed=self.step_seed, domain="train"):
+            with output_reads(self.model, seed=reads, domain="train"):
                 self._step(closure)
         finally:
             self._inputs = None

@@ -188,7 +188,7 @@ ROW_KEYS = (
 def test_rows_are_frozen_and_typed(report) -> None:
     row = report.row("wvat", 0.1, "dynamic")
     assert isinstance(row, Row) and all(isinstance(r, Row) for r in report.results)
-    assert tuple(row.to_dict()) == (*ROW_KEYS, "time", "ranks")
+    assert tuple(row.to_dict()) == (*ROW_KEYS, "time", "ranks", "energy")
     assert row.redraw == "step" and report.row("wvat", 0.1).redraw is None
     with pytest.raises(AttributeError):
         row.accuracy_mean = 1.0  # type: ignore[misc]

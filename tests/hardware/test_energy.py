@@ -33,8 +33,10 @@ def test_a_linear_chips_events_are_the_hand_counts() -> None:
     assert report.samples == 2
     e = report.layers["0"]
     assert (e.reads, e.dac_conversions, e.adc_conversions, e.additions) == (2, 8, 12, 2 * 3 * 2)
+    # two tiles of 2 × 3, each with a positive and a negative array; the bias digital
     assert (e.dac_bits, e.adc_bits, e.devices, e.arrays, e.array_rows, e.array_cols) == (
-        4, 5, 2 * (12 + 3), 2, 2, 3)  # fmt: skip
+        4, 5, 2 * 2 * 2 * 3, 2, 2, 3)  # fmt: skip
+    assert e.activations == 2 * 3  # an ANN's outputs pass a digital activation
     w = layer.weight.detach().abs()
     v = x.abs().clamp(max=1.0)  # |x| / x_max, clipped at the input range
     g = torch.cat([w[:, :2] / w[:, :2].max(), w[:, 2:] / w[:, 2:].max()], dim=1)  # G/g_max
@@ -48,12 +50,31 @@ def test_a_linear_chips_events_are_the_hand_counts() -> None:
     assert pj["devices"] == pytest.approx(
         cells * c.g_max * c.read_voltage**2 * c.read_time / 2 / 1e-12, rel=REL)  # fmt: skip
     assert pj["additions"] == pytest.approx(12 * c.addition / 2 / 1e-12, rel=REL)
+    assert pj["activations"] == pytest.approx(6 * c.activation / 2 / 1e-12, rel=REL)
     assert pj["neurons"] == pj["spikes"] == 0.0
     assert pj["total"] == pytest.approx(sum(v for k, v in pj.items() if k != "total"))
     assert report.latency() == pytest.approx(1 * (c.read_time + c.adc_time) / 1e-9)
-    area = (30 * c.cell_height * c.cell_width * c.feature_size**2
+    area = (24 * c.cell_height * c.cell_width * c.feature_size**2
             + 2 * 3 * c.adc_area + 2 * 2 * c.dac_area) / 1e-6  # fmt: skip
     assert report.area() == pytest.approx(area, rel=REL)
+
+
+def test_a_bias_row_is_read_at_every_read_of_its_first_array() -> None:
+    torch.manual_seed(4)
+    layer = nn.Linear(4, 3)
+    with torch.no_grad():
+        layer.bias.copy_(torch.tensor([0.1, -2.0, 0.3]))  # |b|/x_max above max|W| once
+    hw = Restrictions(array_rows=2, input_range=2.0)
+    chip = deploy(restrict(nn.Sequential(layer), hw))
+    x = torch.zeros(5, 4)  # no input: only the bias row is driven
+    with torch.no_grad(), energy_meter(chip) as report:
+        chip(x)
+    e = report.layers["0"]
+    w = layer.weight.detach().abs()
+    scale = torch.maximum(w[:, :2].max(), layer.bias.detach().abs() / 2)  # per column
+    assert e.row_charge == 5 * 3  # the bias row, at x_max, across 3 columns
+    assert e.cell_reads == pytest.approx(5 * float((layer.bias.detach().abs() / 2 / scale).sum()))
+    assert e.array_rows == 3 and e.additions == 5 * 3  # the row; two row blocks summed
 
 
 def test_spikes_drive_rows_without_dacs_and_neurons_are_counted() -> None:
@@ -72,18 +93,35 @@ def test_spikes_drive_rows_without_dacs_and_neurons_are_counted() -> None:
     spikes = hidden[0]  # [T, B, 6] spikes of the hidden layer
     assert not second.analog and second.dac_conversions == 0
     assert second.driven_rows == float(spikes.sum())  # one array: one driver per spike
-    assert second.row_charge == float(spikes.sum()) * 10  # a spike charges 10 columns
+    # a spike charges its row's 10 columns; the bias row is driven at every read
+    assert second.row_charge == float(spikes.sum()) * 10 + 5 * 3 * 10
     assert report.spikes == float(spikes.sum())
     assert report.neuron_updates == 5 * 3 * 6
     pj = report.energy()
     assert pj["neurons"] == pytest.approx(5 * 6 * EnergyCosts().neuron_update / 1e-12)
     assert report.latency() == pytest.approx(2 * 5 * 20.0)  # two layers, T reads each
+    assert first.activations == second.activations == 0  # outputs feed neurons, readout
+
+
+def test_a_converted_snn_counts_its_samples_encoded_or_not() -> None:
+    from snnvar.conversion import convert
+
+    torch.manual_seed(5)
+    ann = models.create("fc2", in_shape=(1, 4, 4), hidden=(6,), spiking=False)
+    x = torch.rand(7, 1, 4, 4)
+    snn = deploy(restrict(convert(ann, x, time_steps=4), Restrictions(input_range=1.0)))
+    with torch.no_grad(), energy_meter(snn) as unencoded:
+        snn(x)  # [B, ...]: encoded inside over T = 4
+    with torch.no_grad(), energy_meter(snn) as encoded:
+        snn(x.unsqueeze(0).expand(4, *x.shape))  # [T, B, ...]
+    assert unencoded.samples == encoded.samples == 7
 
 
 def test_a_convolutions_reads_are_its_output_positions() -> None:
     torch.manual_seed(2)
     conv = nn.Conv2d(2, 4, 3, padding=1, stride=2)
-    chip = deploy(restrict(nn.Sequential(conv), Restrictions(array_rows=9, input_range=1.0)))
+    hw = Restrictions(array_rows=9, input_range=1.0, digital_bias=True)
+    chip = deploy(restrict(nn.Sequential(conv), hw))
     x = torch.rand(3, 2, 6, 6)
     with torch.no_grad(), energy_meter(chip) as report:
         y = chip(x)

@@ -210,3 +210,73 @@ def test_ablation_has_an_output_noise_chip() -> None:
     assert list(chips) == ["weights", "input", "output noise", "all"]
     assert list(noisy_layers(chips["output noise"])) == ["0"]
     assert noisy_layers(chips["weights"]) == {}
+
+
+def test_a_copy_holds_no_stream_and_a_saved_random_state_replays_the_reads() -> None:
+    from snnvar.training.base import rng_state, set_rng_state
+
+    model = nn.Sequential(nn.Linear(6, 3))
+    chip = deploy(restrict(model, Restrictions(input_range=1.0, output_noise=0.1)))
+    x = torch.rand(4, 6)
+    with torch.no_grad(), output_reads(chip, seed=3):
+        copied = copy.deepcopy(chip)
+        state = rng_state(chip)  # what the adversarial regulariser keeps between passes
+        first = chip(x)
+        set_rng_state(state)
+        assert torch.equal(chip(x), first)  # the same reads again
+    with pytest.raises(RuntimeError, match="adds output noise"):
+        copied(x)  # the copy is outside any block: it refuses, it does not run silently
+
+
+def test_models_that_share_device_keys_share_streams_under_other_names() -> None:
+    from snnvar.conversion import convert
+
+    torch.manual_seed(6)
+    ann = models.create("fc2", in_shape=(1, 4, 4), hidden=(6,), spiking=False)
+    x = torch.rand(8, 1, 4, 4)
+    hw = Restrictions(input_range=1.0, output_noise=0.1)
+    ann_chip = deploy(restrict(ann, hw))
+    snn_chip = deploy(restrict(convert(ann, x, time_steps=4), hw))  # other module names
+    a_layers, s_layers = list(noisy_layers(ann_chip)), list(noisy_layers(snn_chip))
+    assert a_layers != s_layers  # the converted SNN's layers live elsewhere
+    with output_reads(ann_chip, seed=9), output_reads(snn_chip, seed=9):
+        seeds_a = [m.output_stream.initial_seed() for m in noisy_layers(ann_chip).values()]
+        seeds_s = [m.output_stream.initial_seed() for m in noisy_layers(snn_chip).values()]
+    assert seeds_a == seeds_s  # keyed by the ANN weight each SNN layer came from
+
+
+def test_replicas_read_their_own_output_noise(monkeypatch) -> None:
+    import snnvar.training.base as base
+
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Linear(6, 3))
+    x, y = torch.rand(16, 6), torch.randint(0, 3, (16,))
+    hw = Restrictions(input_range=1.0, output_noise=0.5)
+
+    def loss_on(rank: int) -> float:
+        monkeypatch.setattr(base, "rank_and_world", lambda: (rank, 2))
+        chip = restrict(model, hw)
+        opt = Plain(chip, torch.optim.SGD(chip.parameters(), lr=0.1), seed=0)
+        return float(opt.step(lambda: _backward(chip, x, y)))
+
+    assert loss_on(0) != loss_on(1)  # the same weights, each replica its own reads
+    assert loss_on(1) == loss_on(1)  # and each replica's reads are seeded
+
+
+def test_the_periphery_is_each_tiles_own() -> None:
+    from snnvar.hardware.periphery import periphery
+
+    w = torch.zeros(2, 6)
+    w[0, :3] = torch.tensor([0.5, -1.0, 0.2])  # tile 0: max 1.0 (column 0), 0.5 / 0
+    w[1, 3:] = torch.tensor([0.1, 0.4, -0.3])  # tile 1: column 1 only
+    b = torch.tensor([3.0, 0.0])
+    hw = Restrictions(array_rows=3, input_range=2.0, output_bound=4.0, output_noise=0.1,
+                      wire_resistance=1e-4)  # fmt: skip
+    p = periphery(hw, w, b, [3, 3], [2], 2.0)
+    full = torch.tensor([[max(2 * 1.0, 3.0)] * 2, [2 * 0.4] * 2])  # the bias: |b′| in tile 0
+    torch.testing.assert_close(p.ranges, 4.0 * full)
+    torch.testing.assert_close(p.sigma, 0.1 * full)
+    torch.testing.assert_close(p.scale, full / 2.0)
+    per_column = periphery(dataclasses.replace(hw, bound_per_column=True), w, b, [3, 3], [2], 2.0)
+    torch.testing.assert_close(per_column.ranges, 4.0 * torch.tensor([[3.0, 0.0], [0.0, 0.8]]))
+    assert periphery(Restrictions(array_rows=3), w, b, [3, 3], [2], 1.0) == (None, None, None)

@@ -351,6 +351,17 @@ def test_converters_are_refused_unless_omitted() -> None:
     )
 
 
+def test_output_noise_and_wires_are_named_and_omitted_on_request() -> None:
+    model = _zoo("fc2")
+    hw = Restrictions(input_range=1.0, output_noise=0.1, wire_resistance=1e-5)
+    chip = deploy(restrict(model, hw))
+    with pytest.raises(ValueError, match="output noise on every read and the wires' IR drop"):
+        snn_nir.to_nir(chip)
+    graph = snn_nir.to_nir(chip, omit_converters=True)  # traced on zeros: no block needed
+    np.testing.assert_array_equal(graph.nodes["layers_1"].weight,
+                                  chip.layers[1].weight.detach().numpy())  # fmt: skip
+
+
 def test_chip_export_holds_the_chip_weights_bit_for_bit() -> None:
     model = _zoo("spiking_cnn2")
     v = Variation(sigma=0.1)
