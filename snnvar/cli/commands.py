@@ -15,7 +15,7 @@ from ..conversion import ConversionConfig
 from ..demo import run_demo
 from ..distributed import init_from_env, is_main, on_main, rank_device
 from ..files import check_out_dir, read_toml, removing_new_dirs
-from ..hardware import EnergyCosts, Restrictions, devices_from_tables, devices_from_toml
+from ..hardware import Chip, EnergyCosts, Restrictions, devices_from_tables, devices_from_toml
 from ..nir import summary_text
 from ..runs import (
     RunSpec,
@@ -61,7 +61,7 @@ def _restrictions(args: argparse.Namespace) -> Restrictions | None:
             f"the hardware is given twice: --hardware {args.hardware_file} and the "
             f"[hardware] table of {args.config}; keep one"
         )
-    table, where = args.hardware_table, f"the [hardware] table of {args.config}"
+    table, where = args.hardware_table, f"the [hardware] table of {args.chip_file or args.config}"
     if args.hardware_file is not None:
         where = str(args.hardware_file)
         data = read_toml(args.hardware_file, "hardware")
@@ -86,13 +86,45 @@ def _restrictions(args: argparse.Namespace) -> Restrictions | None:
         raise CLIError(f"{where}: {err}") from None
 
 
+def _load_chip(args: argparse.Namespace, sweep: bool = False) -> None:
+    """``--chip FILE``: its tables in place of the ``--hardware``, ``--variation``,
+    ``--device`` files and the config's tables (checked as a :class:`Chip` first);
+    ``sweep``: an evaluation's, whose ``--sigmas`` set the variation's σ (the chip's
+    is the training σ)."""
+    if args.chip_file is None:
+        return
+    given = [flag for flag, value in (
+        ("--hardware", args.hardware_file), ("--variation", args.variation_file),
+        ("--device", args.device_file), ("a [hardware] table", args.hardware_table),
+        ("a [variation] table", args.variation_tables), ("a [device] table", args.device_tables),
+    ) if value is not None]  # fmt: skip
+    if given:
+        raise CLIError(f"--chip {args.chip_file} describes the whole chip: leave out {given}")
+    try:
+        Chip.from_toml(args.chip_file)
+    except (OSError, ValueError) as err:
+        raise CLIError(str(err)) from None
+    data = read_toml(args.chip_file, "chip")
+    args.hardware_table = data.get("hardware")
+    variation = data.get("variation")
+    if sweep and variation is not None:
+        variation = {k: v for k, v in variation.items() if k != "sigma"}
+    args.variation_tables, args.variation_base = variation, args.chip_file.parent
+    args.device_tables, args.device_base = data.get("device"), args.chip_file.parent
+    args.energy_table = data.get("energy")
+
+
 def _energy(args: argparse.Namespace) -> EnergyCosts | None:
     """The costs of ``--energy``: the ``[energy]`` table of ``--hardware FILE``, else the
-    defaults; None without ``--energy``."""
+    defaults; those of ``--chip FILE``'s ``[energy]`` table; None otherwise."""
+    if args.energy_table is not None:
+        return EnergyCosts.from_dict(args.energy_table)
     if not args.energy:
         return None
+    if args.hardware_file is None and args.chip_file is None:
+        raise CLIError("--energy prices the chip of --hardware FILE or --chip FILE: give one")
     if args.hardware_file is None:
-        raise CLIError("--energy prices the chip of --hardware FILE: give one")
+        return EnergyCosts()
     table = read_toml(args.hardware_file, "hardware").get("energy", {})
     try:
         return EnergyCosts.from_dict(table)
@@ -191,6 +223,7 @@ def _train(args: argparse.Namespace) -> None:
         raise CLIError("snnvar train needs --out DIR")
     if args.resume and args.overwrite:
         raise CLIError("--resume continues the run in --out, --overwrite replaces it: give one")
+    _load_chip(args)
     spec = _run_spec(args)
     _, trainer = train_run(
         spec, args.out, overwrite=args.overwrite, resume=args.resume, root=args.data_root,
@@ -207,6 +240,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise CLIError("snnvar evaluate needs --out DIR")
     if args.name and len(args.name) != len(args.runs):
         raise CLIError(f"{len(args.name)} --name for {len(args.runs)} runs")
+    _load_chip(args, sweep=True)
     conditions = _conditions(args)
     hardware = _restrictions(args)
     energy = _energy(args)

@@ -118,6 +118,7 @@ def _noise_flags(t: argparse.ArgumentParser) -> None:
         help="TOML file with a [hardware] table (snnvar.hardware.Restrictions' fields, or "
         "preset = \"hrat\"): train the model as the restricted chip computes it (HRAT)",
     )  # fmt: skip
+    _chip_flag(t, "train on the chip: HRAT on its circuit, the training noise of its devices")
     t.add_argument(
         "--device", type=Path, dest="device_file", metavar="FILE",
         help="TOML file with a [device] table (kind = \"pcm\", \"rram\", \"custom\" or "
@@ -202,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default), or kl, the KL divergence to the clean network's output without labels "
         "(Büchel et al.'s attack)",
     )  # fmt: skip
+    _chip_flag(
+        e,
+        "evaluate every run programmed on the chip, on chips of its devices (swept "
+        "over --sigmas for a variation), priced with its [energy] table",
+    )
     e.add_argument(
         "--energy", action="store_true",
         help="with --hardware: price every chip's inference (energy by event, latency, area; "
@@ -312,10 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(
         _commands={"train": t, "evaluate": e, "convert": c, "export": x, "demo": d},
         variation_tables=None, variation_base=None, config_keys=frozenset(),
-        hardware_table=None, device_tables=None, device_base=None,
-        **dict.fromkeys(_TABLE_DESTS),
+        hardware_table=None, device_tables=None, device_base=None, energy_table=None,
+        chip_file=None, **dict.fromkeys(_TABLE_DESTS),
     )  # fmt: skip
     return parser
+
+
+def _chip_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--chip", type=Path, dest="chip_file", metavar="FILE",
+        help="TOML file describing the whole chip (snnvar.hardware.Chip): a [hardware] "
+        "table, a [variation] or a [device] table, an [energy] table; " + what +
+        " (not with --hardware, --variation or --device)",
+    )  # fmt: skip
 
 
 _TABLE_DESTS = tuple(f"{k}_table" for k in OPTION_TABLES)

@@ -35,6 +35,7 @@ from torch import nn
 from ..datasets.batches import Batches, prepare, prepare_models
 from ..distributed import gather_work, rank_and_world
 from ..hardware import DeviceModel, parse_time, refuse_undeployed, restrictions_of
+from ..hardware.chip import Chip
 from ..hardware.energy import EnergyCosts, energy_meter, mean_energy
 from ..hardware.readout import noisy_layers, output_reads
 from ..nn.modes import eval_mode
@@ -354,7 +355,7 @@ def _row(
 def evaluate(
     model: nn.Module | Mapping[str, nn.Module],
     data: Any,
-    variation: Conditions = None,
+    variation: Conditions | Chip = None,
     *,
     sigmas: Sequence[float] | None = None,
     times: Sequence[float | str] | None = None,
@@ -384,9 +385,12 @@ def evaluate(
         variation: a :class:`~snnvar.Variation` (static: one draw per chip; dynamic:
             redrawn per time step or per pass, see ``Variation.redraw``), a list of
             them (e.g. a static and a dynamic one), a dict ``label -> Variation``
-            (e.g. Gaussian vs a measured distribution, WVAT paper Fig. 13), or None
-            (clean weights). Every row carries its variation's label
-            (:meth:`~snnvar.Variation.label` unless named).
+            (e.g. Gaussian vs a measured distribution, WVAT paper Fig. 13), None
+            (clean weights), or a :class:`~snnvar.hardware.Chip`: every model
+            programmed on it (an unrestricted one restricted on its circuit and
+            deployed), drawn from its devices and priced with its energy costs.
+            Every row carries its variation's label (:meth:`~snnvar.Variation.label`
+            unless named).
             A device model (:mod:`snnvar.hardware`: PCM, RRAM, a custom σ(g), an
             ideal device with faults) is a condition too: one programmed chip per
             draw. Anything that is a :class:`~snnvar.Perturbation` is accepted.
@@ -427,6 +431,11 @@ def evaluate(
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
         raise ValueError(f"draws must be an integer in [1, {MAX_DRAWS:,}], got {draws!r}")
     named = named_models(model)
+    if isinstance(variation, Chip):  # the models programmed on it, its devices, its prices
+        chip = variation
+        named = {k: chip.deploy(m) for k, m in named.items()}
+        variation = chip.devices
+        energy = chip.energy if energy is None else energy
     if energy is not None:
         if not isinstance(energy, EnergyCosts):
             raise TypeError(f"energy must be an EnergyCosts, got {type(energy).__name__}")

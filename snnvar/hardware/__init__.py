@@ -25,13 +25,15 @@ points), ``drift`` (drift and its compensation), ``faults`` (stuck-at faults),
 ``tiles`` (a layer over arrays of finite size, each with its own converters),
 ``readout`` (the seeded streams of the tiles' output noise), ``periphery``
 (what is set at programming), ``wires`` (IR drop), ``energy`` (energy,
-latency and area of an inference), ``measure`` (a
+latency and area of an inference), ``chip`` (:class:`Chip`: the circuit, the
+devices and the energy costs in one description), ``measure`` (a
 restricted model's layers, the swing its outputs need, its ablation),
 ``aihwkit`` (:func:`from_aihwkit`: an aihwkit-lightning configuration as
 :class:`Restrictions`).
 """
 
 from .aihwkit import from_aihwkit
+from .chip import CHIP_TABLES, Chip
 from .conductance import mapping_scale, to_conductances, to_weights
 from .custom import CustomDevice
 from .device_files import DEVICE_KINDS, device_from_dict, devices_from_tables, devices_from_toml
@@ -59,6 +61,7 @@ from .rram import RRAM
 from .times import format_time, parse_time
 
 __all__ = [
+    "CHIP_TABLES",
     "COMPENSATIONS",
     "DEPLOYABLE",
     "DEVICE_KINDS",
@@ -66,6 +69,7 @@ __all__ = [
     "PRESETS",
     "RRAM",
     "SATURATION_WARNING",
+    "Chip",
     "CustomDevice",
     "DeviceModel",
     "DeviceRead",

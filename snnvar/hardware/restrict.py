@@ -453,9 +453,10 @@ def _batchnorm_pairs(model: nn.Module) -> dict[str, tuple[str, _BatchNorm, list[
     return pairs
 
 
-def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
+def restrict(model: nn.Module, restrictions: Restrictions | Any) -> nn.Module:
     """A copy of ``model`` as the chip computes it (see the module docstring); the
-    original is untouched. Conv2d / Linear weights keep their names; with
+    original is untouched (``restrictions``: a :class:`Restrictions`, or a
+    :class:`~snnvar.hardware.Chip`, its circuit). Conv2d / Linear weights keep their names; with
     ``learn_input_scale`` each analog layer gains a parameter ``input_log_scale``
     (``a = exp(input_log_scale)``, initialised to 1).
 
@@ -463,8 +464,14 @@ def restrict(model: nn.Module, restrictions: Restrictions) -> nn.Module:
     transposed convolutions) and, with ``fuse_batchnorm``, for a BatchNorm that
     does not follow a Conv2d / Linear, naming its path.
     """
+    from .chip import Chip
+
+    if isinstance(restrictions, Chip):  # a chip's circuit
+        restrictions = restrictions.circuit
     if not isinstance(restrictions, Restrictions):
-        raise TypeError(f"restrictions must be a Restrictions, got {type(restrictions).__name__}")
+        raise TypeError(
+            f"restrictions must be a Restrictions or a Chip, got {type(restrictions).__name__}"
+        )
     chip = copy.deepcopy(model)
     layers = dict(_weighted(chip))
     if not layers:

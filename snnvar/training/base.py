@@ -50,7 +50,10 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from ..distributed import rank_and_world
+from ..hardware.chip import Chip
 from ..hardware.readout import noisy_layers, output_reads
+from ..hardware.restrict import restrictions_of
+from ..hardware.restrictions import Restrictions
 from ..variation import Perturbation
 from ..variation.seeding import derive_seed
 
@@ -323,14 +326,17 @@ class VariationMethod(Method):
         self,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
-        variation: Perturbation,
+        variation: Perturbation | Chip,
         seed: int = 0,
     ) -> None:
         super().__init__(model, optimizer, seed)
+        if isinstance(variation, Chip):  # its devices, on a model restricted on its circuit
+            variation = _devices_of(variation, model)
         if not isinstance(variation, Perturbation):
             raise TypeError(
                 "variation must be a snnvar.Perturbation: a snnvar.Variation or a device model "
-                f"(snnvar.hardware.PCM, ...), got {type(variation).__name__}"
+                f"(snnvar.hardware.PCM, ...), or a snnvar.hardware.Chip; got "
+                f"{type(variation).__name__}"
             )
         self.variation = variation
 
@@ -341,6 +347,25 @@ class VariationMethod(Method):
     def _draw(self, seed: int) -> Any:
         """``variation.applied`` on the model in the training seed domain."""
         return self.variation.applied(self.model, seed=seed, domain="train")
+
+
+def _devices_of(chip: Chip, model: nn.Module) -> Perturbation:
+    """The devices of ``chip`` to train ``model`` under, refused unless ``model`` is
+    restricted on the chip's circuit (HRAT; an unrestricted model for a chip with no
+    circuit) and the chip has devices."""
+    own = restrictions_of(model)
+    if (own or Restrictions()) != chip.circuit:
+        on = "unrestricted" if own is None else f"restricted on {own.label()}"
+        raise ValueError(
+            f"the model is {on}; the chip's circuit is {chip.circuit.label()}: train the "
+            "model the chip computes, chip.restrict(model) (HRAT)"
+        )
+    if chip.devices is None:
+        raise ValueError(
+            "the chip's devices are exact (no variation or device model): a variation-aware "
+            "method needs what they do; train with sgd, or give the chip its devices"
+        )
+    return chip.devices
 
 
 @contextmanager
