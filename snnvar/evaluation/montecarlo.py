@@ -411,7 +411,7 @@ def evaluate(
         spikes: record spikes, firing rates and synaptic operations per layer (SNNs).
         dataset: the data set's name, for the report.
         cache_mb: keep encoded inputs in memory up to this size (same values either way).
-        energy: price every chip's inference (:mod:`snnvar.hardware.energy`): each row
+        energy: price every chip's inference (``snnvar.hardware.energy``): each row
             then carries the energy (pJ by event), latency (ns) and area (mm²) per
             inference, means over its chips; every model must be a restricted chip.
 

@@ -146,7 +146,7 @@ class Row:
     energy: dict[str, Any] | None = None
     """A chip's inference, means over the chips (``evaluate(energy=...)``):
     ``energy_pj`` by event and ``total``, ``layers_pj``, ``latency_ns``, ``area_mm2``,
-    ``events`` per layer (:mod:`snnvar.hardware.energy`); None: not priced."""
+    ``events`` per layer (``snnvar.hardware.energy``); None: not priced."""
 
     @property
     def mode_label(self) -> str:

@@ -39,7 +39,7 @@ from .custom import CustomDevice
 from .device_files import DEVICE_KINDS, device_from_dict, devices_from_tables, devices_from_toml
 from .devices import DeviceModel, DeviceRead, IdealDevice, ProgrammedChip
 from .drift import COMPENSATIONS
-from .energy import EnergyCosts, EnergyReport, energy_meter
+from .energy import EnergyCosts, EnergyReport, LayerEvents, energy_meter
 from .faults import StuckAt
 from .measure import ablation, describe, output_swing_from_data
 from .pcm import PCM
@@ -76,6 +76,7 @@ __all__ = [
     "EnergyCosts",
     "EnergyReport",
     "IdealDevice",
+    "LayerEvents",
     "ProgrammedChip",
     "RestrictedConv2d",
     "RestrictedLinear",

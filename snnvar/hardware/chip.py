@@ -52,7 +52,7 @@ class Chip:
     """What the weights' devices do: a :class:`~snnvar.Variation` (its σ, or the σ of an
     evaluation's sweep) or a device model (PCM, RRAM, ...); None: exact devices."""
     energy: EnergyCosts | None = None
-    """The price of its events (:mod:`.energy`); None: not priced."""
+    """The price of its events (``snnvar.hardware.energy``); None: not priced."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.circuit, Restrictions):

@@ -43,7 +43,7 @@ def output_reads(
     generator: torch.Generator | None = None,
     domain: str = "chip",
 ) -> Iterator[int]:
-    """Inside the block the noisy layers of ``model`` (:func:`noisy_layers`) draw their
+    """Inside the block the noisy layers of ``model`` (``noisy_layers``) draw their
     output noise from the streams rooted at ``seed`` (or one draw of ``generator``) in
     ``domain``; yields the root seed. A model without a noisy layer is left alone.
     Nesting on the same layers is refused (the outer block's reads would be lost)."""

@@ -133,7 +133,7 @@ class _Restricted:
 
     @property
     def output_stream(self) -> torch.Generator | None:
-        """The generator of the layer's output noise (:mod:`.readout` sets it)."""
+        """The generator of the layer's output noise (``readout.output_reads`` sets it)."""
         return self.__dict__[_STATE].noise
 
     @output_stream.setter
@@ -296,7 +296,7 @@ class _Restricted:
     def _through_wires(
         self, w: torch.Tensor, b: torch.Tensor | None, scale: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``w`` and ``b`` as the wires' resistance leaves them (:mod:`.wires`): the
+        """``w`` and ``b`` as the wires' resistance leaves them (``snnvar.hardware.wires``): the
         effective weights of every tile, the bias row (``b′/x_max`` driven at
         ``x_max``) the first array's last."""
         state: _State = self.__dict__[_STATE]

@@ -104,7 +104,7 @@ class Restrictions:
     relative to the device's lowest resistance ``1/g_max`` (CrossSim's ``Rp``
     normalised by ``Rmin``; aihwkit's ``1 / ir_drop_Gw_div_gmax``), ``g_max`` mapped to
     each tile's ``max|W′|``: the IR drop of every tile to first order in ρ
-    (:mod:`snnvar.hardware.wires`), rows driven from one end, columns read at the
+    (``snnvar.hardware.wires``), rows driven from one end, columns read at the
     other; 0: ideal wires."""
     noise_over_tiles: bool = False
     """``output_noise`` divided by √(row blocks) of the layer, aihwkit-lightning's
