@@ -100,11 +100,11 @@ def _load_chip(args: argparse.Namespace, sweep: bool = False) -> None:
     ) if value is not None]  # fmt: skip
     if given:
         raise CLIError(f"--chip {args.chip_file} describes the whole chip: leave out {given}")
-    try:
-        Chip.from_toml(args.chip_file)
+    try:  # read once, checked whole as a Chip, then its tables go where the flags' go
+        data = read_toml(args.chip_file, "chip")
+        Chip.from_tables(data, args.chip_file.parent, where=str(args.chip_file))
     except (OSError, ValueError) as err:
         raise CLIError(str(err)) from None
-    data = read_toml(args.chip_file, "chip")
     args.hardware_table = data.get("hardware")
     variation = data.get("variation")
     if sweep and variation is not None:
