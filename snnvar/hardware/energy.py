@@ -251,11 +251,6 @@ class EnergyReport:
         }
 
 
-def _x_max(layer: nn.Module) -> float:
-    hw = layer.restrictions  # type: ignore[attr-defined]
-    return float(hw.input_range) if hw.input_range is not None else 1.0
-
-
 def _rows_of(layer: nn.Module, values: torch.Tensor) -> torch.Tensor:
     """Per im2col row of ``layer``, the sum of ``values`` (its input's shape) over
     every read: the samples (and a convolution's output positions)."""
@@ -266,10 +261,14 @@ def _rows_of(layer: nn.Module, values: torch.Tensor) -> torch.Tensor:
     return cols.sum((0, 2))
 
 
-def _count(layer: nn.Module, x: torch.Tensor, y: torch.Tensor, e: LayerEvents) -> None:
-    """Add one call of ``layer`` on input ``x`` (output ``y``) to ``e``."""
+def _count(
+    layer: nn.Module, x: torch.Tensor, y: torch.Tensor, e: LayerEvents, costs: EnergyCosts
+) -> None:
+    """Add one call of ``layer`` on input ``x`` (output ``y``) to ``e``; converters
+    without bits of their own take ``costs``'."""
     info = layer.summary()  # type: ignore[operator]
     hw = layer.restrictions  # type: ignore[attr-defined]
+    x_max = info["x_max"]  # the layer's own: input_range for analog inputs, 1 for spikes
     rows, cols = info["row_blocks"], info["column_blocks"]
     out = y.shape[-1] if isinstance(layer, nn.Linear) else y.shape[1]
     reads = y.numel() / out  # samples (× time steps) × positions
@@ -277,29 +276,30 @@ def _count(layer: nn.Module, x: torch.Tensor, y: torch.Tensor, e: LayerEvents) -
     x = x.detach()
     if info["analog_input"]:
         scale = info["input_scale"] or 1.0
-        v = (x * scale).abs().clamp(max=_x_max(layer)) / _x_max(layer)
+        v = (x * scale).abs().clamp(max=x_max) / x_max
         e.dac_conversions += reads * sum(rows) * len(cols)
-        e.dac_bits = hw.input_bits or 0
+        e.dac_bits = hw.input_bits or costs.dac_bits
     else:
         v = (x != 0).to(x.dtype)  # a spike drives its row at the read voltage
         e.driven_rows += float(_rows_of(layer, v).sum()) * len(cols)
     charge = _rows_of(layer, v * v)  # per row, Σ over the reads of (V / V_read)²
-    w = layer.weight.detach()  # type: ignore[union-attr]
-    w2d = w.reshape(w.shape[0], -1)
-    g = w2d.abs() / tiles.element_max(w2d, rows, cols).clamp(min=1e-30)  # G / g_max
+    w2d = layer.weight.detach().reshape(out, -1)  # type: ignore[union-attr]
+    bias = layer.bias  # type: ignore[union-attr]
+    row = None if bias is None or hw.digital_bias else bias.detach()  # a row b′/x_max
+    # every tile's full scale x_max · (its g_max weight), the bias row included, as the
+    # periphery maps it (snnvar.hardware.periphery)
+    full = tiles.adc_ranges(w2d, row, rows, cols, x_max, 1.0).clamp(min=1e-30)  # (R, out)
+    g = w2d.abs() * x_max / tiles.per_element(full, rows)  # G / g_max
     e.row_charge += float(charge.sum()) * out
     e.cell_reads += float(charge @ g.sum(0))
-    bias = layer.bias  # type: ignore[union-attr]
-    row_bias = bias is not None and not hw.digital_bias
-    if row_bias:  # a row b′/x_max of the first array, driven at x_max at every read
-        first = tiles.element_max(w2d, rows, cols)[:, 0].clamp(min=1e-30)  # its g_max weight
-        scale = torch.maximum(first, bias.detach().abs() / _x_max(layer))
+    if row is not None:  # the bias row of the first array, driven at x_max at every read
         e.row_charge += reads * out
-        e.cell_reads += reads * float((bias.detach().abs() / _x_max(layer) / scale).sum())
+        e.cell_reads += reads * float((row.abs() / full[0]).sum())
+    e.adc_bits = hw.output_bits or costs.adc_bits
     e.adc_conversions += reads * len(rows) * out
     e.additions += reads * out * (len(rows) - 1 + (bias is not None and hw.digital_bias))
     e.arrays = len(rows) * len(cols)
-    e.array_rows = (hw.array_rows or max(rows)) + row_bias
+    e.array_rows = (hw.array_rows or max(rows)) + (row is not None)
     e.array_cols = hw.array_cols or max(cols)
     e.devices = 2 * e.arrays * e.array_rows * e.array_cols  # two arrays: ± weights
     e.analog = bool(info["analog_input"])
@@ -334,10 +334,7 @@ def energy_meter(model: nn.Module, costs: EnergyCosts | None = None) -> Iterator
 
     def hook_for(name: str):
         def hook(m: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            _count(m, args[0], out, events[name])
-            events[name].adc_bits = m.restrictions.output_bits or report.costs.adc_bits
-            if events[name].analog and not events[name].dac_bits:
-                events[name].dac_bits = report.costs.dac_bits
+            _count(m, args[0], out, events[name], report.costs)
 
         return hook
 

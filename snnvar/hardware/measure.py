@@ -56,5 +56,6 @@ def ablation(model: nn.Module, restrictions: Restrictions) -> dict[str, nn.Modul
 
 def describe(model: nn.Module) -> list[dict[str, Any]]:
     """Per restricted layer: name, analog input, fused BatchNorm, deployed, input scale,
-    and the sizes of its arrays' row and column blocks."""
+    the sizes of its arrays' row and column blocks, and the largest input a tile
+    receives (``x_max``)."""
     return [m.summary() for m in restricted_layers(model).values()]  # type: ignore[operator]

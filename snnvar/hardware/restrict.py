@@ -141,8 +141,9 @@ class _Restricted:
         self.__dict__[_STATE].noise = gen
 
     def summary(self) -> dict[str, Any]:
-        """Name, analog input, fused BatchNorm, deployed, input scale, and the sizes of
-        the arrays' row and column blocks (:func:`snnvar.hardware.describe`)."""
+        """Name, analog input, fused BatchNorm, deployed, input scale, the sizes of the
+        arrays' row and column blocks, and ``x_max``, the largest input a tile receives
+        (:func:`snnvar.hardware.describe`)."""
         state: _State = self.__dict__[_STATE]
         a = self._scale()
         return {
@@ -150,6 +151,7 @@ class _Restricted:
             "batchnorm": state.bn is not None, "deployed": state.deployed,
             "input_scale": float(a.detach()) if a is not None else None,
             "row_blocks": list(state.rows), "column_blocks": list(state.cols),
+            "x_max": self._x_max(),
         }  # fmt: skip
 
     def programs_parameter(self, attr: str) -> bool:

@@ -33,6 +33,7 @@ __all__ = [
     "conv_partials",
     "element_max",
     "linear_partials",
+    "per_element",
     "split_sizes",
     "tile_shape",
 ]
@@ -114,7 +115,12 @@ def adc_ranges(
 
 def element_max(w2d: torch.Tensor, rows: list[int], cols: list[int]) -> torch.Tensor:
     """``max |W|`` of the tile holding each element of ``w2d`` (same shape), detached."""
-    per_tile = block_max(w2d, rows, cols)  # (R, out)
+    return per_element(block_max(w2d, rows, cols), rows)
+
+
+def per_element(per_tile: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """A value per row block and column, ``(R, out)``, spread over the elements of
+    ``W`` (``(out, in)``): each element takes its row block's value of its column."""
     return torch.cat([per_tile[r].unsqueeze(1).expand(-1, n) for r, n in enumerate(rows)], dim=1)
 
 

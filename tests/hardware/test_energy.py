@@ -14,7 +14,14 @@ from torch import nn
 import snnvar
 from snnvar import models
 from snnvar.evaluation import Report, chip_seed
-from snnvar.hardware import EnergyCosts, Restrictions, deploy, energy_meter, restrict
+from snnvar.hardware import (
+    EnergyCosts,
+    Restrictions,
+    deploy,
+    describe,
+    energy_meter,
+    restrict,
+)
 
 REL = 1e-6
 """Float32 sums of the same products in another order."""
@@ -71,7 +78,9 @@ def test_a_bias_row_is_read_at_every_read_of_its_first_array() -> None:
         chip(x)
     e = report.layers["0"]
     w = layer.weight.detach().abs()
-    scale = torch.maximum(w[:, :2].max(), layer.bias.detach().abs() / 2)  # per column
+    # the first tile's g_max weight: its largest |W′| or |b′|/x_max, one for the tile
+    # (the periphery's mapping, which the ADC ranges and the wires use too)
+    scale = torch.maximum(w[:, :2].max(), layer.bias.detach().abs().max() / 2)
     assert e.row_charge == 5 * 3  # the bias row, at x_max, across 3 columns
     assert e.cell_reads == pytest.approx(5 * float((layer.bias.detach().abs() / 2 / scale).sum()))
     assert e.array_rows == 3 and e.additions == 5 * 3  # the row; two row blocks summed
@@ -88,6 +97,10 @@ def test_spikes_drive_rows_without_dacs_and_neurons_are_counted() -> None:
         chip(x)
     hook.remove()
     assert report.samples == 3  # time-major: the batch is the second dimension
+    # the analog first layer's inputs reach its input range, a spike reaches 1
+    assert [d["x_max"] for d in describe(chip)] == [1.0, 1.0]
+    wide = deploy(restrict(model, Restrictions(input_range=2.0, array_rows=4)))
+    assert [d["x_max"] for d in describe(wide)] == [2.0, 1.0]
     first, second = report.layers["layers.1"], report.layers["layers.3"]
     assert first.analog and first.dac_conversions == 5 * 3 * 16 and first.driven_rows == 0
     spikes = hidden[0]  # [T, B, 6] spikes of the hidden layer
