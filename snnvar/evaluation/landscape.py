@@ -18,8 +18,8 @@ from typing import Any
 from torch import nn
 
 from ..datasets.batches import prepare_models
+from ..hardware.checks import refuse_undeployed
 from ..hardware.readout import noisy_layers, output_reads
-from ..hardware.restrict import refuse_undeployed
 from ..variation import Variation
 from .montecarlo import chip_seed, is_identity, named_models, run_pass
 

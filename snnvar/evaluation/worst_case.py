@@ -38,8 +38,8 @@ import torch
 from torch import nn
 
 from ..datasets.batches import prepare
+from ..hardware.checks import refuse_undeployed
 from ..hardware.readout import output_reads
-from ..hardware.restrict import refuse_undeployed
 from ..nn.modes import eval_mode
 from ..variation import Perturbation, Variation
 from ..variation.seeding import derive_seed

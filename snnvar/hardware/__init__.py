@@ -28,11 +28,14 @@ points), ``drift`` (drift and its compensation), ``faults`` (stuck-at faults),
 latency and area of an inference), ``chip`` (:class:`Chip`: the circuit, the
 devices and the energy costs in one description), ``measure`` (a
 restricted model's layers, the swing its outputs need, its ablation),
-``aihwkit`` (:func:`from_aihwkit`: an aihwkit-lightning configuration as
-:class:`Restrictions`).
+``aihwkit`` (:func:`from_aihwkit`: an aihwkit-lightning or aihwkit inference
+configuration as :class:`Restrictions`; :func:`devices_from_aihwkit`: aihwkit's PCM
+noise model and drift compensation as a :class:`PCM`; both in
+:meth:`Chip.from_aihwkit`).
 """
 
-from .aihwkit import from_aihwkit
+from .aihwkit import devices_from_aihwkit, from_aihwkit
+from .checks import refuse_undeployed
 from .chip import CHIP_TABLES, Chip
 from .conductance import mapping_scale, to_conductances, to_weights
 from .custom import CustomDevice
@@ -51,7 +54,6 @@ from .restrict import (
     RestrictedConv2d,
     RestrictedLinear,
     deploy,
-    refuse_undeployed,
     restrict,
     restricted_layers,
     restrictions_of,
@@ -86,6 +88,7 @@ __all__ = [
     "deploy",
     "describe",
     "device_from_dict",
+    "devices_from_aihwkit",
     "devices_from_tables",
     "devices_from_toml",
     "energy_meter",

@@ -1,7 +1,8 @@
-"""``from_aihwkit(rpu_config)``: an aihwkit-lightning inference configuration as
-snnvar's :class:`~snnvar.hardware.Restrictions`.
+"""``from_aihwkit(rpu_config)``: an aihwkit-lightning or aihwkit inference configuration
+as snnvar's :class:`~snnvar.hardware.Restrictions`; ``devices_from_aihwkit``: aihwkit's
+PCM noise model as a :class:`~snnvar.hardware.PCM`.
 
-Read by attribute, so aihwkit-lightning is not needed to import snnvar. The fields
+Read by attribute, so neither library is needed to import snnvar. The fields
 mapped (aihwkit-lightning 2.1's ``TorchInferenceRPUConfig``):
 
 ============================================  ==========================================
@@ -27,10 +28,52 @@ range per tile, snnvar one scale per layer, and lightning's rule for learning ``
 (``decay``, ``input_min_percentage``) is a training setting that snnvar does not
 reproduce.
 
-aihwkit's own ``InferenceRPUConfig`` (the simulator with the C++ tiles) is refused:
-it normalises weights and inputs (``weight_scaling_omega``, noise and bound
-management, ``inp_bound``) before its ``out_bound`` applies, which these fields do
-not describe; its PCM noise model and drift compensation are not read either.
+aihwkit's own ``InferenceRPUConfig`` (the simulator with the C++ tiles) is read
+too (a configuration with ``mapping.weight_scaling_omega``, ``forward.inp_bound`` or
+a ``noise_model``), by these rules (aihwkit's ``AnalogMVM``, applied per tile):
+
+============================================  ==========================================
+aihwkit                                       snnvar ``Restrictions``
+============================================  ==========================================
+``mapping.max_input_size, max_output_size``   ``array_rows``, ``array_cols`` (≤ 0: None)
+``mapping.digital_bias``                      ``digital_bias``
+``forward.noise_management = ABS_MAX``        ``input_scaling`` (each tile divides each
+                                              input vector by its max ``|x|``)
+``forward.noise_management = CONSTANT``       the inputs divided by ``nm_thres``: an
+                                              ``input_range`` ``nm_thres`` times wider
+``forward.inp_bound`` (× ``init_value``       ``input_range``
+with ``pre_post.input_range``)
+``forward.inp_res``, ``out_res``              ``input_bits``, ``output_bits``
+``forward.out_bound``, ``out_noise``          ``output_bound``, ``output_noise`` =
+with ``weight_scaling_omega`` ω > 0           value / (ω · ``inp_bound``): the tile holds
+                                              ``W · ω / max|W_tile|``, its inputs reach
+                                              ``inp_bound``
+``forward.out_bound``, ``out_noise``          ``output_swing``, ``output_noise`` with
+with ω ≤ 0                                    ``absolute_noise`` (each tile's units)
+``forward.bound_management = ITERATIVE``      ``bound_management`` = ``min(max_bm_factor,
+                                              max_bm_res / (2 · inp_res · inp_bound))``
+``mapping.weight_scaling_columnwise``         ``bound_per_column``
+============================================  ==========================================
+
+So aihwkit's defaults (``InferenceRPUConfig()``) are read as they are. Refused by
+name: an analog bias (aihwkit scales its input with the inputs' and adds a split
+layer's bias digitally), noise management with ``inp_bound`` ≠ 1 (aihwkit refuses
+it too) or ``ABS_MAX`` with ``pre_post.input_range``, an input range below
+``inp_bound · nm_thres``, ``bm_test_negative_bound = False``, training
+configurations (a pulsed ``device``), and every
+non-ideality that is switched on and that snnvar does not model (``w_noise``,
+``ir_drop``, ``out_nonlinearity``, ``inp_noise``, asymmetries, ``r_series``, ...;
+aihwkit's IR-drop model is not snnvar's ``wire_resistance``), the weight modifier,
+clipping and remapping (training rules of hardware-aware training: train with a
+snnvar method instead), learned output scales. The read-only parts of an
+``InferenceRPUConfig`` (its ideal ``device``, perfect ``backward``, no ``update``)
+and ``runtime`` are not the chip and are not read. Where aihwkit's Python tile
+(``AnalogMVM``) and its C++ tiles differ, snnvar follows the C++ tiles: bound
+management per input vector (the Python tile re-reads the whole batch), and a zero
+input vector under noise management reads exactly zero. The devices,
+``noise_model`` and ``drift_compensation``, are not part of the circuit:
+:meth:`snnvar.hardware.Chip.from_aihwkit` reads them (with
+:func:`devices_from_aihwkit`) into a chip with both.
 
 Output noise: lightning divides ``out_noise`` by √(tiles of the layer) (its
 convention, ``noise_over_tiles``) and adds it in training only, as a
@@ -53,9 +96,12 @@ import enum
 import math
 from typing import Any
 
+from .devices import DeviceModel
+from .pcm import PCM
 from .restrictions import Restrictions
+from .times import parse_time
 
-__all__ = ["from_aihwkit"]
+__all__ = ["devices_from_aihwkit", "from_aihwkit"]
 
 _AIHWKIT_ONLY = ("mapping.weight_scaling_omega", "forward.inp_bound", "noise_model")
 """Fields of aihwkit's own configurations that lightning's lack."""
@@ -125,22 +171,17 @@ def _bits(path: str, res: float) -> int | None:
 
 
 def from_aihwkit(rpu_config: Any) -> Restrictions:
-    """The :class:`Restrictions` of an aihwkit-lightning inference configuration (the
-    table in the module docstring), refusing by name every field that is switched on
-    and that snnvar does not read."""
+    """The :class:`Restrictions` of an aihwkit-lightning or aihwkit inference
+    configuration (the tables in the module docstring), refusing by name every field
+    that is switched on and that snnvar does not read."""
     if not dataclasses.is_dataclass(rpu_config) or isinstance(rpu_config, type):
         raise TypeError(
             "rpu_config must be an aihwkit or aihwkit-lightning configuration instance "
             f"(a dataclass such as TorchInferenceRPUConfig()), got {type(rpu_config).__name__}"
         )
     leaves = _leaves(rpu_config)
-    own = [f for f in _AIHWKIT_ONLY if f in leaves]
-    if own:
-        raise ValueError(
-            f"{type(rpu_config).__name__} is an aihwkit configuration (it has {own}), not "
-            "aihwkit-lightning's: its weights and inputs are normalised before its out_bound "
-            "applies, which from_aihwkit does not read yet; pass a TorchInferenceRPUConfig"
-        )
+    if any(f in leaves for f in _AIHWKIT_ONLY):
+        return _inference_circuit(leaves, rpu_config)
     ranged = bool(leaves.get("pre_post.input_range.enable", False))
     from_data = ranged and leaves.get("pre_post.input_range.init_from_data", 0) > 0
 
@@ -203,3 +244,222 @@ def from_aihwkit(rpu_config: Any) -> Restrictions:
         array_rows=int(size) if size > 0 else None,
         digital_bias=True,
     )
+
+
+_IO_MAPPED = {
+    "forward.is_perfect", "forward.inp_bound", "forward.inp_res", "forward.out_bound",
+    "forward.out_res", "forward.out_noise", "forward.noise_management",
+    "forward.bound_management", "forward.nm_thres", "forward.max_bm_factor",
+    "forward.max_bm_res", "forward.bm_test_negative_bound", "mapping.max_input_size",
+    "mapping.max_output_size", "mapping.digital_bias", "mapping.weight_scaling_omega",
+    "mapping.weight_scaling_columnwise", "noise_model", "drift_compensation",
+    "pre_post.input_range.enable", "pre_post.input_range.init_value",
+    "pre_post.input_range.learn_input_range",
+}  # fmt: skip
+"""Fields of aihwkit's own configurations that :func:`from_aihwkit` reads (the devices:
+:func:`devices_from_aihwkit`)."""
+
+_NOT_THE_CHIP = ("tile_class", "tile_array_class", "runtime.", "device.", "backward.", "update.")
+"""An ``InferenceRPUConfig``'s fixed parts (init=False: an ideal device, a perfect backward
+pass, no update) and the simulator's runtime settings."""
+
+_IO_NEUTRAL = {"forward.mv_type": "ONE_PASS", "forward.out_scale": 1.0}
+"""Fields whose default is not 0 / NONE, at the value that changes nothing."""
+
+_IO_INERT = {
+    "forward.w_noise": "forward.w_noise_type", "forward.ir_drop_g_ratio": "forward.ir_drop",
+    "forward.v_offset_w_min": "forward.v_offset_std",
+    "mapping.out_scaling_columnwise": "mapping.learn_out_scaling",
+}  # fmt: skip
+"""Fields that do nothing unless the field they name is switched on."""
+
+_IO_TRAINING = {
+    "mapping.weight_scaling_lr_compensation", "pre_post.input_range.decay",
+    "pre_post.input_range.input_min_percentage", "pre_post.input_range.init_std_alpha",
+    "pre_post.input_range.output_min_percentage", "pre_post.input_range.manage_output_clipping",
+    "pre_post.input_range.gradient_scale", "pre_post.input_range.gradient_relative",
+    "pre_post.input_range.calibration_info",
+}  # fmt: skip
+"""Training rules (the learning rate, how the input range learns), not the chip."""
+
+_SWITCHED = ("modifier", "clip", "remap")
+"""Sections that act only when their ``type`` is not NONE (then refused by that type)."""
+
+
+def _inference_circuit(leaves: dict[str, Any], rpu_config: Any) -> Restrictions:
+    """The circuit of an aihwkit ``InferenceRPUConfig`` (the second table of the module
+    docstring)."""
+    device = type(getattr(rpu_config, "device", None)).__name__
+    if device not in ("NoneType", "IdealDevice"):
+        raise ValueError(
+            f"{type(rpu_config).__name__} has a {device}: from_aihwkit reads inference "
+            "configurations (InferenceRPUConfig, an IdealDevice), not training ones whose "
+            "pulsed devices snnvar does not model"
+        )
+    needed = ("forward.noise_management", "forward.bound_management", "forward.inp_bound",
+              "forward.out_bound", "forward.out_noise")  # fmt: skip
+    missing = [f for f in needed if f not in leaves]
+    if missing:
+        raise ValueError(
+            f"an aihwkit configuration (it has {[f for f in _AIHWKIT_ONLY if f in leaves]}) "
+            f"lacks {missing}: pass an aihwkit InferenceRPUConfig or an aihwkit-lightning "
+            "TorchInferenceRPUConfig"
+        )
+    ranged = bool(leaves.get("pre_post.input_range.enable", False))
+
+    def ignored(path: str) -> bool:
+        if path.startswith(_NOT_THE_CHIP) or path in _IO_TRAINING:
+            return True
+        if path.startswith("pre_post.input_range.") and not ranged:
+            return True
+        section = path.split(".")[0]
+        if section in _SWITCHED:
+            return path != f"{section}.type" or _off(leaves[path])
+        if path in _IO_NEUTRAL:
+            value = leaves[path]
+            return getattr(value, "name", value) == _IO_NEUTRAL[path]
+        return path in _IO_INERT and _off(leaves.get(_IO_INERT[path]))
+
+    refused = sorted(
+        path if not isinstance(leaves[path], enum.Enum) else f"{path} = {leaves[path].name}"
+        for path in leaves
+        if path not in _IO_MAPPED and not ignored(path) and not _off(leaves[path])
+    )
+    r = float(leaves["pre_post.input_range.init_value"]) if ranged else 1.0
+    learn = ranged and bool(leaves.get("pre_post.input_range.learn_input_range"))
+    if bool(leaves.get("forward.is_perfect", False)):
+        if refused:
+            raise ValueError(f"snnvar does not read these aihwkit settings: {refused}")
+        # an ideal forward pass: no converters, no noise; the input range still clips
+        return Restrictions(input_range=r, learn_input_scale=learn) if ranged else Restrictions()
+    nm = leaves["forward.noise_management"].name
+    bm = leaves["forward.bound_management"].name
+    thres = float(leaves.get("forward.nm_thres", 0.0))
+    omega = float(leaves.get("mapping.weight_scaling_omega", 0.0))
+    inp_bound = float(leaves["forward.inp_bound"])
+    out_bound, noise = float(leaves["forward.out_bound"]), float(leaves["forward.out_noise"])
+    digital = bool(leaves.get("mapping.digital_bias", True))
+    if bm not in ("NONE", "ITERATIVE"):
+        refused.append(f"forward.bound_management = {bm} (NONE, ITERATIVE are read)")
+    if bm == "ITERATIVE" and not leaves.get("forward.bm_test_negative_bound", True):
+        refused.append("forward.bm_test_negative_bound = False (snnvar tests both signs)")
+    if bm == "ITERATIVE" and out_bound <= 0:
+        refused.append("forward.bound_management = ITERATIVE without forward.out_bound")
+    if not digital:
+        refused.append(
+            "mapping.digital_bias = False (aihwkit scales an analog bias's input with the "
+            "inputs and adds a split layer's bias digitally)"
+        )
+    if nm != "NONE" and inp_bound != 1.0:
+        refused.append("forward.inp_bound != 1 with noise management (aihwkit refuses it)")
+    if ranged and inp_bound * (thres if nm == "CONSTANT" and thres > 0 else 1.0) > 1.0:
+        refused.append(
+            "pre_post.input_range with forward.inp_bound (× nm_thres) above 1 (the input "
+            "range clips first)"
+        )
+    if leaves.get("forward.out_res", -1) > 0 and out_bound <= 0:
+        refused.append("forward.out_res without forward.out_bound (the ADC's range)")
+    if nm not in ("NONE", "ABS_MAX", "CONSTANT"):
+        refused.append(f"forward.noise_management = {nm} (NONE, ABS_MAX, CONSTANT are read)")
+    if nm == "ABS_MAX" and thres > 0:
+        refused.append("forward.nm_thres > 0 with ABS_MAX (a capped scale)")
+    if nm == "ABS_MAX" and ranged:
+        refused.append("forward.noise_management = ABS_MAX with pre_post.input_range")
+    if inp_bound <= 0:
+        refused.append("forward.inp_bound <= 0 (an unbounded DAC)")
+    if refused:
+        raise ValueError(
+            f"snnvar does not read these aihwkit settings: {refused}; switch them off "
+            "(0, -1, False or NONE) or model them in snnvar (weight noise and drift: a "
+            "Variation or a device model, Chip.from_aihwkit reads the noise model)"
+        )
+    widen = thres if nm == "CONSTANT" and thres > 0 else 1.0
+    input_range = inp_bound * widen * r
+    relative = omega > 0
+    columnwise = relative and bool(leaves.get("mapping.weight_scaling_columnwise", False))
+    rows, cols = leaves.get("mapping.max_input_size", -1), leaves.get("mapping.max_output_size", -1)
+    # the ADC in aihwkit's tile units: relative to ω · inp_bound, or absolute (on the
+    # scaled inputs with ABS_MAX, on x / (nm_thres · r) otherwise)
+    unit = 1.0 if nm == "ABS_MAX" else widen * r  # a tile-unit output in snnvar's units
+    swing = out_bound * unit if out_bound > 0 and not relative else None
+    res = leaves.get("forward.inp_res", -1)
+    limit = None
+    if bm == "ITERATIVE":  # reductions while ≤ max_bm_factor and ≤ max_bm_res / DAC step
+        limit = float(leaves.get("forward.max_bm_factor", 1000))
+        if res > 0:
+            step = (1.0 / res if res > 1 else res) * 2 * inp_bound
+            limit = min(limit, float(leaves.get("forward.max_bm_res", 0.25)) / step)
+    return Restrictions(
+        input_range=input_range,
+        input_bits=_bits("forward.inp_res", leaves.get("forward.inp_res", -1)),
+        input_scaling=nm == "ABS_MAX",
+        learn_input_scale=learn,
+        output_bound=out_bound / (omega * inp_bound) if out_bound > 0 and relative else None,
+        output_swing=swing,
+        output_bits=_bits("forward.out_res", leaves.get("forward.out_res", -1)),
+        output_noise=(noise / (omega * inp_bound) if relative else noise * unit)
+        if noise > 0
+        else 0.0,
+        absolute_noise=noise > 0 and not relative,
+        bound_management=limit if limit is not None and limit >= 1 else None,  # < 1: no re-read
+        bound_per_column=columnwise and (out_bound > 0 or noise > 0),
+        array_rows=int(rows) if rows > 0 else None,
+        array_cols=int(cols) if cols > 0 else None,
+        digital_bias=digital,
+    )
+
+
+_COMPENSATIONS = {
+    "GlobalDriftCompensation": "global",
+    "GlobalDriftCompensationWithExactReference": "global",
+    "PerColumnDriftCompensation": "column",
+}
+"""aihwkit's drift compensations as snnvar's (snnvar's reference read is exact)."""
+
+
+def devices_from_aihwkit(
+    rpu_config: Any, t_inference: float | str | None = None
+) -> DeviceModel | None:
+    """The devices of an aihwkit ``InferenceRPUConfig``: its ``noise_model``
+    (``PCMLikeNoiseModel`` or ``CustomDriftPCMLikeNoiseModel`` with a
+    ``SinglePairConductanceConverter``) as snnvar's :class:`~snnvar.hardware.PCM`,
+    with its ``drift_compensation``, read ``t_inference`` after programming ended
+    (aihwkit's time; snnvar's ``time = t_inference + t_0``; None: at ``t_0``); None
+    without a noise model. aihwkit maps each tile's ``max|W|`` to ``g_max``, snnvar
+    each layer's: the same where a layer is one tile."""
+    model = getattr(rpu_config, "noise_model", None)
+    if model is None:
+        return None
+    kind = type(model).__name__
+    if kind not in ("PCMLikeNoiseModel", "CustomDriftPCMLikeNoiseModel"):
+        raise ValueError(
+            f"noise_model {kind} is not read; allowed: PCMLikeNoiseModel, "
+            "CustomDriftPCMLikeNoiseModel (or None; other devices: a snnvar device model)"
+        )
+    converter = model.g_converter
+    if type(converter).__name__ != "SinglePairConductanceConverter":
+        raise ValueError(
+            f"noise_model.g_converter {type(converter).__name__} is not read; allowed: "
+            "SinglePairConductanceConverter (snnvar's mapping)"
+        )
+    compensation = getattr(rpu_config, "drift_compensation", None)
+    name = None if compensation is None else type(compensation).__name__
+    if name is not None and name not in _COMPENSATIONS:
+        raise ValueError(
+            f"drift_compensation {name} is not read; allowed: {sorted(_COMPENSATIONS)} or None"
+        )
+    drift_nu = None
+    if kind == "CustomDriftPCMLikeNoiseModel":
+        table = model.custom_drift_model
+        columns = [[float(v) for v in table[k]] for k in ("g_lst", "nu_mean_lst", "nu_std_lst")]
+        drift_nu = tuple(zip(*columns, strict=True))
+    t0 = float(model.t_0)
+    return PCM(
+        g_max=float(converter.g_max), g_min=float(converter.g_min),
+        prog_coeffs=tuple(float(c) for c in model.prog_coeff),
+        coeff_g_max=float(model.prog_coeff_g_max_reference), t_read=float(model.t_read), t0=t0,
+        noise_scale=float(model.prog_noise_scale),
+        read_noise_scale=float(model.read_noise_scale), drift_scale=float(model.drift_scale),
+        drift_nu=drift_nu, compensation=None if name is None else _COMPENSATIONS[name],
+        time=None if t_inference is None else parse_time(t_inference) + t0,
+    )  # fmt: skip

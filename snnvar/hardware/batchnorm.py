@@ -4,11 +4,19 @@ the BatchNorm classes that then pass their input through."""
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["FusedBatchNorm1d", "FusedBatchNorm2d", "fused_class", "update_running"]
+__all__ = [
+    "FusedBatchNorm1d",
+    "FusedBatchNorm2d",
+    "batchnorm_pairs",
+    "fused_class",
+    "update_running",
+]
 
 
 def update_running(
@@ -55,3 +63,30 @@ def fused_class(cls: type) -> type:
     if cls not in _FUSED_CLASSES:  # another BatchNorm class (not picklable)
         _FUSED_CLASSES[cls] = type(f"Fused{cls.__name__}", (_FusedBatchNorm, cls), {})
     return _FUSED_CLASSES[cls]
+
+
+def batchnorm_pairs(
+    model: nn.Module, deployable: tuple[type, ...]
+) -> dict[str, tuple[str, _BatchNorm, list[tuple[str, int]]]]:
+    """BatchNorm path -> (path, module, [(weighted layer path, first channel)]) for every
+    BatchNorm that directly follows a layer of a ``deployable`` type (a Conv2d /
+    Linear) or a Concat of them, among its parent's children."""
+    from ..models.network import Concat
+
+    pairs = {}
+    for parent_name, parent in model.named_modules():
+        children = list(parent.named_children())
+        for (prev_name, prev), (name, child) in itertools.pairwise(children):
+            if not isinstance(child, _BatchNorm):
+                continue
+            prefix = f"{parent_name}." if parent_name else ""
+            path = prefix + name
+            if type(prev) in deployable:
+                pairs[path] = (path, child, [(prefix + prev_name, 0)])
+            elif isinstance(prev, Concat) and all(type(b) in deployable for b in prev.branches):
+                first, layers = 0, []
+                for i, branch in enumerate(prev.branches):
+                    layers.append((f"{prefix}{prev_name}.branches.{i}", first))
+                    first += branch.weight.shape[0]
+                pairs[path] = (path, child, layers)
+    return pairs

@@ -1,14 +1,25 @@
 """Checks of hardware settings: numbers that must be positive, non-negative or a
 fraction (device models, faults) and optional ones (circuit restrictions).
-Each returns the value as a float, or raises ``ValueError`` naming the setting."""
+Each returns the value as a float, or raises ``ValueError`` naming the setting. And
+:func:`refuse_undeployed`: a restricted model must be deployed before its chips are
+drawn."""
 
 from __future__ import annotations
 
 import math
 
+from torch import nn
+
 from ..variation.checks import finite
 
-__all__ = ["fraction", "int_at_least", "nonnegative", "optional_positive", "positive"]
+__all__ = [
+    "fraction",
+    "int_at_least",
+    "nonnegative",
+    "optional_positive",
+    "positive",
+    "refuse_undeployed",
+]
 
 
 def positive(name: str, value: object) -> float:
@@ -52,3 +63,21 @@ def int_at_least(name: str, value: object, low: int) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name} must be an integer >= {low} or None, got {value!r}")
+
+
+def refuse_undeployed(model: nn.Module, where: str, name: str | None = None) -> None:
+    """Raise ``ValueError`` if ``model`` is restricted but not deployed: a chip's
+    variation (or a worst-case attack) belongs on the weights it programs, which only
+    :func:`~snnvar.hardware.deploy` writes into the parameters. ``where`` names the
+    caller and ``name`` the model in the message."""
+    from .restrict import restricted_layers
+
+    layers = [path for path, m in restricted_layers(model).items() if not m.deployed]
+    if layers:
+        what = f"model {name!r}" if name is not None else "the model"
+        raise ValueError(
+            f"{where}: {what} is restricted (snnvar.hardware.restrict) but not deployed "
+            f"(layers {layers}): its variation must land on the programmed weights W', not "
+            "on the float weights before programming; pass snnvar.hardware.deploy(model), "
+            "the chip after programming"
+        )

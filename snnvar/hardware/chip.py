@@ -141,6 +141,29 @@ class Chip:
         return cls(circuit=circuit, devices=devices, energy=energy)
 
     @classmethod
+    def from_aihwkit(
+        cls, rpu_config: Any, t_inference: float | str | None = None,
+        energy: EnergyCosts | None = None,
+    ) -> Chip:  # fmt: skip
+        """An aihwkit(-lightning) inference configuration as a chip: its circuit
+        (:func:`~snnvar.hardware.from_aihwkit`) and its devices, the noise model and
+        drift compensation read ``t_inference`` after programming
+        (:func:`~snnvar.hardware.devices_from_aihwkit`; lightning has none)."""
+        from .aihwkit import devices_from_aihwkit, from_aihwkit
+
+        devices = devices_from_aihwkit(rpu_config, t_inference)
+        if devices is None and t_inference is not None:
+            raise ValueError(
+                f"t_inference={t_inference!r} given, but the configuration has no noise_model "
+                "(no devices to read at a time)"
+            )
+        return cls(
+            circuit=from_aihwkit(rpu_config),
+            devices=devices,
+            energy=energy,
+        )
+
+    @classmethod
     def from_toml(cls, path: str | Path) -> Chip:
         """From a chip file (the module docstring)."""
         from ..files import read_toml

@@ -40,19 +40,23 @@ def periphery(
 ) -> Periphery:  # fmt: skip
     """The periphery of a layer with programmed ``w`` and ``b`` on tiles of ``rows`` ×
     ``cols`` blocks whose inputs reach ``x_max``: the ADC half-ranges, the output
-    noise's σ (divided by √(row blocks) with ``noise_over_tiles``) and the weight at
+    noise's σ (divided by √(row blocks) with ``noise_over_tiles``; both per column
+    with ``bound_per_column``) and the weight at
     ``g_max`` (the tile's ``max|W′|``, the bias row's ``|b′|/x_max`` included)."""
     if not (hw.bounded or hw.noisy or hw.wired):
         return Periphery(None, None, None)
     row_bias = b if not hw.digital_bias else None
     full = functools.partial(tiles.adc_ranges, w, row_bias, rows, cols, x_max, 1.0)
     tile = full()
+    own = full(per_column=True) if hw.bound_per_column else tile  # the ADC's and noise's
     ranges = None
     if hw.output_bound is not None:
-        ranges = hw.output_bound * (full(per_column=True) if hw.bound_per_column else tile)
+        ranges = hw.output_bound * own
     sigma = None
     if hw.noisy:
         per = math.sqrt(len(rows)) if hw.noise_over_tiles else 1.0
-        sigma = tile * (hw.output_noise / per)
+        sigma = own * (hw.output_noise / per)
+        if hw.absolute_noise:  # σ in the tile's output units
+            sigma = torch.full_like(own, hw.output_noise / per)
     scale = tile / x_max if hw.wired else None
     return Periphery(ranges, sigma, scale)

@@ -13,7 +13,9 @@ draws the same chips as for the unrestricted model. A restricted layer computes
 or, over arrays of finite size (``array_rows`` / ``array_cols``, a relative ADC range
 ``output_bound`` or a digital bias: ``tiles``), ``y = Σ_tiles ADC_t(W'_t x'_t
 (+ b' on the first)) (+ b')``, each tile's ADC range ``±output_swing`` or
-``±output_bound · x_max · max|W'_t|``.
+``±output_bound · x_max · max|W'_t|``. With ``input_scaling`` (aihwkit's noise
+management) each tile divides each input vector by its largest ``|x|`` before its
+DAC and multiplies its output back after its ADC.
 
 (HRAT; HA-SGD poster, Figs. 5 and 9) with straight-through rounding
 (:mod:`.quantize`). With ``fuse_batchnorm`` the BatchNorm after a layer is folded
@@ -51,7 +53,6 @@ it, so on a quantised chip it is not the chip's adversary.
 from __future__ import annotations
 
 import copy
-import itertools
 import warnings
 from typing import Any
 
@@ -63,8 +64,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ..nn.neurons import TimeLoop
 from ..nn.recording import is_spiking, neuron_layer_names
 from ..variation.engine import read_programmed
-from . import tiles, wires
-from .batchnorm import fused_class, update_running
+from . import management, tiles, wires
+from .batchnorm import batchnorm_pairs, fused_class, update_running
 from .periphery import Periphery, periphery
 from .quantize import quantize, quantize_each
 from .restrictions import Restrictions
@@ -74,7 +75,6 @@ __all__ = [
     "RestrictedConv2d",
     "RestrictedLinear",
     "deploy",
-    "refuse_undeployed",
     "restrict",
     "restricted_layers",
     "restrictions_of",
@@ -174,6 +174,11 @@ class _Restricted:
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         raise NotImplementedError
 
+    def _scaled_partials(
+        self, x: torch.Tensor, w: torch.Tensor, rows: list[int], reduction: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         state: _State = self.__dict__[_STATE]
         hw = state.hw
@@ -182,9 +187,25 @@ class _Restricted:
         a = self._scale()
         if a is not None:
             x = x * a
+        return self._dac(x)
+
+    def _dac(self, x: torch.Tensor) -> torch.Tensor:
+        """The DAC: ``x`` clipped to ``±input_range`` (and quantised with ``input_bits``);
+        spikes (a layer without analog input) pass as they are."""
+        hw = self.restrictions
+        if hw.input_range is None or not self.__dict__[_STATE].analog:
+            return x
         if hw.input_bits is not None:
             return quantize(x, _converter_levels(hw.input_bits), hw.input_range)
         return x.clamp(-hw.input_range, hw.input_range)
+
+    @property
+    def _scales_inputs(self) -> bool:
+        """Whether each tile scales its input vectors (``input_scaling`` or
+        ``bound_management``; spikes too, their scale 1, or 0 for no spike): the DAC then
+        acts per tile, in :meth:`_tiled`."""
+        hw = self.restrictions
+        return hw.input_scaling or hw.bound_management is not None
 
     def _scale(self) -> torch.Tensor | None:
         """HRAT's learned input scale ``a`` of an analog layer (None: no scale)."""
@@ -268,11 +289,16 @@ class _Restricted:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state: _State = self.__dict__[_STATE]
-        x = self._input(x)
+        if self._scales_inputs:  # the DAC acts per tile (_tiled), after the learned scale
+            a = self._scale()
+            x = x if a is None else x * a
+            fused_x = x if state.hw.input_scaling else self._dac(x)  # the first read's
+        else:
+            x = fused_x = self._input(x)
         if state.deployed:  # programmed once: the weights are the chip's
             w, b, periphery = self.weight, self.bias, state.periphery
         else:  # programmed at every call; a variation applied now reads W' and b'
-            w0, b0 = self.programmed(x)
+            w0, b0 = self.programmed(fused_x)
             read = read_programmed(self, {"weight": w0, "bias": b0})
             w, b = read["weight"], read["bias"]
             periphery = self._periphery(w0, b0)
@@ -298,20 +324,12 @@ class _Restricted:
     def _through_wires(
         self, w: torch.Tensor, b: torch.Tensor | None, scale: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``w`` and ``b`` as the wires' resistance leaves them (``snnvar.hardware.wires``): the
-        effective weights of every tile, the bias row (``b′/x_max`` driven at
-        ``x_max``) the first array's last."""
+        """``w`` and ``b`` as the wires' resistance leaves them (``wires.layer_through_wires``)."""
         state: _State = self.__dict__[_STATE]
         hw = state.hw
-        x_max = self._x_max()
-        row = None if b is None or hw.digital_bias else b / x_max  # type: ignore[operator]
-        try:
-            w2d, b_eff = wires.through_wires(
-                w.reshape(w.shape[0], -1), state.rows, state.cols, hw.wire_resistance, scale, row
-            )
-        except ValueError as err:
-            raise ValueError(f"layer {state.name!r}: {err}") from None
-        return w2d.view_as(w), (b if row is None else b_eff * x_max)  # type: ignore[operator]
+        return wires.layer_through_wires(w, None if hw.digital_bias else b, state.rows,
+                                         state.cols, hw.wire_resistance, scale, self._x_max(),
+                                         state.name, b)  # fmt: skip
 
     def _noise(self, like: torch.Tensor) -> torch.Tensor:
         """Unit Gaussian noise shaped as ``like`` from the layer's output stream."""
@@ -341,23 +359,39 @@ class _Restricted:
         linear = isinstance(self, nn.Linear)
         tile_dim = -2 if linear else -4  # [..., R, out] or [..., R, out, H, W]
         per_tile = (len(state.rows), -1) if linear else (len(state.rows), -1, 1, 1)
-        if len(state.rows) > 1:
-            parts = self._partials(x, w, state.rows)
+        half = hw.output_swing if ranges is None else ranges.view(per_tile)
+        levels = None if hw.output_bits is None else _converter_levels(hw.output_bits)
+
+        def adc(parts: torch.Tensor) -> torch.Tensor:
+            if half is None:
+                return parts
+            if ranges is None and hw.bound_management is None:
+                return self._output(parts)  # the swing, and its warning
+            return management.converted(parts, half, levels)
+
+        def noisy(parts: torch.Tensor) -> torch.Tensor:  # every read, before the ADC
+            return parts if sigma is None else parts + sigma.view(per_tile) * self._noise(parts)
+
+        if self._scales_inputs:  # each tile's inputs scaled (and re-read), through its DAC
+
+            def read(reduction: float) -> tuple[torch.Tensor, torch.Tensor]:
+                parts, scale = self._scaled_partials(x, w, state.rows, reduction)
+                return noisy(parts), scale
+
+            def test(parts: torch.Tensor) -> torch.Tensor:
+                assert half is not None
+                return management.saturated(parts, half, levels, tile_dim + 1, state.cols)
+
+            parts = management.managed(read, adc, test, hw.bound_management)
         else:
-            parts = self._op(x, w, None).unsqueeze(tile_dim)
-        if b is not None and not hw.digital_bias:  # a row of the first array
-            rows = torch.cat([b.unsqueeze(0), b.new_zeros(len(state.rows) - 1, b.shape[0])])
-            parts = parts + rows.view(per_tile)
-        if sigma is not None:  # every read, before the ADC
-            parts = parts + sigma.view(per_tile) * self._noise(parts)
-        if ranges is None:
-            parts = self._output(parts)
-        else:
-            half = ranges.view(per_tile)
-            if hw.output_bits is not None:
-                parts = quantize_each(parts, _converter_levels(hw.output_bits), half)
+            if len(state.rows) > 1:
+                parts = self._partials(x, w, state.rows)
             else:
-                parts = torch.clamp(parts, -half, half)
+                parts = self._op(x, w, None).unsqueeze(tile_dim)
+            if b is not None and not hw.digital_bias:  # a row of the first array
+                rows = torch.cat([b.unsqueeze(0), b.new_zeros(len(state.rows) - 1, b.shape[0])])
+                parts = parts + rows.view(per_tile)
+            parts = adc(noisy(parts))
         y = parts.sum(tile_dim)
         if b is not None and hw.digital_bias:
             y = y + (b if linear else b.view(-1, 1, 1))
@@ -385,6 +419,12 @@ class RestrictedLinear(_Restricted, nn.Linear):
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         return tiles.linear_partials(x, w, rows)
 
+    def _scaled_partials(
+        self, x: torch.Tensor, w: torch.Tensor, rows: list[int], reduction: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        by_max = self.restrictions.input_scaling
+        return tiles.scaled_linear_partials(x, w, rows, self._dac, by_max, reduction)
+
 
 class RestrictedConv2d(_Restricted, nn.Conv2d):
     """A Conv2d as the crossbar computes it (parameters as the Conv2d's)."""
@@ -394,6 +434,12 @@ class RestrictedConv2d(_Restricted, nn.Conv2d):
 
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         return tiles.conv_partials(self, x, w, rows)
+
+    def _scaled_partials(
+        self, x: torch.Tensor, w: torch.Tensor, rows: list[int], reduction: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        by_max = self.restrictions.input_scaling
+        return tiles.scaled_conv_partials(self, x, w, rows, self._dac, by_max, reduction)
 
 
 DEPLOYABLE: dict[type, type] = {nn.Linear: RestrictedLinear, nn.Conv2d: RestrictedConv2d}
@@ -430,31 +476,6 @@ def _analog(model: nn.Module, layers: dict[str, nn.Module]) -> set[str]:
     return out
 
 
-def _batchnorm_pairs(model: nn.Module) -> dict[str, tuple[str, _BatchNorm, list[tuple[str, int]]]]:
-    """BatchNorm path -> (path, module, [(weighted layer path, first channel)]) for every
-    BatchNorm that directly follows a Conv2d / Linear (or a Concat of them) among
-    its parent's children."""
-    from ..models.network import Concat
-
-    pairs = {}
-    for parent_name, parent in model.named_modules():
-        children = list(parent.named_children())
-        for (prev_name, prev), (name, child) in itertools.pairwise(children):
-            if not isinstance(child, _BatchNorm):
-                continue
-            prefix = f"{parent_name}." if parent_name else ""
-            path = prefix + name
-            if type(prev) in DEPLOYABLE:
-                pairs[path] = (path, child, [(prefix + prev_name, 0)])
-            elif isinstance(prev, Concat) and all(type(b) in DEPLOYABLE for b in prev.branches):
-                first, layers = 0, []
-                for i, branch in enumerate(prev.branches):
-                    layers.append((f"{prefix}{prev_name}.branches.{i}", first))
-                    first += branch.weight.shape[0]
-                pairs[path] = (path, child, layers)
-    return pairs
-
-
 def restrict(model: nn.Module, restrictions: Restrictions | Any) -> nn.Module:
     """A copy of ``model`` as the chip computes it (see the module docstring); the
     original is untouched (``restrictions``: a :class:`Restrictions`, or a
@@ -479,15 +500,20 @@ def restrict(model: nn.Module, restrictions: Restrictions | Any) -> nn.Module:
     if not layers:
         raise ValueError("the model has no Conv2d or Linear layer to restrict")
     analog = _analog(chip, layers)
-    pairs = _batchnorm_pairs(chip) if restrictions.fuse_batchnorm else {}
+    pairs = batchnorm_pairs(chip, tuple(DEPLOYABLE)) if restrictions.fuse_batchnorm else {}
     for name, layer in layers.items():
         split = tiles.tile_shape(layer.weight, restrictions.array_rows, restrictions.array_cols)
-        if len(split[0]) > 1 and isinstance(layer, nn.Conv2d) and layer.groups != 1:
-            raise ValueError(
-                f"cannot split the Conv2d at {name!r} over arrays: it has groups="
-                f"{layer.groups} (tiles support groups=1); raise array_rows to "
-                f"{layer.weight[0].numel()} or leave it None"
+        managed = restrictions.input_scaling or restrictions.bound_management is not None
+        if (len(split[0]) > 1 or managed) and isinstance(layer, nn.Conv2d) and layer.groups != 1:
+            what = (
+                "split the Conv2d at {!r} over arrays"
+                if len(split[0]) > 1
+                else ("manage the inputs of the Conv2d at {!r} (input_scaling, bound_management)")
             )
+            raise ValueError(
+                f"cannot {what.format(name)}: it has groups={layer.groups} (tiles support "
+                f"groups=1); raise array_rows to {layer.weight[0].numel()} or leave it None"
+            )  # fmt: skip
         layer.__class__ = DEPLOYABLE[type(layer)]
         layer.__dict__[_STATE] = _State(restrictions, name, name in analog, split)
         if restrictions.learn_input_scale and name in analog:
@@ -525,26 +551,6 @@ def restrictions_of(model: nn.Module) -> Restrictions | None:
         if isinstance(m, _Restricted):
             return m.restrictions
     return None
-
-
-def refuse_undeployed(model: nn.Module, where: str, name: str | None = None) -> None:
-    """Raise ``ValueError`` if ``model`` is restricted but not deployed: a chip's
-    variation (or a worst-case attack) belongs on the weights it programs, which only
-    :func:`deploy` writes into the parameters. ``where`` names the caller and
-    ``name`` the model in the message."""
-    layers = [
-        m.__dict__[_STATE].name
-        for m in model.modules()
-        if isinstance(m, _Restricted) and not m.__dict__[_STATE].deployed
-    ]
-    if layers:
-        what = f"model {name!r}" if name is not None else "the model"
-        raise ValueError(
-            f"{where}: {what} is restricted (snnvar.hardware.restrict) but not deployed "
-            f"(layers {layers}): its variation must land on the programmed weights W', not "
-            "on the float weights before programming; pass snnvar.hardware.deploy(model), "
-            "the chip after programming"
-        )
 
 
 @torch.no_grad()

@@ -88,7 +88,9 @@ class Restrictions:
     ``output_swing`` (or no output circuit). Needs ``input_range``; not with
     ``output_swing``."""
     bound_per_column: bool = False
-    """``output_bound``'s ``max|W′|`` taken per column of the tile, not per tile."""
+    """``output_bound``'s and ``output_noise``'s ``max|W′|`` taken per column of the tile,
+    not per tile: each column's conductances span its own range (aihwkit's
+    ``mapping.weight_scaling_columnwise``)."""
     digital_bias: bool = False
     """The bias is added digitally after the tiles' ADCs, as aihwkit adds it; False: it
     is an extra row of the first array, inside its ADC's range (HA-SGD poster,
@@ -110,6 +112,29 @@ class Restrictions:
     """``output_noise`` divided by √(row blocks) of the layer, aihwkit-lightning's
     convention (a layer's summed noise then does not grow with its split); False:
     each tile's σ is ``output_noise`` of its full scale, as in aihwkit."""
+    input_scaling: bool = False
+    """Noise management (aihwkit's ``forward.noise_management = ABS_MAX``): every tile
+    divides each input vector it receives (a row of a Linear's input, a patch of a
+    Conv2d's, within the tile's rows) by its largest ``|x|`` before its DAC, and the
+    digital periphery multiplies the tile's output by it after the ADC; the DAC's
+    range ``input_range`` (aihwkit's ``inp_bound``), the ADC range and the output
+    noise are then relative to that scaled input. A zero vector reads exactly zero (no
+    row is driven). Spikes are managed too: their scale is 1 (0 with no spike), and
+    they pass no DAC. Needs ``input_range`` and ``digital_bias``; not with
+    ``learn_input_scale``."""
+    bound_management: float | None = None
+    """aihwkit's iterative bound management (``BoundManagementType.ITERATIVE``): a tile
+    (a row block × a column block) whose ADC saturates on an input vector (any of its
+    outputs beyond its range after rounding) reads that vector again with its input
+    halved (the digital periphery
+    doubles the output back), and again, while the input's reduction is at most this
+    value (≥ 1; aihwkit's ``min(max_bm_factor, max_bm_res / DAC step)``, 15.75 at its
+    defaults: reductions 1, 2, 4, 8 and 16); each read draws its own output noise. None:
+    off. Needs ``input_range`` and an ADC range (``output_bound`` or ``output_swing``)."""
+    absolute_noise: bool = False
+    """``output_noise`` is σ in the tile's output units (aihwkit's ``out_noise`` without
+    weight scaling; with ``input_scaling``, in the units of the scaled inputs), not
+    relative to the tile's full scale."""
 
     def __post_init__(self) -> None:
         int_at_least("weight_levels", self.weight_levels, 2)
@@ -125,7 +150,7 @@ class Restrictions:
         for name in ("output_noise", "wire_resistance"):
             object.__setattr__(self, name, nonnegative(name, getattr(self, name)))
         flags = ("learn_input_scale", "fuse_batchnorm", "bound_per_column", "digital_bias",
-                 "noise_over_tiles")  # fmt: skip
+                 "noise_over_tiles", "input_scaling", "absolute_noise")  # fmt: skip
         for name in flags:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -145,13 +170,39 @@ class Restrictions:
         if self.bounded and self.input_range is None:
             raise ValueError("output_bound needs input_range (a tile's full scale is "
                              "input_range · max|W'|)")  # fmt: skip
-        if self.bound_per_column and not self.bounded:
-            raise ValueError("bound_per_column needs output_bound")
-        if self.output_noise > 0 and self.input_range is None:
+        if self.bound_per_column and not (self.bounded or self.output_noise > 0):
+            raise ValueError("bound_per_column needs output_bound or output_noise")
+        if self.output_noise > 0 and self.input_range is None and not self.absolute_noise:
             raise ValueError("output_noise needs input_range (a tile's full scale is "
                              "input_range · max|W'|)")  # fmt: skip
         if self.noise_over_tiles and self.output_noise == 0:
             raise ValueError("noise_over_tiles needs output_noise > 0")
+        if self.input_scaling and (self.input_range is None or not self.digital_bias):
+            raise ValueError(
+                "input_scaling needs input_range (the DAC's range for the scaled inputs) and "
+                "digital_bias = True (a bias row's input is not scaled)"
+            )
+        if self.input_scaling and self.learn_input_scale:
+            raise ValueError(
+                "input_scaling sets each input's scale itself: not with learn_input_scale"
+            )
+        if self.absolute_noise and self.output_noise == 0:
+            raise ValueError("absolute_noise needs output_noise > 0")
+        if self.bound_management is not None:
+            reduction = optional_positive("bound_management", self.bound_management)
+            if reduction is None or reduction < 1:
+                raise ValueError(
+                    f"bound_management must be at least 1 (the largest reduction of a re-read "
+                    f"input) or None, got {self.bound_management!r}"
+                )
+            object.__setattr__(self, "bound_management", reduction)
+            ranged = self.bounded or self.output_swing is not None
+            if self.input_range is None or not ranged or not self.digital_bias:
+                raise ValueError(
+                    "bound_management needs input_range, an ADC range (output_bound or "
+                    "output_swing) and digital_bias = True: it halves the input of a "
+                    "saturated read"
+                )
         if self.weight_window is not None and self.weight_levels is None:
             raise ValueError("weight_window is the range of weight_levels: set weight_levels")
 
@@ -171,6 +222,8 @@ class Restrictions:
             or self.digital_bias
             or self.noisy
             or self.wired
+            or self.input_scaling
+            or self.bound_management is not None
         )
 
     @property
@@ -197,7 +250,8 @@ class Restrictions:
         if self.input_range is not None:
             bits = "" if self.input_bits is None else str(self.input_bits)
             scale = "+scale" if self.learn_input_scale else ""
-            parts.append(f"in{bits}@±{self.input_range:g}{scale}")
+            per = "/max|x|" if self.input_scaling else ""
+            parts.append(f"in{bits}@±{self.input_range:g}{scale}{per}")
         bits = "" if self.output_bits is None else str(self.output_bits)
         if self.output_swing is not None:
             parts.append(f"out{bits}@±{self.output_swing:g}")
@@ -210,7 +264,11 @@ class Restrictions:
             parts.append(f"tiles {rows}×{cols}")
         if self.noisy:
             per = "/√tiles" if self.noise_over_tiles else ""
-            parts.append(f"noise {self.output_noise:g}fs{per}")
+            column = "/col" if self.bound_per_column else ""
+            unit = "abs" if self.absolute_noise else "fs"
+            parts.append(f"noise {self.output_noise:g}{unit}{column}{per}")
+        if self.bound_management is not None:
+            parts.append(f"bm≤{self.bound_management:g}")
         if self.wired:
             parts.append(f"wires ρ={self.wire_resistance:g}")
         if self.digital_bias:
@@ -270,7 +328,8 @@ def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
     size kept wherever it shapes the restriction: weight levels per array, the
     tiles' ADCs), then all of them: the rows of an ablation (what each restriction
     costs alone). A relative ADC range (``output_bound``) and output noise are
-    defined by ``input_range``, so their rows clip the inputs too."""
+    defined by ``input_range``, so their rows clip the inputs too (and scale them, with
+    ``input_scaling``; bound management acts in the rows with an ADC range)."""
     hw = restrictions
     bn = hw.fuse_batchnorm
     arrays = {"array_rows": hw.array_rows, "array_cols": hw.array_cols}
@@ -284,25 +343,33 @@ def single_restrictions(restrictions: Restrictions) -> dict[str, Restrictions]:
         out["input"] = Restrictions(
             input_bits=hw.input_bits, input_range=hw.input_range,
             learn_input_scale=hw.learn_input_scale, fuse_batchnorm=bn,
+            input_scaling=hw.input_scaling, digital_bias=hw.input_scaling,
         )  # fmt: skip
     output = {**arrays, "digital_bias": hw.digital_bias, "fuse_batchnorm": bn}
+    scaled = {"input_scaling": hw.input_scaling}  # the ranges relative to the scaled inputs
+    managed = hw.bounded or hw.input_scaling or hw.bound_management is not None
+    adc_inputs = (
+        {"input_range": hw.input_range, "bound_management": hw.bound_management, **scaled}
+        if managed else {}
+    )  # fmt: skip
     if hw.output_swing is not None:
-        out["output swing"] = Restrictions(output_swing=hw.output_swing, **output)
+        out["output swing"] = Restrictions(output_swing=hw.output_swing, **output, **adc_inputs)
     if hw.output_bound is not None:
         out["output bound"] = Restrictions(
             output_bound=hw.output_bound, bound_per_column=hw.bound_per_column,
-            input_range=hw.input_range, **output,
+            **output, **adc_inputs,
         )  # fmt: skip
     if hw.output_bits is not None:
         out["ADC"] = Restrictions(
             output_swing=hw.output_swing, output_bound=hw.output_bound,
             bound_per_column=hw.bound_per_column, output_bits=hw.output_bits,
-            input_range=hw.input_range if hw.bounded else None, **output,
+            **output, **adc_inputs,
         )  # fmt: skip
     if hw.noisy:
         out["output noise"] = Restrictions(
             output_noise=hw.output_noise, noise_over_tiles=hw.noise_over_tiles,
-            input_range=hw.input_range, **output,
+            bound_per_column=hw.bound_per_column, input_range=hw.input_range, **output,
+            **scaled, absolute_noise=hw.absolute_noise,
         )  # fmt: skip
     if hw.wired:
         out["wires"] = Restrictions(wire_resistance=hw.wire_resistance, **output)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,8 @@ __all__ = [
     "element_max",
     "linear_partials",
     "per_element",
+    "scaled_conv_partials",
+    "scaled_linear_partials",
     "split_sizes",
     "tile_shape",
 ]
@@ -145,11 +148,82 @@ def blocked(t: torch.Tensor, dim: int, rows: list[int]) -> torch.Tensor:
 def linear_partials(x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
     """The partial outputs of a Linear's row blocks, ``[..., R, out]``: entry ``r`` is
     ``x[..., block r] @ W[:, block r]ᵀ`` (one batched product)."""
-    xb = blocked(x, -1, rows)  # [..., R, k]
+    return _block_products(blocked(x, -1, rows), w, rows)
+
+
+def _block_products(xb: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """``[..., R, out]`` from inputs already in blocks ``[..., R, k]``."""
     lead, (count, k) = xb.shape[:-2], xb.shape[-2:]
     wb = blocked(w, 1, rows).permute(1, 2, 0)  # [R, k, out]
     y = torch.bmm(xb.reshape(-1, count, k).transpose(0, 1), wb)  # [R, N, out]
     return y.transpose(0, 1).reshape(*lead, count, w.shape[0])
+
+
+Converter = Callable[[torch.Tensor], torch.Tensor]
+"""A DAC: the inputs as the array receives them."""
+
+
+def _scaled(
+    xb: torch.Tensor, dim: int, dac: Converter, by_max: bool, reduction: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs in blocks, each vector (along ``dim``) divided by its scale, its largest
+    ``|x|`` (``by_max``; else 1) times ``reduction``, and passed through ``dac``; and
+    those scales (detached, as aihwkit computes them without gradient; 0 for a zero
+    vector, which reads zero), ``dim`` kept."""
+    if by_max:
+        top = xb.detach().abs().amax(dim, keepdim=True)
+    else:
+        top = torch.ones_like(xb.detach().narrow(dim, 0, 1))
+    driven = top > 0
+    scale = top * reduction
+    divisor = torch.where(driven, scale, torch.ones_like(scale))
+    return dac(xb / divisor), torch.where(driven, scale, torch.zeros_like(scale))
+
+
+def scaled_linear_partials(
+    x: torch.Tensor, w: torch.Tensor, rows: list[int], dac: Converter, by_max: bool = True,
+    reduction: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """A Linear's partial outputs ``[..., R, out]`` under noise management (aihwkit's
+    ``NoiseManagementType.ABS_MAX``, ``by_max``) and bound management (the inputs
+    divided by ``reduction`` too): each row block divides each input vector by its
+    scale before ``dac``; returns the partials of the scaled inputs and the scales
+    ``[..., R, 1]`` that multiply them back after the ADC (0 for a zero vector)."""
+    xs, scale = _scaled(blocked(x, -1, rows), -1, dac, by_max, reduction)
+    return _block_products(xs, w, rows), scale
+
+
+def scaled_conv_partials(
+    conv: nn.Conv2d, x: torch.Tensor, w: torch.Tensor, rows: list[int], dac: Converter,
+    by_max: bool = True, reduction: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """A Conv2d's partial outputs ``[B, R, out, H, W]`` under noise and bound management:
+    every patch (an im2col column, one input vector of the array) of every row block
+    is divided by its scale before ``dac``; returns them and the scales ``[B, R, 1, H,
+    W]`` (unbatched input: no ``B``). ``groups`` must be 1."""
+    unbatched = x.dim() == 3
+    cols, (height, width) = _unfolded(conv, x.unsqueeze(0) if unbatched else x)
+    xs, scale = _scaled(blocked(cols, 1, rows), 2, dac, by_max, reduction)  # [B, R, k, L]
+    wb = blocked(w.reshape(w.shape[0], -1), 1, rows).transpose(0, 1)  # [R, out, k]
+    y = torch.matmul(wb, xs).unflatten(-1, (height, width))
+    scale = scale.unflatten(-1, (height, width))
+    return (y.squeeze(0), scale.squeeze(0)) if unbatched else (y, scale)
+
+
+def _unfolded(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``x`` (batched) padded as ``conv`` pads it and unfolded into its im2col columns
+    ``[B, in·k·k, L]``, with the output's height and width."""
+    pad = conv._reversed_padding_repeated_twice
+    if any(pad):
+        mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
+        x = F.pad(x, pad, mode=mode)
+    cols = F.unfold(x, conv.kernel_size, dilation=conv.dilation, stride=conv.stride)
+    kh, kw = conv.kernel_size
+    dh, dw = conv.dilation
+    sh, sw = conv.stride
+    height = (x.shape[-2] - dh * (kh - 1) - 1) // sh + 1
+    width = (x.shape[-1] - dw * (kw - 1) - 1) // sw + 1
+    return cols, (height, width)
 
 
 def conv_partials(
@@ -169,18 +243,7 @@ def conv_partials(
         y = conv._conv_forward(x, masked.flatten(0, 1), None)  # [B, R·out, H, W]
         return y.unflatten(-3, (len(rows), w.shape[0]))
     unbatched = x.dim() == 3
-    if unbatched:
-        x = x.unsqueeze(0)
-    pad = conv._reversed_padding_repeated_twice
-    if any(pad):
-        mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
-        x = F.pad(x, pad, mode=mode)
-    cols = F.unfold(x, conv.kernel_size, dilation=conv.dilation, stride=conv.stride)
-    kh, kw = conv.kernel_size
-    dh, dw = conv.dilation
-    sh, sw = conv.stride
-    height = (x.shape[-2] - dh * (kh - 1) - 1) // sh + 1
-    width = (x.shape[-1] - dw * (kw - 1) - 1) // sw + 1
+    cols, (height, width) = _unfolded(conv, x.unsqueeze(0) if unbatched else x)
     wb = blocked(w.reshape(w.shape[0], -1), 1, rows).transpose(0, 1)  # [R, out, k]
     y = torch.matmul(wb, blocked(cols, 1, rows))  # [B, R, out, L]
     y = y.unflatten(-1, (height, width))

@@ -40,7 +40,15 @@ import itertools
 
 import torch
 
-__all__ = ["MAX_DROP", "MAX_NODES", "drop", "first_order", "nodal_currents", "through_wires"]
+__all__ = [
+    "MAX_DROP",
+    "MAX_NODES",
+    "drop",
+    "first_order",
+    "layer_through_wires",
+    "nodal_currents",
+    "through_wires",
+]
 
 MAX_NODES = 8192
 """The largest network :func:`nodal_currents` solves (a dense solve: 2·rows·cols nodes)."""
@@ -155,3 +163,19 @@ def through_wires(
             "smaller arrays (array_rows / array_cols) or a smaller wire_resistance"
         )
     return torch.cat(out_rows, dim=1), out_bias
+
+
+def layer_through_wires(
+    w: torch.Tensor, row_bias: torch.Tensor | None, rows: list[int], cols: list[int],
+    rho: float, scale: torch.Tensor, x_max: float, name: str, bias: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+    """A Linear / Conv2d weight ``w`` and its ``bias`` as the wires leave them: the
+    effective weights of every tile (:func:`through_wires`), the bias a row
+    ``row_bias/x_max`` driven at ``x_max``, the first array's last (``row_bias`` None: a
+    digital bias, ``bias`` unchanged). Errors name the layer ``name``."""
+    row = None if row_bias is None else row_bias / x_max
+    try:
+        w2d, b_eff = through_wires(w.reshape(w.shape[0], -1), rows, cols, rho, scale, row)
+    except ValueError as err:
+        raise ValueError(f"layer {name!r}: {err}") from None
+    return w2d.view_as(w), (bias if row is None or b_eff is None else b_eff * x_max)

@@ -314,6 +314,7 @@ def _prepare(model: nn.Module, omit_converters: bool, chip: Draw | None) -> nn.M
             ("input DAC / input range", hw.input_range is not None),
             ("output swing / ADC", hw.output_swing is not None),
             ("the tiles' ADCs (output_bound)", hw.output_bound is not None),
+            ("noise or bound management", hw.input_scaling or hw.bound_management is not None),
             ("output noise on every read", hw.noisy),
             ("the wires' IR drop", hw.wired),
         )

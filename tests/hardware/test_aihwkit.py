@@ -161,7 +161,7 @@ class _AihwkitConfig:
     mapping: _Mapping = dataclasses.field(default_factory=_Mapping)
 
 
-def test_aihwkits_own_configuration_is_refused_by_name() -> None:
+def test_a_partial_aihwkit_configuration_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"aihwkit configuration \(it has \['mapping.weight_sc"):
         from_aihwkit(_AihwkitConfig())
 

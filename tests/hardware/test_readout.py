@@ -279,4 +279,5 @@ def test_the_periphery_is_each_tiles_own() -> None:
     torch.testing.assert_close(p.scale, full / 2.0)
     per_column = periphery(dataclasses.replace(hw, bound_per_column=True), w, b, [3, 3], [2], 2.0)
     torch.testing.assert_close(per_column.ranges, 4.0 * torch.tensor([[3.0, 0.0], [0.0, 0.8]]))
+    torch.testing.assert_close(per_column.sigma, 0.1 * torch.tensor([[3.0, 0.0], [0.0, 0.8]]))
     assert periphery(Restrictions(array_rows=3), w, b, [3, 3], [2], 1.0) == (None, None, None)

@@ -1,0 +1,84 @@
+"""Noise and bound management of a tile's reads (aihwkit's ``NoiseManagementType.ABS_MAX``
+and ``BoundManagementType.ITERATIVE``, ``simulator/tiles/analog_mvm.py`` and
+``rpucuda/rpu_forward_backward_pass.cpp``, ``forwardVector``), and the tile's ADC.
+
+With noise management each tile divides each input vector by its largest ``|x|``
+before its DAC (:func:`snnvar.hardware.tiles.scaled_linear_partials`); with bound
+management a vector whose read saturates the tile's ADC is read again with its
+input halved, until no output saturates or the reduction exceeds its limit. The
+digital periphery multiplies each read back by its scale. As in aihwkit's C++
+tiles, a zero input vector reads exactly zero (no output noise): it drives no row.
+Pure functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .quantize import quantize_each
+
+__all__ = ["converted", "managed", "saturated"]
+
+Read = Callable[[float], tuple[torch.Tensor, torch.Tensor]]
+"""A read of every tile with its inputs divided by a reduction (1: the first read): its
+partial outputs before the ADC (output noise included) and the scales that multiply
+them back."""
+
+
+def converted(parts: torch.Tensor, half: torch.Tensor | float, levels: int | None) -> torch.Tensor:
+    """The ADC: ``parts`` clipped to ``±half`` (each tile's range), rounded to ``levels``
+    evenly spaced levels when given."""
+    if levels is not None:
+        half_t = half if isinstance(half, torch.Tensor) else torch.tensor(half, dtype=parts.dtype)
+        return quantize_each(parts, levels, half_t.to(parts.device))
+    if isinstance(half, torch.Tensor):
+        return torch.clamp(parts, -half, half)
+    return parts.clamp(-half, half)
+
+
+def saturated(
+    parts: torch.Tensor, half: torch.Tensor | float, levels: int | None, out_dim: int,
+    cols: list[int],
+) -> torch.Tensor:  # fmt: skip
+    """Whether each read vector saturates its tile's ADC, shaped as ``parts``: any output
+    of its tile (the column block ``cols`` it lies in, along ``out_dim``) beyond
+    ``±half`` after rounding to the ADC's step (aihwkit's test, on both signs:
+    ``bm_test_negative_bound``)."""
+    value = parts.detach()
+    if levels is not None:
+        step = 2 * torch.as_tensor(half, dtype=value.dtype, device=value.device) / (levels - 1)
+        rounded = torch.round(value / torch.where(step > 0, step, 1.0)) * step
+        value = torch.where(step > 0, rounded, value)
+    beyond = value.abs() > half
+    blocks, start = [], 0
+    for n in cols:  # one answer per tile: its column block
+        block = beyond.narrow(out_dim, start, n)
+        blocks.append(block.any(out_dim, keepdim=True).expand_as(block))
+        start += n
+    return torch.cat(blocks, out_dim)
+
+
+def managed(
+    read: Read, adc: Callable[[torch.Tensor], torch.Tensor],
+    test: Callable[[torch.Tensor], torch.Tensor], limit: float | None,
+) -> torch.Tensor:  # fmt: skip
+    """Each tile's reads through its ADC, multiplied back by their scales. With bound
+    management (``limit``: the largest reduction, None: off) every vector of a tile
+    that ``test`` finds saturated is read again at twice the reduction while its
+    reduction is at most ``limit``, the other vectors keeping their read. Every
+    vector still re-read in a round has the same reduction (each doubles from 1 once
+    per round), so a round is one read of the batch, kept where it is needed."""
+    parts, scale = read(1.0)
+    out = adc(parts) * scale
+    reduction = 1.0
+    if limit is None:
+        return out
+    again = test(parts)
+    while reduction <= limit and bool(again.any()):
+        reduction *= 2
+        parts, scale = read(reduction)
+        out = torch.where(again, adc(parts) * scale, out)
+        again = again & test(parts)
+    return out
