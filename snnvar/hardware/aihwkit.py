@@ -68,7 +68,7 @@ clipping and remapping (training rules of hardware-aware training: train with a
 snnvar method instead), learned output scales. The read-only parts of an
 ``InferenceRPUConfig`` (its ideal ``device``, perfect ``backward``, no ``update``)
 and ``runtime`` are not the chip and are not read. Where aihwkit's Python tile
-(``AnalogMVM``) and its C++ tiles differ, snnvar follows the C++ tiles: bound
+(``AnalogMVM``) and its C++ tiles differ, snnvar follows the C++ CPU tiles: bound
 management per input vector (the Python tile re-reads the whole batch), and a zero
 input vector under noise management reads exactly zero. The devices,
 ``noise_model`` and ``drift_compensation``, are not part of the circuit:

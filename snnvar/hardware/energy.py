@@ -261,6 +261,27 @@ def _rows_of(layer: nn.Module, values: torch.Tensor) -> torch.Tensor:
     return cols.sum((0, 2))
 
 
+def _scaled_charge(
+    layer: nn.Module, v: torch.Tensor, rows: list[int], x_max: float
+) -> torch.Tensor:
+    """Per im2col row, Σ over the reads of (V / V_read)² under noise management: each
+    input vector of each row block (a Linear's input, a Conv2d's patch) divided by its
+    largest ``|x|`` (``Restrictions.input_scaling``), clipped at ``x_max``."""
+    if isinstance(layer, nn.Linear):
+        flat = v.reshape(-1, v.shape[-1])  # [reads, in]
+    else:
+        conv: nn.Conv2d = layer  # type: ignore[assignment]
+        cols = F.unfold(v, conv.kernel_size, conv.dilation, conv.padding, conv.stride)
+        flat = cols.transpose(1, 2).reshape(-1, cols.shape[1])  # [reads, in·k·k]
+    tops, start = [], 0
+    for n in rows:  # each row block's largest |x| per vector, over its rows
+        tops.append(flat[:, start : start + n].amax(1, keepdim=True).expand(-1, n))
+        start += n
+    top = torch.cat(tops, 1)
+    scaled = (flat / torch.where(top > 0, top, 1.0)).clamp(max=x_max) / x_max
+    return (scaled * scaled).sum(0)
+
+
 def _count(
     layer: nn.Module, x: torch.Tensor, y: torch.Tensor, e: LayerEvents, costs: EnergyCosts
 ) -> None:
@@ -276,13 +297,18 @@ def _count(
     x = x.detach()
     if info["analog_input"]:
         scale = info["input_scale"] or 1.0
-        v = (x * scale).abs().clamp(max=x_max) / x_max
+        v = (x * scale).abs()
         e.dac_conversions += reads * sum(rows) * len(cols)
         e.dac_bits = hw.input_bits or costs.dac_bits
+        if hw.input_scaling:  # each vector of each tile scaled by its max |x|
+            charge = _scaled_charge(layer, v, rows, x_max)
+        else:
+            v = v.clamp(max=x_max) / x_max
     else:
         v = (x != 0).to(x.dtype)  # a spike drives its row at the read voltage
         e.driven_rows += float(_rows_of(layer, v).sum()) * len(cols)
-    charge = _rows_of(layer, v * v)  # per row, Σ over the reads of (V / V_read)²
+    if not (info["analog_input"] and hw.input_scaling):
+        charge = _rows_of(layer, v * v)  # per row, Σ over the reads of (V / V_read)²
     w2d = layer.weight.detach().reshape(out, -1)  # type: ignore[union-attr]
     bias = layer.bias  # type: ignore[union-attr]
     row = None if bias is None or hw.digital_bias else bias.detach()  # a row b′/x_max

@@ -6,7 +6,7 @@ With noise management each tile divides each input vector by its largest ``|x|``
 before its DAC (:func:`snnvar.hardware.tiles.scaled_linear_partials`); with bound
 management a vector whose read saturates the tile's ADC is read again with its
 input halved, until no output saturates or the reduction exceeds its limit. The
-digital periphery multiplies each read back by its scale. As in aihwkit's C++
+digital periphery multiplies each read back by its scale. As in aihwkit's C++ CPU
 tiles, a zero input vector reads exactly zero (no output noise): it drives no row.
 Pure functions.
 """
@@ -47,11 +47,14 @@ def saturated(
     ``±half`` after rounding to the ADC's step (aihwkit's test, on both signs:
     ``bm_test_negative_bound``)."""
     value = parts.detach()
-    if levels is not None:
-        step = 2 * torch.as_tensor(half, dtype=value.dtype, device=value.device) / (levels - 1)
-        rounded = torch.round(value / torch.where(step > 0, step, 1.0)) * step
-        value = torch.where(step > 0, rounded, value)
-    beyond = value.abs() > half
+    half_t = torch.as_tensor(half, dtype=value.dtype, device=value.device)
+    if levels is not None:  # in level units: exact at the top level
+        step = 2 * half_t / (levels - 1)
+        level = torch.round(value / torch.where(step > 0, step, 1.0)).abs()
+        beyond = level > (levels - 1) // 2
+    else:
+        beyond = value.abs() > half_t
+    beyond = beyond & (half_t > 0)  # a tile of zeros reads zero: nothing to re-read
     blocks, start = [], 0
     for n in cols:  # one answer per tile: its column block
         block = beyond.narrow(out_dim, start, n)

@@ -505,15 +505,14 @@ def restrict(model: nn.Module, restrictions: Restrictions | Any) -> nn.Module:
         split = tiles.tile_shape(layer.weight, restrictions.array_rows, restrictions.array_cols)
         managed = restrictions.input_scaling or restrictions.bound_management is not None
         if (len(split[0]) > 1 or managed) and isinstance(layer, nn.Conv2d) and layer.groups != 1:
-            what = (
-                "split the Conv2d at {!r} over arrays"
-                if len(split[0]) > 1
-                else ("manage the inputs of the Conv2d at {!r} (input_scaling, bound_management)")
-            )
+            fix = f"raise array_rows to {layer.weight[0].numel()} or leave it None"
+            what = f"split the Conv2d at {name!r} over arrays"
+            if managed:
+                what = f"split or manage the inputs of the Conv2d at {name!r}"
+                fix += ", and switch input_scaling and bound_management off"
             raise ValueError(
-                f"cannot {what.format(name)}: it has groups={layer.groups} (tiles support "
-                f"groups=1); raise array_rows to {layer.weight[0].numel()} or leave it None"
-            )  # fmt: skip
+                f"cannot {what}: it has groups={layer.groups} (tiles support groups=1); {fix}"
+            )
         layer.__class__ = DEPLOYABLE[type(layer)]
         layer.__dict__[_STATE] = _State(restrictions, name, name in analog, split)
         if restrictions.learn_input_scale and name in analog:

@@ -120,8 +120,8 @@ class Restrictions:
     range ``input_range`` (aihwkit's ``inp_bound``), the ADC range and the output
     noise are then relative to that scaled input. A zero vector reads exactly zero (no
     row is driven). Spikes are managed too: their scale is 1 (0 with no spike), and
-    they pass no DAC. Needs ``input_range`` and ``digital_bias``; not with
-    ``learn_input_scale``."""
+    they pass no DAC. Needs ``input_range`` (above 1 it leaves DAC levels unused; aihwkit
+    requires ``inp_bound`` 1) and ``digital_bias``; not with ``learn_input_scale``."""
     bound_management: float | None = None
     """aihwkit's iterative bound management (``BoundManagementType.ITERATIVE``): a tile
     (a row block × a column block) whose ADC saturates on an input vector (any of its
@@ -130,7 +130,8 @@ class Restrictions:
     doubles the output back), and again, while the input's reduction is at most this
     value (≥ 1; aihwkit's ``min(max_bm_factor, max_bm_res / DAC step)``, 15.75 at its
     defaults: reductions 1, 2, 4, 8 and 16); each read draws its own output noise. None:
-    off. Needs ``input_range`` and an ADC range (``output_bound`` or ``output_swing``)."""
+    off. Needs ``input_range``, an ADC range (``output_bound`` or ``output_swing``) and
+    ``digital_bias``. A re-read spike drives its row at 1/2, 1/4, ... (no DAC)."""
     absolute_noise: bool = False
     """``output_noise`` is σ in the tile's output units (aihwkit's ``out_noise`` without
     weight scaling; with ``input_scaling``, in the units of the scaled inputs), not

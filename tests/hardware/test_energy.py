@@ -147,6 +147,27 @@ def test_a_convolutions_reads_are_its_output_positions() -> None:
     assert e.cell_reads == pytest.approx(float((cols.pow(2).sum((0, 2)) @ g.T).sum()), rel=1e-5)
 
 
+def test_noise_management_drives_each_tiles_rows_at_its_scaled_inputs() -> None:
+    """With input_scaling each tile's rows see |x| / max|x| of that tile's part of each
+    vector (a patch, for a convolution): the hand count on the unfolded inputs."""
+    torch.manual_seed(3)
+    conv = nn.Conv2d(2, 4, 3, padding=1)
+    hw = Restrictions(array_rows=9, input_range=1.0, input_scaling=True, digital_bias=True)
+    chip = deploy(restrict(nn.Sequential(conv), hw))
+    x = torch.rand(2, 2, 5, 5) * 0.1
+    with torch.no_grad(), energy_meter(chip) as report:
+        chip(x)
+    cols = F.unfold(x, 3, padding=1)  # [B, 18, positions]
+    top = torch.cat([cols[:, :9].amax(1, keepdim=True).expand(-1, 9, -1),
+                     cols[:, 9:].amax(1, keepdim=True).expand(-1, 9, -1)], 1)  # fmt: skip
+    v = cols / torch.where(top > 0, top, 1.0)
+    w = conv.weight.detach().reshape(4, -1).abs()
+    g = torch.cat([w[:, :9] / w[:, :9].max(), w[:, 9:] / w[:, 9:].max()], dim=1)
+    e = report.layers["0"]
+    assert e.cell_reads == pytest.approx(float((v.pow(2).sum((0, 2)) @ g.T).sum()), rel=1e-5)
+    assert e.row_charge == pytest.approx(float(v.pow(2).sum()) * 4, rel=1e-5)
+
+
 def test_costs_and_meters_refuse_bad_input_by_name() -> None:
     with pytest.raises(ValueError, match="adc_fom must be > 0"):
         EnergyCosts(adc_fom=0.0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from snnvar.hardware import Restrictions, restrict
-from snnvar.hardware.quantize import quantize, ste_round
+from snnvar.hardware.quantize import quantize, quantize_each, ste_round
 
 
 def _grad(x: torch.Tensor, levels: int, half: torch.Tensor | float) -> torch.Tensor:
@@ -70,3 +70,16 @@ def test_bad_levels_and_empty_window() -> None:
     with pytest.raises(ValueError, match="at least 2 levels, got 1"):
         quantize(torch.ones(2), 1, 1.0)
     assert torch.equal(quantize(torch.tensor([1.0, -2.0]), 3, 0.0), torch.zeros(2))
+
+
+def test_a_tie_rounds_to_the_even_step_with_an_odd_number_of_levels() -> None:
+    """0.5 on an 8-bit converter over ±1 is 63.5 steps: to 64, as round(x / step) and
+    aihwkit's converters; with an even number of levels the grid has no zero."""
+    step = 2.0 / 254
+    x = torch.tensor([0.5, -0.5, 1.5 * step, -2.5 * step], dtype=torch.float64)
+    got = quantize(x, 255, 1.0)
+    torch.testing.assert_close(got, torch.tensor([64, -64, 2, -2], dtype=torch.float64) * step)
+    got = quantize_each(x, 255, torch.ones(4, dtype=torch.float64))
+    torch.testing.assert_close(got, torch.tensor([64, -64, 2, -2], dtype=torch.float64) * step)
+    even = quantize(torch.tensor([0.0]), 4, 1.0)  # levels ±1/3, ±1: zero is a tie
+    assert abs(float(even)) == pytest.approx(1 / 3)
