@@ -17,14 +17,10 @@ from collections.abc import Callable
 
 import torch
 
+from . import tiles
 from .quantize import quantize_each
 
 __all__ = ["converted", "managed", "saturated"]
-
-Read = Callable[[float], tuple[torch.Tensor, torch.Tensor]]
-"""A read of every tile with its inputs divided by a reduction (1: the first read): its
-partial outputs before the ADC (output noise included) and the scales that multiply
-them back."""
 
 
 def converted(parts: torch.Tensor, half: torch.Tensor | float, levels: int | None) -> torch.Tensor:
@@ -64,24 +60,38 @@ def saturated(
 
 
 def managed(
-    read: Read, adc: Callable[[torch.Tensor], torch.Tensor],
-    test: Callable[[torch.Tensor], torch.Tensor], limit: float | None,
+    vectors: torch.Tensor, w2d: torch.Tensor, rows: list[int], cols: list[int],
+    dac: Callable[[torch.Tensor], torch.Tensor], by_max: bool,
+    noisy: Callable[[torch.Tensor], torch.Tensor], adc: Callable[[torch.Tensor], torch.Tensor],
+    half: torch.Tensor | float | None, levels: int | None, limit: float | None,
 ) -> torch.Tensor:  # fmt: skip
-    """Each tile's reads through its ADC, multiplied back by their scales. With bound
-    management (``limit``: the largest reduction, None: off) every vector of a tile
-    that ``test`` finds saturated is read again at twice the reduction while its
-    reduction is at most ``limit``, the other vectors keeping their read. Every
-    vector still re-read in a round has the same reduction (each doubles from 1 once
-    per round), so a round is one read of the batch, kept where it is needed."""
-    parts, scale = read(1.0)
+    """The outputs ``[N, out]`` of the input ``vectors`` ``[N, rows]`` through ``w2d``
+    on tiles of ``rows`` × ``cols`` blocks: each tile's read of each vector scaled
+    (noise management, ``by_max``; :func:`.tiles.scaled_linear_partials`), ``noisy``
+    (its output noise), through ``adc`` (range ``half``, ``levels``), multiplied back
+    and added over the tiles. With bound management (``limit``: the largest
+    reduction, None: off) every vector of a tile found saturated is read again at
+    twice the reduction while its reduction is at most ``limit``, the other vectors
+    keeping their read; each round reads only the vectors that need it (every vector
+    re-read in a round has the same reduction: each doubles from 1 once per round)."""
+
+    def read(index: torch.Tensor | None, reduction: float) -> tuple[torch.Tensor, torch.Tensor]:
+        some = vectors if index is None else vectors.index_select(0, index)
+        parts, scale = tiles.scaled_linear_partials(some, w2d, rows, dac, by_max, reduction)
+        return noisy(parts), scale  # [n, R, out], [n, R, 1]
+
+    parts, scale = read(None, 1.0)
     out = adc(parts) * scale
-    reduction = 1.0
-    if limit is None:
-        return out
-    again = test(parts)
-    while reduction <= limit and bool(again.any()):
-        reduction *= 2
-        parts, scale = read(reduction)
-        out = torch.where(again, adc(parts) * scale, out)
-        again = again & test(parts)
-    return out
+    if limit is not None:
+        assert half is not None
+        again = saturated(parts, half, levels, -1, cols)
+        reduction = 1.0
+        while reduction <= limit and bool(again.any()):
+            reduction *= 2
+            index = again.flatten(1).any(1).nonzero().squeeze(1)
+            parts, scale = read(index, reduction)
+            redo = again.index_select(0, index)
+            kept = out.index_select(0, index)
+            out = out.index_copy(0, index, torch.where(redo, adc(parts) * scale, kept))
+            again = again.index_copy(0, index, redo & saturated(parts, half, levels, -1, cols))
+    return out.sum(-2)

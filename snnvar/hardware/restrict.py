@@ -174,11 +174,6 @@ class _Restricted:
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         raise NotImplementedError
 
-    def _scaled_partials(
-        self, x: torch.Tensor, w: torch.Tensor, rows: list[int], reduction: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         state: _State = self.__dict__[_STATE]
         hw = state.hw
@@ -357,8 +352,9 @@ class _Restricted:
         state: _State = self.__dict__[_STATE]
         hw = state.hw
         linear = isinstance(self, nn.Linear)
-        tile_dim = -2 if linear else -4  # [..., R, out] or [..., R, out, H, W]
-        per_tile = (len(state.rows), -1) if linear else (len(state.rows), -1, 1, 1)
+        flat = linear or self._scales_inputs  # managed: a Conv2d's patches as vectors
+        tile_dim = -2 if flat else -4  # [..., R, out] or [..., R, out, H, W]
+        per_tile = (len(state.rows), -1) if flat else (len(state.rows), -1, 1, 1)
         half = hw.output_swing if ranges is None else ranges.view(per_tile)
         levels = None if hw.output_bits is None else _converter_levels(hw.output_bits)
 
@@ -373,16 +369,11 @@ class _Restricted:
             return parts if sigma is None else parts + sigma.view(per_tile) * self._noise(parts)
 
         if self._scales_inputs:  # each tile's inputs scaled (and re-read), through its DAC
-
-            def read(reduction: float) -> tuple[torch.Tensor, torch.Tensor]:
-                parts, scale = self._scaled_partials(x, w, state.rows, reduction)
-                return noisy(parts), scale
-
-            def test(parts: torch.Tensor) -> torch.Tensor:
-                assert half is not None
-                return management.saturated(parts, half, levels, tile_dim + 1, state.cols)
-
-            parts = management.managed(read, adc, test, hw.bound_management)
+            vectors, restore = tiles.input_vectors(self, x)
+            y = restore(management.managed(
+                vectors, w.reshape(w.shape[0], -1), state.rows, state.cols, self._dac,
+                hw.input_scaling, noisy, adc, half, levels, hw.bound_management,
+            ))  # fmt: skip
         else:
             if len(state.rows) > 1:
                 parts = self._partials(x, w, state.rows)
@@ -391,8 +382,7 @@ class _Restricted:
             if b is not None and not hw.digital_bias:  # a row of the first array
                 rows = torch.cat([b.unsqueeze(0), b.new_zeros(len(state.rows) - 1, b.shape[0])])
                 parts = parts + rows.view(per_tile)
-            parts = adc(noisy(parts))
-        y = parts.sum(tile_dim)
+            y = adc(noisy(parts)).sum(tile_dim)
         if b is not None and hw.digital_bias:
             y = y + (b if linear else b.view(-1, 1, 1))
         return y
@@ -419,12 +409,6 @@ class RestrictedLinear(_Restricted, nn.Linear):
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         return tiles.linear_partials(x, w, rows)
 
-    def _scaled_partials(
-        self, x: torch.Tensor, w: torch.Tensor, rows: list[int], reduction: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        by_max = self.restrictions.input_scaling
-        return tiles.scaled_linear_partials(x, w, rows, self._dac, by_max, reduction)
-
 
 class RestrictedConv2d(_Restricted, nn.Conv2d):
     """A Conv2d as the crossbar computes it (parameters as the Conv2d's)."""
@@ -434,12 +418,6 @@ class RestrictedConv2d(_Restricted, nn.Conv2d):
 
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         return tiles.conv_partials(self, x, w, rows)
-
-    def _scaled_partials(
-        self, x: torch.Tensor, w: torch.Tensor, rows: list[int], reduction: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        by_max = self.restrictions.input_scaling
-        return tiles.scaled_conv_partials(self, x, w, rows, self._dac, by_max, reduction)
 
 
 DEPLOYABLE: dict[type, type] = {nn.Linear: RestrictedLinear, nn.Conv2d: RestrictedConv2d}

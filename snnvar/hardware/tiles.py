@@ -33,12 +33,13 @@ __all__ = [
     "block_max",
     "conv_partials",
     "element_max",
+    "input_vectors",
     "linear_partials",
     "per_element",
-    "scaled_conv_partials",
     "scaled_linear_partials",
     "split_sizes",
     "tile_shape",
+    "unfolded",
 ]
 
 
@@ -193,24 +194,28 @@ def scaled_linear_partials(
     return _block_products(xs, w, rows), scale
 
 
-def scaled_conv_partials(
-    conv: nn.Conv2d, x: torch.Tensor, w: torch.Tensor, rows: list[int], dac: Converter,
-    by_max: bool = True, reduction: float = 1.0,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """A Conv2d's partial outputs ``[B, R, out, H, W]`` under noise and bound management:
-    every patch (an im2col column, one input vector of the array) of every row block
-    is divided by its scale before ``dac``; returns them and the scales ``[B, R, 1, H,
-    W]`` (unbatched input: no ``B``). ``groups`` must be 1."""
+def input_vectors(
+    layer: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """The input vectors an array reads, ``[N, rows]``: a Linear's inputs, a Conv2d's
+    patches (its im2col columns, ``groups`` 1); and the map of outputs ``[N, out]``
+    back to the layer's output shape."""
+    if isinstance(layer, nn.Linear):
+        lead = x.shape[:-1]
+        return x.reshape(-1, x.shape[-1]), lambda y: y.reshape(*lead, y.shape[-1])
+    conv: nn.Conv2d = layer  # type: ignore[assignment]
     unbatched = x.dim() == 3
-    cols, (height, width) = _unfolded(conv, x.unsqueeze(0) if unbatched else x)
-    xs, scale = _scaled(blocked(cols, 1, rows), 2, dac, by_max, reduction)  # [B, R, k, L]
-    wb = blocked(w.reshape(w.shape[0], -1), 1, rows).transpose(0, 1)  # [R, out, k]
-    y = torch.matmul(wb, xs).unflatten(-1, (height, width))
-    scale = scale.unflatten(-1, (height, width))
-    return (y.squeeze(0), scale.squeeze(0)) if unbatched else (y, scale)
+    cols, (height, width) = unfolded(conv, x.unsqueeze(0) if unbatched else x)
+    batch, rows, positions = cols.shape
+
+    def restore(y: torch.Tensor) -> torch.Tensor:
+        out = y.reshape(batch, positions, -1).transpose(1, 2).unflatten(-1, (height, width))
+        return out.squeeze(0) if unbatched else out
+
+    return cols.transpose(1, 2).reshape(-1, rows), restore
 
 
-def _unfolded(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+def unfolded(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
     """``x`` (batched) padded as ``conv`` pads it and unfolded into its im2col columns
     ``[B, in·k·k, L]``, with the output's height and width."""
     pad = conv._reversed_padding_repeated_twice
@@ -243,7 +248,7 @@ def conv_partials(
         y = conv._conv_forward(x, masked.flatten(0, 1), None)  # [B, R·out, H, W]
         return y.unflatten(-3, (len(rows), w.shape[0]))
     unbatched = x.dim() == 3
-    cols, (height, width) = _unfolded(conv, x.unsqueeze(0) if unbatched else x)
+    cols, (height, width) = unfolded(conv, x.unsqueeze(0) if unbatched else x)
     wb = blocked(w.reshape(w.shape[0], -1), 1, rows).transpose(0, 1)  # [R, out, k]
     y = torch.matmul(wb, blocked(cols, 1, rows))  # [B, R, out, L]
     y = y.unflatten(-1, (height, width))
