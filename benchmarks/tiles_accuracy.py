@@ -42,6 +42,7 @@ import argparse
 import copy
 import json
 import platform
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -125,6 +126,7 @@ def main() -> None:
         trainer.fit(train)
         trained[method] = trainer.model.eval()
         train_s[method] = time.perf_counter() - t0
+        _progress(start, f"{method} trained")
     base = build_trainer(spec, data=train).model  # the architecture, to restrict anew
 
     kinds = {"": (trained, encoder)}
@@ -138,6 +140,7 @@ def main() -> None:
             snns[method] = convert(plain.eval(), calib, time_steps=args.time_steps,
                                    encoder="direct", seed=args.seed)  # fmt: skip
             train_s[f"{method} (converted)"] = time.perf_counter() - t0
+            _progress(start, f"{method} converted")
         kinds["SNN "] = (snns, "direct")
     sigmas = (0.0, SIGMA)
     report = energy = None
@@ -156,6 +159,7 @@ def main() -> None:
         part = snnvar.evaluate(chips, test, Variation(0.0), sigmas=sigmas, draws=args.draws,
                                seed=args.seed, **io)  # fmt: skip
         report = part if report is None else report.merge(part)
+        _progress(start, f"{prefix or 'ANN '}chips evaluated ({len(chips)} models)")
         if args.energy:  # one clean pass per configuration on the first 200 test images
             few = torch.utils.data.Subset(test, range(min(200, len(test))))
             priced = {k: m for k, m in chips.items() if k.startswith(prefix + methods[0] + ":")}
@@ -221,6 +225,11 @@ def main() -> None:
              "wvat_alpha": args.wvat_alpha, "args": {k: str(v) for k, v in vars(args).items()},
              "energy": None if energy is None else energy.to_dict()},
             indent=1))  # fmt: skip
+
+
+def _progress(start: float, what: str) -> None:
+    """A line on stderr: what is done, and the minutes since ``start``."""
+    print(f"[{(time.perf_counter() - start) / 60:.1f} min] {what}", file=sys.stderr, flush=True)
 
 
 def _name(method: str, bits: int, rows: int | None) -> str:
