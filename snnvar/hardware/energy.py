@@ -273,11 +273,8 @@ def _scaled_charge(
         conv: nn.Conv2d = layer  # type: ignore[assignment]
         cols = F.unfold(v, conv.kernel_size, conv.dilation, conv.padding, conv.stride)
         flat = cols.transpose(1, 2).reshape(-1, cols.shape[1])  # [reads, in·k·k]
-    tops, start = [], 0
-    for n in rows:  # each row block's largest |x| per vector, over its rows
-        tops.append(flat[:, start : start + n].amax(1, keepdim=True).expand(-1, n))
-        start += n
-    top = torch.cat(tops, 1)
+    top = tiles.blocked(flat, 1, rows).amax(-1)  # each row block's largest |x| per vector
+    top = top.repeat_interleave(torch.tensor(rows, device=flat.device), dim=1)
     scaled = (flat / torch.where(top > 0, top, 1.0)).clamp(max=x_max) / x_max
     return (scaled * scaled).sum(0)
 

@@ -18,28 +18,26 @@ from collections.abc import Callable
 import torch
 
 from . import tiles
-from .quantize import quantize_each
+from .quantize import quantize, quantize_each
 
 __all__ = ["converted", "managed", "saturated"]
 
 
 def converted(parts: torch.Tensor, half: torch.Tensor | float, levels: int | None) -> torch.Tensor:
-    """The ADC: ``parts`` clipped to ``±half`` (each tile's range), rounded to ``levels``
-    evenly spaced levels when given."""
-    if levels is not None:
-        half_t = half if isinstance(half, torch.Tensor) else torch.tensor(half, dtype=parts.dtype)
-        return quantize_each(parts, levels, half_t.to(parts.device))
+    """The ADC: ``parts`` clipped to ``±half`` (each tile's range, or one swing), rounded
+    to ``levels`` evenly spaced levels when given."""
+    if levels is None:
+        return torch.clamp(parts, -half, half)  # type: ignore[arg-type]
     if isinstance(half, torch.Tensor):
-        return torch.clamp(parts, -half, half)
-    return parts.clamp(-half, half)
+        return quantize_each(parts, levels, half)
+    return quantize(parts, levels, half)
 
 
 def saturated(
-    parts: torch.Tensor, half: torch.Tensor | float, levels: int | None, out_dim: int,
-    cols: list[int],
-) -> torch.Tensor:  # fmt: skip
-    """Whether each read vector saturates its tile's ADC, shaped as ``parts``: any output
-    of its tile (the column block ``cols`` it lies in, along ``out_dim``) beyond
+    parts: torch.Tensor, half: torch.Tensor | float, levels: int | None, cols: list[int]
+) -> torch.Tensor:
+    """Whether each read vector saturates its tile's ADC, shaped as ``parts`` ``[...,
+    out]``: any output of its tile (the column block of ``cols`` it lies in) beyond
     ``±half`` after rounding to the ADC's step (aihwkit's test, on both signs:
     ``bm_test_negative_bound``)."""
     value = parts.detach()
@@ -51,12 +49,8 @@ def saturated(
     else:
         beyond = value.abs() > half_t
     beyond = beyond & (half_t > 0)  # a tile of zeros reads zero: nothing to re-read
-    blocks, start = [], 0
-    for n in cols:  # one answer per tile: its column block
-        block = beyond.narrow(out_dim, start, n)
-        blocks.append(block.any(out_dim, keepdim=True).expand_as(block))
-        start += n
-    return torch.cat(blocks, out_dim)
+    per_tile = tiles.blocked(beyond, -1, cols).any(-1)  # [..., column blocks]
+    return per_tile.repeat_interleave(torch.tensor(cols, device=value.device), dim=-1)
 
 
 def managed(
@@ -84,7 +78,7 @@ def managed(
     out = adc(parts) * scale
     if limit is not None:
         assert half is not None
-        again = saturated(parts, half, levels, -1, cols)
+        again = saturated(parts, half, levels, cols)
         reduction = 1.0
         while reduction <= limit and bool(again.any()):
             reduction *= 2
@@ -93,5 +87,5 @@ def managed(
             redo = again.index_select(0, index)
             kept = out.index_select(0, index)
             out = out.index_copy(0, index, torch.where(redo, adc(parts) * scale, kept))
-            again = again.index_copy(0, index, redo & saturated(parts, half, levels, -1, cols))
+            again = again.index_copy(0, index, redo & saturated(parts, half, levels, cols))
     return out.sum(-2)

@@ -174,15 +174,10 @@ class _Restricted:
     def _partials(self, x: torch.Tensor, w: torch.Tensor, rows: list[int]) -> torch.Tensor:
         raise NotImplementedError
 
-    def _input(self, x: torch.Tensor) -> torch.Tensor:
-        state: _State = self.__dict__[_STATE]
-        hw = state.hw
-        if not state.analog or hw.input_range is None:
-            return x
+    def _scaled(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` times HRAT's learned input scale ``a`` (analog inputs; unchanged without)."""
         a = self._scale()
-        if a is not None:
-            x = x * a
-        return self._dac(x)
+        return x if a is None else x * a
 
     def _dac(self, x: torch.Tensor) -> torch.Tensor:
         """The DAC: ``x`` clipped to ``±input_range`` (and quantised with ``input_bits``);
@@ -284,12 +279,11 @@ class _Restricted:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state: _State = self.__dict__[_STATE]
-        if self._scales_inputs:  # the DAC acts per tile (_tiled), after the learned scale
-            a = self._scale()
-            x = x if a is None else x * a
+        x = self._scaled(x)
+        if self._scales_inputs:  # the DAC acts per tile (_tiled)
             fused_x = x if state.hw.input_scaling else self._dac(x)  # the first read's
         else:
-            x = fused_x = self._input(x)
+            x = fused_x = self._dac(x)
         if state.deployed:  # programmed once: the weights are the chip's
             w, b, periphery = self.weight, self.bias, state.periphery
         else:  # programmed at every call; a variation applied now reads W' and b'
