@@ -249,6 +249,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     search = None
     if args.worst_case:
         search = WorstCaseSearch(tuple(args.worst_case), args.attack_steps, args.attack_loss)
+    if args.calibrate is None:
+        for flag, value in (("--calibration-time", args.calibration_time),
+                            ("--calibration-samples", args.calibration_samples)):  # fmt: skip
+            if value is not None:
+                raise CLIError(f"{flag} sets how --calibrate calibrates: give both")
     out = check_out_dir(args.out, args.overwrite)  # made when the report is ready
     if (out / "run.json").exists() or (out / "checkpoint.pt").exists():
         raise CLIError(
@@ -261,13 +266,14 @@ def _evaluate(args: argparse.Namespace) -> None:
         ablation=args.ablation, worst_case=search, landscape=args.landscape,
         histograms=args.histograms, batch_size=args.batch_size,
         device=rank_device(args.torch_device), root=args.data_root, progress=not args.no_progress,
-        energy=energy,
+        energy=energy, calibrate=args.calibrate, calibration_time=args.calibration_time,
+        calibration_samples=args.calibration_samples or 256, yield_target=args.yield_target,
     )  # fmt: skip
     with removing_new_dirs(out):  # a failed write leaves no empty directory to block a rerun
         on_main(lambda: report.save(out, overwrite=args.overwrite))  # rank 0 writes
     if is_main():
         print(report.markdown(sigmas=None))
-        for table in (report.worst_case_table(), report.energy_table()):
+        for table in (report.yield_table(), report.worst_case_table(), report.energy_table()):
             if table:
                 print(table)
         world = report.config["world_size"]

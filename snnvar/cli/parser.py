@@ -220,6 +220,28 @@ def build_parser() -> argparse.ArgumentParser:
         "named 'RUN / restriction'",
     )  # fmt: skip
     e.add_argument(
+        "--calibrate", metavar="METHODS",
+        help="also calibrate every chip after programming and test it again (rows "
+        "'RUN [METHODS]' beside the uncalibrated ones): comma-separated, applied in order, "
+        "among bn (BatchNorm statistics on the chip, AdaBS), threshold (neuron thresholds "
+        "matched to the clean firing rates), affine (a gain and offset per column by least "
+        "squares), finetune (a few steps on the digital parameters)",
+    )  # fmt: skip
+    e.add_argument(
+        "--calibration-samples", type=count,
+        help="with --calibrate: calibration samples drawn from the training split, seeded (256)",
+    )  # fmt: skip
+    e.add_argument(
+        "--calibration-time", metavar="TIME",
+        help="with --device: calibrate each chip at this time after programming (e.g. 1h) "
+        "and test it at each of --times with that calibration (default: at each time)",
+    )  # fmt: skip
+    e.add_argument(
+        "--yield-target", type=fraction, metavar="ACCURACY",
+        help="the accuracy (a fraction, e.g. 0.97) a chip must reach to count in the yield "
+        "(default: each run's clean accuracy minus 1 point)",
+    )  # fmt: skip
+    e.add_argument(
         "--mode", choices=["static", "dynamic", "both"], help="of the default variation (static)"
     )
     e.add_argument("--redraw", choices=["step", "pass"], help="dynamic reads (default: step)")

@@ -44,8 +44,12 @@ from ..nn.unroll import check_logits
 from ..progress import progress_bar
 from ..variation import Perturbation, Variation
 from ..variation.seeding import derive_seed
+from . import calibration as calibrations
+from .calibration import Calibration
 from .report import Report, Row
 from .synops import count_synops
+from .yields import chip_yield, percentiles
+from .yields import yield_target as yield_target_fn
 
 __all__ = [
     "CHIP_SCHEME",
@@ -321,8 +325,19 @@ def _row(
     results: list[PassResult],
     seeds: list[int],
     ranks: list[int] | None = None,
+    target: tuple[float, float] | None = None,
+    calibration: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> Row:
+    """The row of ``results`` (one per chip); ``target``: (clean accuracy, yield target);
+    ``calibration``: (its label, each chip's info)."""
     acc = [r.accuracy for r in results]
+    extra: dict[str, Any] = {}
+    if target is not None:
+        extra.update(clean_accuracy=target[0], yield_target=target[1],
+                     yield_fraction=chip_yield(acc, target[1]))  # fmt: skip
+    if calibration is not None:
+        extra.update(calibration=calibration[0], calibration_seconds=statistics.fmean(
+            i["seconds"] for i in calibration[1]))  # fmt: skip
     spikes = _mean_dict([r.spikes for r in results])
     synops = _mean_dict([r.synops for r in results])
     return Row(
@@ -349,7 +364,24 @@ def _row(
         variation=v.to_dict(strict=False),
         ranks=ranks,
         energy=mean_energy([r.energy for r in results]),
+        percentiles=percentiles(acc),
+        **extra,
     )
+
+
+CLEAN_KEY = 1 << 22
+"""Key of the clean pass's output noise, ``derive_seed(seed, CLEAN_KEY)`` (no chip's)."""
+
+
+def _clean_accuracies(
+    named: Mapping[str, nn.Module], batches: Mapping[str, Batches], seed: int
+) -> dict[str, float]:
+    """Each model's accuracy with its clean weights (the yield's reference)."""
+    out = {}
+    for method, m in named.items():
+        with output_reads(m, seed=derive_seed(seed, CLEAN_KEY)):
+            out[method] = run_pass(m, batches[method], spikes=False).accuracy
+    return out
 
 
 def evaluate(
@@ -369,6 +401,9 @@ def evaluate(
     progress: bool = False,
     cache_mb: float = 512.0,
     energy: EnergyCosts | None = None,
+    calibrate: Calibration | str | Sequence[str] | None = None,
+    calibration_data: Any = None,
+    yield_target: float | None = None,
 ) -> Report:
     """Accuracy of ``model`` on ``draws`` simulated chips per condition (a variation
     at one σ, a device model at one read time).
@@ -414,6 +449,18 @@ def evaluate(
         energy: price every chip's inference (``snnvar.hardware.energy``): each row
             then carries the energy (pJ by event), latency (ns) and area (mm²) per
             inference, means over its chips; every model must be a restricted chip.
+        calibrate: also calibrate every chip after programming
+            (:class:`~snnvar.evaluation.Calibration`, or its methods: ``"bn"``,
+            ``"bn,threshold"``, ``["affine", "finetune"]``) on ``calibration_data``
+            and test it again: each row then has a calibrated twin, method
+            ``"<method> [<methods>]"``, on the same chips and the same test reads.
+        calibration_data: the calibration set (a Dataset, a DataLoader or an
+            ``(inputs, targets)`` pair; no method reads the labels), drawn from the
+            training split: a calibration set that is part of the test data is
+            refused, and the samples it shares with the test data are counted in
+            ``config["calibration"]``. Encoded from ``derive_seed(seed, CALIBRATION_KEY)``.
+        yield_target: the accuracy (a fraction) a chip must reach to count in the
+            yield; None: each model's clean accuracy minus 1 point.
 
     Chips are paired across models by device weight: a tensor draws its noise
     from its device key (its name, or the ANN weight a converted SNN's
@@ -425,12 +472,15 @@ def evaluate(
     per (method, variation): ``accuracy_mean``, ``accuracy_std`` (sample std over
     chips), ``accuracy_min`` (worst chip), the per-chip ``accuracies`` and
     ``seeds``, ``loss_mean``, ``variation_label``, and for SNNs ``spikes`` /
-    ``rates`` / ``synops`` per layer (means over chips, per sample). Accuracies are
+    ``rates`` / ``synops`` per layer (means over chips, per sample), the
+    ``clean_accuracy``, ``yield_target``, ``yield_fraction`` and ``percentiles``
+    (5th, 50th, 95th percentile chip). Accuracies are
     fractions in [0, 1]. ``models`` records each model's encoder, T and device weights.
     """
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
         raise ValueError(f"draws must be an integer in [1, {MAX_DRAWS:,}], got {draws!r}")
     named = named_models(model)
+    yield_target_fn(yield_target, 1.0)  # refused before any pass
     if isinstance(variation, Chip):  # the models programmed on it, its devices, its prices
         chip = variation
         named = {k: chip.deploy(m) for k, m in named.items()}
@@ -451,10 +501,15 @@ def evaluate(
             refuse_undeployed(m, "evaluate", method)
     batches = prepare_models(data, named, encoder, time_steps, batch_size, seed, cache_mb)
     seeds = [chip_seed(seed, k) for k in range(draws)]
+    cal = calibrations.setup(named, calibrate, calibration_data, batches, encoder, time_steps,
+                            seed, cache_mb, [v for _, v in conditions])  # fmt: skip
+    yield_target_of = {  # before any chip: the clean model
+        method: (a, yield_target_fn(yield_target, a))
+        for method, a in _clean_accuracies(named, batches, seed).items()
+    }
     rank, world = rank_and_world()
-    # the work units: one clean pass per (condition, model) that changes no weight and
-    # reads no output noise, else one per chip; under torch.distributed each unit is
-    # computed whole on one rank
+    # the work units: one clean pass per (condition, model) that changes no weight and reads
+    # no output noise, else one per chip; under torch.distributed each is whole on one rank
     noisy = {method: bool(noisy_layers(m)) for method, m in named.items()}
 
     def once(v: Perturbation, method: str) -> bool:
@@ -468,7 +523,7 @@ def evaluate(
     ]
     bar = progress_bar(total=len(units), desc="chips", enabled=progress and rank == 0, leave=False)
 
-    def work(unit: tuple[int, str, int | None]) -> PassResult:
+    def work(unit: tuple[int, str, int | None]) -> tuple[PassResult, Any]:
         ci, method, k = unit
         m, v = named[method], conditions[ci][1]
         if k is None:
@@ -477,8 +532,16 @@ def evaluate(
             chip = contextlib.nullcontext() if is_identity(v) else v.applied(m, seed=seeds[k])
             with chip, output_reads(m, seed=seeds[k]):
                 result = run_pass(m, batches[method], spikes, energy=energy)
+        after = None
+        if cal is not None:  # the same chip, calibrated, on the same test reads
+            after = calibrations.calibrated_chip(
+                m, v, seeds[0 if k is None else k], cal.references[method],
+                cal.batches[method], cal.calibration,
+                lambda: run_pass(m, batches[method], spikes, energy=energy),
+                program=not is_identity(v),
+            )  # fmt: skip
         bar.update(min(world, bar.total - bar.n))  # rank 0's share, scaled to the sweep
-        return result
+        return result, after
 
     results_all, ranks_all = gather_work(units, work)
     bar.close()
@@ -486,13 +549,17 @@ def evaluate(
     rows = []
     for ci, (label, v) in enumerate(conditions):
         for method, m in named.items():
-            if once(v, method):
-                result, rk = found[(ci, method, None)]
-                results, ranks = [result] * draws, [rk] * draws
-            else:
-                pairs = [found[(ci, method, k)] for k in range(draws)]
-                results, ranks = [p[0] for p in pairs], [p[1] for p in pairs]
-            rows.append(_row(method, m, label, v, results, seeds, ranks))
+            keys = [None] * draws if once(v, method) else list(range(draws))
+            pairs = [found[(ci, method, k)] for k in keys]
+            results, ranks = [p[0][0] for p in pairs], [p[1] for p in pairs]
+            target = yield_target_of[method]
+            rows.append(_row(method, m, label, v, results, seeds, ranks, target))
+            if cal is not None:
+                after = [p[0][1] for p in pairs]
+                rows.append(_row(
+                    f"{method} [{cal.calibration.label}]", m, label, v, [a[0] for a in after],
+                    seeds, ranks, target, (cal.calibration.label, [a[1] for a in after]),
+                ))  # fmt: skip
     weights = {k: device_weights(m, [v for _, v in conditions]) for k, m in named.items()}
     encoding = {k: (b.encoder, b.time_steps) for k, b in batches.items()}
     common = set(encoding.values())
@@ -522,6 +589,8 @@ def evaluate(
             "chips": CHIP_SCHEME,
             "paired": len({json.dumps(w) for w in weights.values()}) == 1,
             "world_size": world,
+            "yield_target": yield_target,
+            **({"calibration": cal.record} if cal is not None else {}),
             **({"energy_costs": energy.to_dict()} if energy is not None else {}),
         },
     )

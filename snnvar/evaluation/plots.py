@@ -9,7 +9,9 @@ draws them through :func:`save_all`, imported only then.
 - the loss landscape: mean loss over directions vs σ·γ (γ = −1 to the left);
 - per-layer weight histograms, methods overlaid;
 - chips priced (``evaluate(energy=...)``): accuracy vs energy per inference, one
-  point per model (chip configuration) and panel per condition.
+  point per model (chip configuration) and panel per condition;
+- the yield: the empirical CDF of the chips' accuracies, one panel per model, a
+  line per condition (dashed: after calibration), the yield target marked.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..files import atomic_path
+from ..hardware.times import format_time
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -32,6 +35,7 @@ __all__ = [
     "plot_histograms",
     "plot_landscape",
     "plot_time",
+    "plot_yield",
     "save_all",
 ]
 
@@ -190,6 +194,44 @@ def plot_histograms(hist: dict[str, Any], path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_yield(report: Report, path: str | Path) -> Path:
+    """The empirical CDF of the chips' accuracies (%): one panel per model, a step line
+    per condition (dashed and the same colour: the same chips after calibration), the
+    model's yield target as a dotted vertical line. A chip left of the target fails it;
+    the height of the line at the target is 1 - yield."""
+    rows = [r for r in report.results if r.accuracies and r.yield_target is not None]
+    if not rows:
+        raise ValueError("the report has no rows with chips and a yield target")
+    suffix = {r.method: f" [{r.calibration}]" for r in rows if r.calibration}
+    base = {r.method: r.method.removesuffix(suffix.get(r.method, "")) for r in rows}
+    models = list(dict.fromkeys(base.values()))
+    fig = _figure(figsize=(5.0 * len(models), 3.8))
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models, strict=True):
+        colours: dict[tuple[str, Any, Any], str] = {}
+        for r in (r for r in rows if base[r.method] == model):
+            key = (r.label, r.sigma, r.time)
+            at = f"{100 * r.sigma:g} %" if r.sigma is not None else _time_label(r.time)
+            xs = sorted(100 * a for a in r.accuracies or [])
+            ys = [0.0] + [(i + 1) / len(xs) for i in range(len(xs))]
+            xs = [xs[0], *xs]  # the step up from 0 at the worst chip
+            (line,) = ax.step(
+                xs, ys, where="post", color=colours.get(key),
+                linestyle="--" if r.calibration else "-",
+                label=f"{r.label}, {at}" + (f" [{r.calibration}]" if r.calibration else ""),
+            )  # fmt: skip
+            colours.setdefault(key, line.get_color())
+            ax.axvline(100 * r.yield_target, color="grey", linestyle=":", linewidth=1)
+        ax.set(xlabel="chip accuracy (%)", ylabel="fraction of chips ≤ x", title=model)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def _time_label(t: float | None) -> str:
+    return "-" if t is None else format_time(t)
+
+
 def save_all(report: Report, out: Path) -> list[Path]:
     """The plots a report has data for, as PNGs in ``out``."""
     paths = []
@@ -203,6 +245,8 @@ def save_all(report: Report, out: Path) -> list[Path]:
         paths.append(plot_histograms(report.histograms, out / "histograms.png"))
     if any(r.energy is not None for r in report.results):
         paths.append(plot_energy(report, out / "accuracy_energy.png"))
+    if any(r.accuracies and r.yield_target is not None for r in report.results):
+        paths.append(plot_yield(report, out / "yield.png"))
     return paths
 
 

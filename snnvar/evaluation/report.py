@@ -32,6 +32,7 @@ from ..files import prepare_out_dir, write_text
 from ..hardware.times import format_time
 from ..version import package_version
 from . import tables
+from .pairing import unpaired
 
 __all__ = ["REPORT_FILES", "REQUIRED_ROW_KEYS", "Report", "Row", "prepare_out_dir"]
 
@@ -43,6 +44,7 @@ REPORT_FILES = (
     "accuracy_time.png",
     "landscape.png",
     "histograms.png",
+    "yield.png",
 )
 """Every file :meth:`Report.save` writes; an overwritten report's are replaced together."""
 
@@ -74,6 +76,11 @@ _CSV_KEYS = (
     "loss_mean",
     "spikes_per_sample",
     "synops_per_sample",
+    "calibration",
+    "calibration_seconds",
+    "clean_accuracy",
+    "yield_target",
+    "yield_fraction",
 )
 
 
@@ -147,6 +154,22 @@ class Row:
     """A chip's inference, means over the chips (``evaluate(energy=...)``):
     ``energy_pj`` by event and ``total``, ``layers_pj``, ``latency_ns``, ``area_mm2``,
     ``events`` per layer (``snnvar.hardware.energy``); None: not priced."""
+    calibration: str | None = None
+    """The calibration every chip of this row had after programming (``"bn+threshold"``,
+    :class:`~snnvar.evaluation.Calibration`); None: as programmed. A calibrated row's
+    ``method`` is ``"<method> [<calibration>]"``, beside the uncalibrated row."""
+    calibration_seconds: float | None = None
+    """Mean wall-clock seconds of one chip's calibration."""
+    clean_accuracy: float | None = None
+    """The model's accuracy with clean weights (no chip; a chip with output noise reads
+    its noise), the reference of the default yield target."""
+    yield_target: float | None = None
+    """The accuracy a chip must reach to count as good."""
+    yield_fraction: float | None = None
+    """The fraction of chips at or above ``yield_target``."""
+    percentiles: dict[str, float] | None = None
+    """The 5th, 50th and 95th percentile chip (``p5``, ``p50``, ``p95``), linearly
+    interpolated."""
 
     @property
     def mode_label(self) -> str:
@@ -288,7 +311,7 @@ class Report:
         ANN and its converted SNN. Settings that differ between the two (``draws``,
         T, ...) are kept per model in ``models[method]``, not lost.
         """
-        problems = _unpaired(self, other)
+        problems = unpaired(self, other)
         if problems:
             raise ValueError("these reports did not see the same chips: " + "; ".join(problems))
         config: dict[str, Any] = {}
@@ -358,13 +381,16 @@ class Report:
         """One line per row; spikes and SynOps per layer as ``spikes:<layer>`` columns."""
         layers = list(dict.fromkeys(k for r in self.results for k in r.spikes))
         syn = list(dict.fromkeys(k for r in self.results for k in r.synops or {}))
-        header = [*_CSV_KEYS, *(f"spikes:{k}" for k in layers), *(f"synops:{k}" for k in syn)]
+        qs = list(dict.fromkeys(k for r in self.results for k in r.percentiles or {}))
+        header = [*_CSV_KEYS, *qs, *(f"spikes:{k}" for k in layers),
+                  *(f"synops:{k}" for k in syn)]  # fmt: skip
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(header)
         for r in self.results:
             writer.writerow(
                 [getattr(r, k) for k in _CSV_KEYS]
+                + [(r.percentiles or {}).get(k) for k in qs]
                 + [r.spikes.get(k) for k in layers]
                 + [(r.synops or {}).get(k) for k in syn]
             )
@@ -473,14 +499,19 @@ class Report:
         method and condition (priced rows only: ``evaluate(energy=...)``)."""
         return tables.energy_table(self.results)
 
+    def yield_table(self) -> str:
+        """Yield and the percentile chips per method (calibrated rows beside their
+        uncalibrated ones) and condition ("" when no row has a yield)."""
+        return tables.yield_table(self.results)
+
     # -- files --------------------------------------------------------------------------
 
     def save(self, out_dir: str | Path, overwrite: bool = False, plots: bool = True) -> Path:
         """Write the report to ``out_dir`` (created if needed; one that already holds
         files needs ``overwrite=True``) and return it: ``report.json``, ``results.csv``,
         ``results.md`` and, with ``plots``, the PNGs (``accuracy.png``,
-        ``accuracy_time.png``, ``landscape.png``, ``histograms.png``, each when the report
-        has data for it; :func:`~snnvar.evaluation.plot_accuracy` and its siblings).
+        ``accuracy_time.png``, ``landscape.png``, ``histograms.png``, ``yield.png``, each
+        when the report has data for it; :func:`~snnvar.evaluation.plot_accuracy` and its siblings).
 
         The files are one unit: they are written into a hidden directory inside
         ``out_dir`` first and moved in when all are complete, replacing every file of a
@@ -517,55 +548,13 @@ class Report:
         write_text(written[0], self.to_json())  # atomically: a full disk leaves no half file
         write_text(written[1], self.csv())
         md = self.markdown(sigmas=None)
-        for extra in (self.worst_case_table(), self.spike_table(), self.energy_table()):
+        extras = (self.yield_table(), self.worst_case_table(), self.spike_table(),
+                  self.energy_table())  # fmt: skip
+        for extra in extras:
             if extra:
                 md += "\n" + extra
         write_text(written[2], md)
         return written
-
-
-def _unpaired(a: Report, b: Report) -> list[str]:
-    """Why two reports' chips are not paired (empty: they are)."""
-    problems = []
-    if a.seed != b.seed:
-        problems.append(f"seeds {a.seed} and {b.seed}")
-    for name, r in (("the first", a), ("the second", b)):
-        if r.config.get("paired") is False:
-            problems.append(f"{name} report's own models do not share device weights")
-        lacking = [k for k, m in r.models.items() if "device_weights" not in m]
-        if "chips" not in r.config or lacking or not r.models:
-            problems.append(
-                f"{name} report does not record its chips (chip scheme and each model's "
-                "device weights; not written by evaluate): evaluate again"
-            )
-    if problems:
-        return problems
-    if a.config["chips"] != b.config["chips"]:
-        problems.append(f"chip schemes {a.config['chips']!r} and {b.config['chips']!r}")
-    if a.config.get("samples") != b.config.get("samples"):
-        problems.append(f"{a.config.get('samples')} and {b.config.get('samples')} test samples")
-    rate = [k for r in (a, b) for k, m in r.models.items() if m.get("encoder") == "rate"]
-    if rate and a.config.get("batch_size") != b.config.get("batch_size"):
-        problems.append(
-            f"batch sizes {a.config.get('batch_size')} and {b.config.get('batch_size')} with "
-            f"rate-encoded models {rate} (their input spikes are seeded per batch)"
-        )
-    if a.dataset and b.dataset and a.dataset != b.dataset:
-        problems.append(f"data sets {a.dataset!r} and {b.dataset!r}")
-    both = sorted(set(a.models) & set(b.models))
-    if both:
-        problems.append(f"method names {both} in both (rename one)")
-    ref_name, ref = next(iter(a.models.items()))
-    for k, m in {**a.models, **b.models}.items():
-        if m["device_weights"] != ref["device_weights"]:
-            mine, theirs = set(ref["device_weights"]), set(m["device_weights"])
-            diff = sorted(mine ^ theirs) or sorted(
-                n for n in mine if ref["device_weights"][n] != m["device_weights"][n]
-            )
-            problems.append(
-                f"{k!r} and {ref_name!r} hold different device weights (differ in {diff[:4]})"
-            )
-    return problems
 
 
 def _same(a: float, b: float) -> bool:

@@ -11,7 +11,7 @@ from ..hardware.times import format_time
 if TYPE_CHECKING:
     from .report import Row
 
-__all__ = ["energy_table", "spike_table"]
+__all__ = ["energy_table", "spike_table", "yield_table"]
 
 
 def spike_table(results: list[Row]) -> str:
@@ -55,5 +55,31 @@ def energy_table(results: list[Row]) -> str:
             f"{pj['total'] / 1e3:.4g} | "
             + " | ".join(f"{pj[k] / 1e3:.3g}" for k in events)
             + f" | {e['latency_ns'] / 1e3:.4g} | {e['area_mm2']:.4g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def yield_table(results: list[Row]) -> str:
+    """Per method (a calibrated one as ``method [calibration]``) and condition: the
+    clean accuracy, the target, the yield (% of chips at or above the target), the
+    5th / 50th / 95th percentile chip, and the calibration's seconds per chip."""
+    rows = [r for r in results if r.yield_fraction is not None]
+    if not rows:
+        return ""
+    lines = [
+        "| method | variation | level | clean (%) | target (%) | yield (%) | p5 (%) | "
+        "p50 (%) | p95 (%) | calibration (s / chip) |",
+        "|" + "---|" * 10,
+    ]
+    for r in rows:
+        q = r.percentiles or {}
+        at = format_time(r.time) if r.sigma is None else f"{100 * r.sigma:g} %"
+        pct = [f"{100 * q[k]:.2f}" if k in q else "-" for k in ("p5", "p50", "p95")]
+        sec = "-" if r.calibration_seconds is None else f"{r.calibration_seconds:.3g}"
+        clean = "-" if r.clean_accuracy is None else f"{100 * r.clean_accuracy:.2f}"
+        target = "-" if r.yield_target is None else f"{100 * r.yield_target:.2f}"
+        lines.append(
+            f"| {r.method} | {r.label} | {at} | {clean} | {target} | "
+            f"{100 * r.yield_fraction:.1f} | " + " | ".join(pct) + f" | {sec} |"
         )
     return "\n".join(lines) + "\n"

@@ -387,10 +387,14 @@ class DeviceModel:
         seed: int | None = None,
         generator: torch.Generator | None = None,
         domain: str = "chip",
+        reads: int | None = None,
     ) -> contextlib.AbstractContextManager[Any]:
         """``with device.applied(model, seed=0):`` the model holds one chip's read
-        weights; restored bit for bit on exit."""
-        return engine.applied(self, model, seed=seed, generator=generator, domain=domain)
+        weights; restored bit for bit on exit. ``reads`` (dynamic reads): the root of
+        the reads instead of ``seed``: the same programmed chip, other reads."""
+        return engine.applied(
+            self, model, seed=seed, generator=generator, domain=domain, reads=reads
+        )
 
     # -- records ----------------------------------------------------------------------
 

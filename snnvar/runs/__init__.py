@@ -27,7 +27,7 @@ from .directory import (
     train_run,
     training_summary,
 )
-from .evaluate import DEFAULT_SIGMAS, WorstCaseSearch, evaluate_runs
+from .evaluate import DEFAULT_SIGMAS, WorstCaseSearch, calibration_subset, evaluate_runs
 from .export import export_run
 from .spec import RUN_FORMAT, RunSpec
 
@@ -39,6 +39,7 @@ __all__ = [
     "WorstCaseSearch",
     "build_trainer",
     "calibration_inputs",
+    "calibration_subset",
     "conversion_markdown",
     "convert_run",
     "evaluate_runs",

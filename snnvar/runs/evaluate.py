@@ -20,17 +20,20 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import Subset
 
 from ..distributed import is_main
 from ..evaluation import Report, evaluate, loss_landscape, weight_histograms, worst_case_attack
+from ..evaluation.calibration import CALIBRATION_KEY, Calibration
 from ..evaluation.montecarlo import MAX_DRAWS, labelled_variations
 from ..hardware import DeviceModel, EnergyCosts, Restrictions, ablation
 from ..variation import Perturbation, Variation
+from ..variation.seeding import derive_seed
 from .build import run_dataset
 from .directory import load_run, on_chip, run_label
 from .spec import RunSpec
 
-__all__ = ["DEFAULT_SIGMAS", "WorstCaseSearch", "evaluate_runs"]
+__all__ = ["DEFAULT_SIGMAS", "WorstCaseSearch", "calibration_subset", "evaluate_runs"]
 
 DEFAULT_SIGMAS = (0.0, 0.05, 0.1, 0.15)
 """The σ an evaluation sweeps unless told otherwise (the WVAT paper's test levels)."""
@@ -129,6 +132,25 @@ def _ablations(
     return out
 
 
+def calibration_subset(
+    spec: RunSpec, samples: int, seed: int, root: str | Path | None = None
+) -> tuple[Subset, dict[str, Any]]:
+    """``samples`` samples of the training split of ``spec``'s data set, drawn without
+    replacement from ``derive_seed(seed, CALIBRATION_KEY, 1)`` (disjoint from the test
+    split), and what the report records of the draw."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"calibration_samples must be an integer >= 1, got {samples!r}")
+    train = run_dataset(spec, root=root, train=True)
+    if samples > len(train):
+        raise ValueError(
+            f"calibration_samples={samples} exceeds the {len(train)} samples of the "
+            f"training split of {spec.dataset!r}"
+        )
+    draw = derive_seed(seed, CALIBRATION_KEY, 1)  # the encoding's is (seed, KEY)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(draw))
+    return Subset(train, order[:samples].tolist()), {"split": "train", "draw_seed": draw}
+
+
 def evaluate_runs(
     runs: Sequence[str | Path],
     conditions: Mapping[str, Perturbation] | None = None,
@@ -149,6 +171,10 @@ def evaluate_runs(
     root: str | Path | None = None,
     progress: bool = False,
     energy: EnergyCosts | None = None,
+    calibrate: Calibration | str | None = None,
+    calibration_time: float | str | None = None,
+    calibration_samples: int = 256,
+    yield_target: float | None = None,
 ) -> Report:
     """Evaluate run directories on the same simulated chips; the :class:`~snnvar.evaluation.Report`.
 
@@ -177,6 +203,14 @@ def evaluate_runs(
         progress: progress bars.
         energy: price every chip's inference (``snnvar.evaluate``'s ``energy``): every
             run must be on a chip (its own restrictions, or ``hardware``).
+        calibrate: also calibrate every chip after programming (``snnvar.evaluate``'s
+            ``calibrate``: a :class:`~snnvar.evaluation.Calibration` or ``"bn,threshold"``).
+        calibration_time: with ``calibrate`` given as methods: device models are
+            calibrated at this time after programming (``Calibration.time``).
+        calibration_samples: the calibration set: this many samples of the training
+            split, drawn without replacement from ``derive_seed(seed, CALIBRATION_KEY, 1)``
+            (recorded in ``config["calibration"]``).
+        yield_target: the accuracy a chip must reach (None: clean accuracy - 1 point).
     """
     runs = [Path(r) for r in runs]
     if not runs:
@@ -189,6 +223,13 @@ def evaluate_runs(
         raise ValueError(f"time_steps must be >= 1, got {time_steps} (None: each run's T)")
     if ablation and hardware is None:
         raise ValueError("the ablation takes the restrictions of hardware")
+    if calibration_time is not None and not isinstance(calibrate, str):
+        raise ValueError(
+            "calibration_time is Calibration.time: give it with calibrate as a string of "
+            "methods ('bn,affine'), or set time= on the Calibration given"
+        )
+    if isinstance(calibrate, str):  # checked before any run is loaded
+        calibrate = Calibration(methods=calibrate, time=calibration_time)  # type: ignore[arg-type]
     if conditions is None:
         default = Variation(sigma=0.0)
         conditions = {default.label(): default}
@@ -212,11 +253,17 @@ def evaluate_runs(
             models[key], encoders[key], steps[key] = chip, encoders[name], steps[name]
     if device is not None:
         models = {k: m.to(device) for k, m in models.items()}
+    calibration_data, drawn = None, None
+    if calibrate is not None:
+        calibration_data, drawn = calibration_subset(specs[0], calibration_samples, seed, root)
     report = evaluate(
         models, test, conditions, sigmas=sigmas, times=times, draws=draws, seed=seed,
         encoder=encoders, time_steps=steps, batch_size=batch_size, dataset=specs[0].dataset,
-        progress=progress, energy=energy,
+        progress=progress, energy=energy, calibrate=calibrate,
+        calibration_data=calibration_data, yield_target=yield_target,
     )  # fmt: skip
+    if drawn is not None:
+        report.config["calibration"].update(drawn)
     for name, model in models.items():
         for zeta in worst_case.zetas if worst_case else ():
             found = worst_case_attack(

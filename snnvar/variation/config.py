@@ -216,6 +216,7 @@ class Variation:
         seed: int | None = None,
         generator: torch.Generator | None = None,
         domain: str = "chip",
+        reads: int | None = None,
     ) -> AbstractContextManager[Any]:
         """``with variation.applied(model, seed=0) as draw:`` perturbs ``model``.
 
@@ -223,9 +224,12 @@ class Variation:
         every call of a perturbed module. On exit (also on an exception) every
         tensor is restored bit for bit; in-place changes made inside the block
         (e.g. an optimizer step) are discarded with the perturbed values.
-        ``domain`` as for :meth:`sample`.
+        ``domain`` as for :meth:`sample`; ``reads``: a dynamic variation's reads drawn
+        from this root instead of ``seed`` (other reads of the same chip).
         """
-        return engine.applied(self, model, seed=seed, generator=generator, domain=domain)
+        return engine.applied(
+            self, model, seed=seed, generator=generator, domain=domain, reads=reads
+        )
 
     @property
     def on_devices(self) -> bool:

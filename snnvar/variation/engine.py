@@ -360,8 +360,11 @@ def applied(
     seed: int | None = None,
     generator: torch.Generator | None = None,
     domain: str = "chip",
+    reads: int | None = None,
 ) -> Iterator[Draw]:
-    """Perturb ``model`` inside the block; restore it bit for bit on exit."""
+    """Perturb ``model`` inside the block; restore it bit for bit on exit. ``reads``
+    (dynamic mode; static chips ignore it): the root of the reads instead of the chip's
+    seed, the same programmed chip read on other reads (a dynamic variation is all reads)."""
     check_domain(domain)
     targets = v.targets(model)
     _refuse_nested(targets)
@@ -370,7 +373,8 @@ def applied(
         with _static(v, targets, root, device, domain) as draw:
             yield draw
     else:
-        with _dynamic(v, model, targets, root, device, domain) as draw:
+        read_root = root if reads is None else root_seed(reads, None)[0]
+        with _dynamic(v, model, targets, root, device, domain, read_root) as draw:
             yield draw
 
 
@@ -449,12 +453,13 @@ def _dynamic(
     root: int,
     device: torch.device,
     domain: str,
+    read_root: int,
 ) -> Iterator[Draw]:
     spec = None if v.on_devices else cast(VariationSpec, v)  # devices: programmed once, read often
     distribution = None if spec is None else resolve_distribution(spec.distribution)
     draw = Draw(v, root, [t.name for t in targets], domain=domain)
     generators = {} if spec is None else {
-        t.name: stream(root, t.key, device, domain) for t in targets
+        t.name: stream(read_root, t.key, device, domain) for t in targets
     }  # fmt: skip
     stats_cache: dict[str, tuple[int, TensorStats]] = {}
     by_module: dict[int, list[tuple[Target, torch.Tensor, torch.Tensor]]] = {}
@@ -488,7 +493,7 @@ def _dynamic(
         cached = readers.get(t.name)
         if cached is None or cached[0].shape != clean.shape or not torch.equal(cached[0], clean):
             if t.name not in read_streams:
-                read_streams[t.name] = stream(root, f"{t.key}{READ_STREAM}", device, domain)
+                read_streams[t.name] = stream(read_root, f"{t.key}{READ_STREAM}", device, domain)
             chip = stream(root, t.key, device, domain)
             reads = require_read(v, v.chip_reads(clean, chip, read_streams[t.name]))
             cached = (clean.clone(), reads)

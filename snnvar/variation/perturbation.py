@@ -86,9 +86,11 @@ class Perturbation(Protocol):
         seed: int | None = None,
         generator: torch.Generator | None = None,
         domain: str = "chip",
+        reads: int | None = None,
     ) -> AbstractContextManager[Any]:
         """``with p.applied(model, seed=0) as draw:`` the model is perturbed inside the
-        block and restored bit for bit on exit."""
+        block and restored bit for bit on exit; ``reads``: the root of a dynamic
+        perturbation's reads (None: ``seed``), the chip programmed from ``seed``."""
         ...
 
     def label(self) -> str:

@@ -270,3 +270,33 @@ def test_evaluate_reloads_the_test_set_with_the_runs_dataset_options(tmp_path, c
     assert code == 0, err
     info = json.loads((tmp_path / "big.nir.json").read_text())
     assert info["nodes"][0] == {"name": "input", "type": "Input", "shape": [1, 16, 16]}
+
+
+def test_evaluate_calibrates_chips_and_reports_the_yield(tmp_path, capsys) -> None:
+    """--calibrate adds a calibrated row per run and level on the same chips, drawn from
+    the training split (seeded, recorded); --yield-target sets the target."""
+    code, _, err = cli(capsys, "train", *TINY, "--method", "sgd", "--out", tmp_path / "run")
+    assert code == 0, err
+    args = ("evaluate", tmp_path / "run", "--sigmas", "0.1", "--draws", "2", "--no-progress")
+    code, out, err = cli(capsys, *args, "--calibrate", "threshold,affine",
+                         "--calibration-samples", "32", "--yield-target", "0.5",
+                         "--out", tmp_path / "e")  # fmt: skip
+    assert code == 0, err
+    assert "| sgd [threshold+affine] |" in out and "yield (%)" in out
+    report = Report.load(tmp_path / "e")
+    assert [r.method for r in report.results] == ["sgd", "sgd [threshold+affine]"]
+    assert [r.yield_target for r in report.results] == [0.5, 0.5]
+    record = report.config["calibration"]
+    assert record["samples"] == 32 and record["split"] == "train"
+    assert record["methods"] == ["threshold", "affine"] and record["shared_with_test"] == 0
+    assert (tmp_path / "e" / "yield.png").exists()
+    for bad, message in [
+        (("--calibrate", "bn,adabn"), "unknown calibration ['adabn']"),
+        (("--calibration-time", "1h"), "--calibration-time sets how --calibrate calibrates"),
+        (("--calibration-samples", "8"), "--calibration-samples sets how --calibrate"),
+        (("--calibrate", "threshold", "--calibration-time", "1h"), "hold no device model"),
+        (("--calibrate", "bn"), "has no BatchNorm"),
+    ]:
+        code, _, err = cli(capsys, *args, *bad, "--out", tmp_path / "bad")
+        assert code == 2 and message in err, err
+        assert not (tmp_path / "bad").exists()

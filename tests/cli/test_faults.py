@@ -130,6 +130,7 @@ def test_a_full_disk_during_evaluate_leaves_no_half_report(tmp_path, capsys, mon
         "report.json",
         "results.csv",
         "results.md",
+        "yield.png",
     ]
     assert cli(capsys, *first, "--overwrite")[0] == 0
     assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
@@ -137,6 +138,7 @@ def test_a_full_disk_during_evaluate_leaves_no_half_report(tmp_path, capsys, mon
         "report.json",
         "results.csv",
         "results.md",
+        "yield.png",
     ]
 
 

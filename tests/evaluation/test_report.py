@@ -188,7 +188,10 @@ ROW_KEYS = (
 def test_rows_are_frozen_and_typed(report) -> None:
     row = report.row("wvat", 0.1, "dynamic")
     assert isinstance(row, Row) and all(isinstance(r, Row) for r in report.results)
-    assert tuple(row.to_dict()) == (*ROW_KEYS, "time", "ranks", "energy")
+    assert tuple(row.to_dict()) == (
+        *ROW_KEYS, "time", "ranks", "energy", "calibration", "calibration_seconds",
+        "clean_accuracy", "yield_target", "yield_fraction", "percentiles",
+    )  # fmt: skip
     assert row.redraw == "step" and report.row("wvat", 0.1).redraw is None
     with pytest.raises(AttributeError):
         row.accuracy_mean = 1.0  # type: ignore[misc]
@@ -228,7 +231,7 @@ def test_a_report_replaces_the_old_one_as_one_unit(report, tmp_path, monkeypatch
 
     names = sorted(p.name for p in report.save(tmp_path).iterdir())
     assert names == ["accuracy.png", "histograms.png", "landscape.png", "report.json",
-                     "results.csv", "results.md"]  # fmt: skip
+                     "results.csv", "results.md", "yield.png"]  # fmt: skip
     old = (tmp_path / "report.json").read_bytes()
     plain = dataclasses.replace(report, landscape=[], histograms={})
     real = Path.write_text
@@ -247,4 +250,4 @@ def test_a_report_replaces_the_old_one_as_one_unit(report, tmp_path, monkeypatch
     monkeypatch.undo()
     plain.save(tmp_path, overwrite=True)
     written = sorted(p.name for p in tmp_path.iterdir())  # the old plots are gone
-    assert written == ["accuracy.png", "report.json", "results.csv", "results.md"]
+    assert written == ["accuracy.png", "report.json", "results.csv", "results.md", "yield.png"]
