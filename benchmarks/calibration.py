@@ -18,6 +18,7 @@ calibration's seconds per chip.
     python benchmarks/calibration.py [--model spiking_cnn2] [--data-root ../shared/data]
         [--train-samples 20000] [--epochs 2] [--draws 5] [--test-samples 2000]
         [--samples 16,64,256,1024] [--json benchmarks/results/calibration_cnn2_mnist.json]
+    python benchmarks/calibration.py --render benchmarks/results/calibration_cnn2_mnist.json
 
 Every figure is written to the JSON as soon as it is measured.
 """
@@ -95,6 +96,69 @@ def table(records: list[dict[str, Any]], calibrations: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sweep_table(records: list[dict[str, Any]], sweep: list[dict[str, Any]]) -> str:
+    """Accuracy / yield against the calibration samples, per method, condition and
+    calibration (the main run's samples included)."""
+    rows = [
+        r
+        for r in sweep + records
+        if r["calibration"] in {s["calibration"] for s in sweep}
+        and (r["condition"], r["level"]) in {(s["condition"], s["level"]) for s in sweep}
+    ]
+    sizes = sorted({r["samples"] for r in rows})
+    head = ["method", "condition", "calibration", *(f"{n} samples" for n in sizes)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    found: dict[tuple[str, str, float, str], dict[int, dict[str, Any]]] = {}
+    for r in rows:
+        key = (r["method"], r["condition"], r["level"], r["calibration"])
+        found.setdefault(key, {})[r["samples"]] = r
+    for (method, cond, level, cal), by in sorted(found.items(), key=lambda kv: (
+            kv[0][1], kv[0][0], kv[0][3])):  # fmt: skip
+        cells = [method, f"{cond} {level_name(level, cond)}", cal]
+        cells += ["-" if n not in by else f"{by[n]['mean']:.2f} / {by[n]['yield']:.0f}"
+                  for n in sizes]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def cost_table(records: list[dict[str, Any]]) -> str:
+    """Mean seconds of one chip's calibration per calibration and number of samples."""
+    cals = list(dict.fromkeys(r["calibration"] for r in records if r["seconds_per_chip"]))
+    sizes = sorted({r["samples"] for r in records if r["seconds_per_chip"]})
+    lines = ["| calibration | " + " | ".join(f"{n} samples (s)" for n in sizes) + " |",
+             "|" + "---|" * (len(sizes) + 1)]  # fmt: skip
+    for cal in cals:
+        cells = [cal]
+        for n in sizes:
+            xs = [
+                r["seconds_per_chip"]
+                for r in records
+                if r["calibration"] == cal and r["samples"] == n and r["seconds_per_chip"]
+            ]
+            cells.append("-" if not xs else f"{sum(xs) / len(xs):.3g}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def clean_line(records: list[dict[str, Any]]) -> str:
+    clean = {r["method"]: r["clean"] for r in records}
+    return "clean accuracy (%): " + ", ".join(f"{k} {v:.2f}" for k, v in clean.items())
+
+
+def render(path: Path) -> None:
+    """Print every table of a result file."""
+    result = json.loads(path.read_text())
+    records, sweep = result["records"], result.get("sweep", [])
+    print(clean_line(records) + "\n")
+    print(result["table"])
+    print(sweep_table(records, sweep))
+    print(cost_table(records + sweep))
+    print("stages (min): " + ", ".join(f"{k} {v / 60:.1f}" for k, v in
+                                      result["stages_s"].items()))  # fmt: skip
+    print(f"wall time {result['wall_s'] / 60:.1f} min on {result['platform']} "
+          f"({result['threads']} threads)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist")
@@ -122,7 +186,11 @@ def main() -> None:
     parser.add_argument(
         "--models", type=Path, help="keep the trained models here (state dicts), reuse them"
     )
+    parser.add_argument("--render", type=Path, help="print the tables of a result file and exit")
     args = parser.parse_args()
+    if args.render is not None:
+        render(args.render)
+        return
     start = time.perf_counter()
     local = args.dataset == "digits"
     opts = {} if local else {"root": args.data_root, "download": False}
@@ -218,6 +286,8 @@ def main() -> None:
             save()
     print(f"wall time {(time.perf_counter() - start) / 60:.1f} min", flush=True)
     save()
+    if args.json:
+        render(args.json)
 
 
 if __name__ == "__main__":
