@@ -30,13 +30,15 @@ from nbclient import NotebookClient
 HERE = Path(__file__).resolve().parent
 NAMES = ("01_train_spiking_cnn", "02_convert_wvat_vgg16", "03_nmnist_under_variation")
 
-TOLERANCE = 3.0
+TOLERANCE = 5.0
 """Accuracy points by which a re-executed notebook's figure may differ from the stored one,
 widened by the chips' spread (:func:`allowed`). Training and
 chips are seeded, so the same machine reproduces every figure bit for bit; another CPU, or
 another MKL path, trains through other float roundings, and a fragile network's mean over a
 few chips then moves by a good part of the chips' spread (measured under
-``MKL_CBWR=COMPATIBLE``: BENCHMARKS.md, "The notebooks at their new defaults")."""
+``MKL_CBWR=COMPATIBLE`` and on an Intel Xeon against the AMD figures stored:
+BENCHMARKS.md, "The notebooks at their new defaults"; notebook 02's converted VGG
+moved 4 points clean on 100 test images)."""
 
 
 STORIES = {
@@ -56,9 +58,9 @@ MARGIN = 10.0
 
 def allowed(std: float, chips: int) -> float:
     """The largest difference (points) accepted between a stored figure and a fresh one:
-    :data:`TOLERANCE`, plus the standard error of the stored mean over its ``chips``
-    (``std`` points over the chips; 0 without variation) up to 7 points."""
-    return TOLERANCE + min(std / chips**0.5, 7.0)
+    :data:`TOLERANCE`, plus two standard errors of the stored mean over its ``chips``
+    (``std`` points over the chips; 0 without variation) up to 12 points."""
+    return TOLERANCE + min(2.0 * std / chips**0.5, 12.0)
 
 
 def story(name: str, figures: dict[str, dict[str, list[float]]]) -> list[str]:

@@ -264,12 +264,12 @@ def test_stored_outputs_match_a_fresh_run(name: str, tmp_path: Path) -> None:
 
 
 def test_tolerance_and_story_of_a_fresh_run() -> None:
-    """The accepted difference: TOLERANCE for one evaluation (no variation), widened by the
-    standard error of the stored mean over its chips, up to 7 points; the story's checks."""
+    """The accepted difference: TOLERANCE for one evaluation (no variation), widened by two
+    standard errors of the stored mean over its chips, up to 12 points; the story's checks."""
     executor = _executor()
-    assert executor.allowed(0.0, 5) == executor.TOLERANCE == 3.0
-    assert executor.allowed(8.0, 4) == pytest.approx(7.0)
-    assert executor.allowed(30.0, 3) == pytest.approx(10.0)
+    assert executor.allowed(0.0, 5) == executor.TOLERANCE == 5.0
+    assert executor.allowed(8.0, 4) == pytest.approx(13.0)
+    assert executor.allowed(30.0, 3) == pytest.approx(17.0)
     told = {"sgd": {"clean": [97.5, 0, 5], "sigma=0.1": [40.4, 18.5, 5]},
             "wvat": {"clean": [96.0, 0, 5], "sigma=0.1": [50.4, 9.3, 5]}}  # fmt: skip
     assert executor.story("01_train_spiking_cnn", told) == []
