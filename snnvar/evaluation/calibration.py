@@ -36,7 +36,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -134,15 +134,7 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, for the report."""
-        return {
-            "methods": list(self.methods),
-            "batch_size": self.batch_size,
-            "threshold_iterations": self.threshold_iterations,
-            "threshold_range": self.threshold_range,
-            "finetune_steps": self.finetune_steps,
-            "finetune_lr": self.finetune_lr,
-            "time": self.time,
-        }
+        return {**asdict(self), "methods": list(self.methods)}
 
 
 def as_calibration(value: Calibration | str | Sequence[str]) -> Calibration:

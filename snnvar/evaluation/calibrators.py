@@ -53,18 +53,12 @@ class Reference:
     """Root of its output-noise reads (a restricted chip with output noise)."""
 
 
-@contextlib.contextmanager
-def _reads(model: nn.Module, seed: int) -> Iterator[None]:
-    with output_reads(model, seed=seed):
-        yield
-
-
 def reference(model: nn.Module, batches: Batches, read_seed: int = 0) -> Reference:
     """The clean copy of ``model`` and its firing rates and logits on ``batches``."""
     clean = copy.deepcopy(model).eval()
     for p in clean.parameters():
         p.requires_grad_(False)
-    with _reads(clean, read_seed), torch.no_grad():
+    with output_reads(clean, seed=read_seed), torch.no_grad():
         rates = firing_rates(clean, batches) if neuron_layer_names(clean) else {}
         logits = [clean(x).detach() for x in _inputs(clean, batches)]
     return Reference(model=clean, rates=rates, logits=logits, read_seed=read_seed)
@@ -203,12 +197,21 @@ def install_columns(model: nn.Module, handles: list[RemovableHandle]) -> dict[st
     """An identity :class:`ColumnAffine` after every Linear and convolution of ``model``,
     by layer name; their hooks are appended to ``handles``."""
     out = {}
+    device = next(model.parameters()).device
     for name, m in _layers(model):
         columns, dim = (m.out_features, -1) if isinstance(m, nn.Linear) else (m.out_channels, 1)
-        p = next(model.parameters())
-        out[name] = ColumnAffine(columns, dim).to(device=p.device, dtype=torch.float32)
+        out[name] = ColumnAffine(columns, dim).to(device=device, dtype=torch.float32)
         handles.append(m.register_forward_hook(out[name].hook))
     return out
+
+
+def _columns_into(store: list[torch.Tensor], dim: int) -> Any:
+    """A forward hook appending a layer's output to ``store`` as rows ``[N, columns]``."""
+
+    def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+        store.append(out.detach().movedim(dim % out.dim(), -1).reshape(-1, out.shape[dim]))
+
+    return hook
 
 
 def fit_columns(
@@ -230,22 +233,15 @@ def fit_columns(
         stats = torch.zeros(5, corr.gain.numel(), dtype=torch.float64)  # n, Σx, Σy, Σx², Σxy
         chip_out: list[torch.Tensor] = []
         clean_out: list[torch.Tensor] = []
-
-        def keep(store: list[torch.Tensor], dim: int):
-            def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
-                store.append(out.detach().movedim(dim % out.dim(), -1).reshape(-1, out.shape[dim]))
-
-            return hook
-
         with torch.no_grad():
             corr.gain.fill_(1.0)
             corr.offset.fill_(0.0)
         # hooks run in the order registered: the capture sees the output after this
         # layer's correction, which is the identity (gain 1, offset 0) until it is fitted
-        h_chip = m.register_forward_hook(keep(chip_out, corr.dim))
-        h_clean = clean[name].register_forward_hook(keep(clean_out, corr.dim))
+        h_chip = m.register_forward_hook(_columns_into(chip_out, corr.dim))
+        h_clean = clean[name].register_forward_hook(_columns_into(clean_out, corr.dim))
         try:
-            with eval_mode(model), torch.no_grad(), _reads(ref.model, ref.read_seed):
+            with eval_mode(model), torch.no_grad(), output_reads(ref.model, seed=ref.read_seed):
                 for x in _inputs(model, batches):
                     model(x)
                     ref.model(x)

@@ -503,14 +503,13 @@ def evaluate(
     seeds = [chip_seed(seed, k) for k in range(draws)]
     cal = calibrations.setup(named, calibrate, calibration_data, batches, encoder, time_steps,
                             seed, cache_mb, [v for _, v in conditions])  # fmt: skip
-    yield_target_of = {  # before any chip: the clean model
-        method: (a, yield_target_fn(yield_target, a))
-        for method, a in _clean_accuracies(named, batches, seed).items()
-    }
     rank, world = rank_and_world()
     # the work units: one clean pass per (condition, model) that changes no weight and reads
     # no output noise, else one per chip; under torch.distributed each is whole on one rank
     noisy = {method: bool(noisy_layers(m)) for method, m in named.items()}
+    same = next((ci for ci, (_, v) in enumerate(conditions) if is_identity(v)), None)
+    clean = _clean_accuracies(  # the yield's reference; an identity condition's pass is it
+        {k: m for k, m in named.items() if same is None or noisy[k]}, batches, seed)  # fmt: skip
 
     def once(v: Perturbation, method: str) -> bool:
         return is_identity(v) and not noisy[method]
@@ -546,13 +545,14 @@ def evaluate(
     results_all, ranks_all = gather_work(units, work)
     bar.close()
     found = {u: (r, rk) for u, r, rk in zip(units, results_all, ranks_all, strict=True)}
+    clean |= {k: found[(same, k, None)][0][0].accuracy for k in named if k not in clean}
     rows = []
     for ci, (label, v) in enumerate(conditions):
         for method, m in named.items():
             keys = [None] * draws if once(v, method) else list(range(draws))
             pairs = [found[(ci, method, k)] for k in keys]
             results, ranks = [p[0][0] for p in pairs], [p[1] for p in pairs]
-            target = yield_target_of[method]
+            target = (clean[method], yield_target_fn(yield_target, clean[method]))
             rows.append(_row(method, m, label, v, results, seeds, ranks, target))
             if cal is not None:
                 after = [p[0][1] for p in pairs]

@@ -326,6 +326,8 @@ def test_yield_plot_and_report_files(snn, test_data, cal_data, tmp_path) -> None
     report = snnvar.evaluate(snn, test_data, Variation(0.1), sigmas=[0.0, 0.1], draws=3,
                              time_steps=4, calibrate="affine",
                              calibration_data=cal_data)  # fmt: skip
+    clean = report.row("fc4", 0.0).accuracy_mean  # σ = 0's pass is the yield's reference
+    assert all(r.clean_accuracy == clean for r in report.results)
     out = report.save(tmp_path / "r")
     assert (out / "yield.png").stat().st_size > 1000
     assert "yield (%)" in (out / "results.md").read_text()
