@@ -57,6 +57,7 @@ def _worker(rank: int, world: int, store: str, out: str, mode: str) -> None:
                 with open(f"{out}/rank{rank}.txt", "w") as f:
                     f.write(str(err))
         elif mode == "die":
+            dist.barrier()  # both ends of gloo's mesh are connected before rank 1 dies
             if rank == 1:
                 os._exit(3)  # dies without reporting
             start = time.monotonic()
