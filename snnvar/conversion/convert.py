@@ -42,6 +42,7 @@ from torch.utils.data import DataLoader
 from .. import datasets
 from ..nn.modes import eval_mode
 from ..nn.neurons import IF, TimeLoop
+from ..nn.residual import Residual
 from ..nn.sequential import Readout, SpikingSequential, over_time
 from ..nn.surrogate import Triangle, surrogate
 from .fuse import WEIGHTED, flatten_layers, fuse_batchnorm
@@ -150,7 +151,7 @@ class ConvertedSNN(nn.Module):
         """Each IF layer's threshold θ (its spike amplitude), by module name."""
         return {
             name: float(m.cell.threshold)
-            for name, m in self.layers.named_children()
+            for name, m in self.layers.named_modules()
             if isinstance(m, TimeLoop)
         }
 
@@ -253,29 +254,8 @@ def convert(
     linear = [m for _, m in layers if isinstance(m, nn.Linear)]
     num_classes = int(getattr(ann, "num_classes", 0) or (linear[-1].out_features if linear else 0))
 
-    modules: list[tuple[str, nn.Module]] = []
-    weight_map: dict[str, str] = {}
-    for path, m in layers:
-        name = path.replace(".", "_")
-        if isinstance(m, nn.ReLU):
-            cell = IF(threshold=1.0, reset=cfg.reset, reset_delay=False)
-            modules.append((name, TimeLoop(cell)))
-            modules.append((f"{name}_amplitude", Amplitude()))
-        elif isinstance(m, nn.Identity):
-            continue
-        else:
-            modules.append((name, m))
-            for pname, _ in m.named_parameters():
-                weight_map[f"layers.{name}.{pname}"] = f"{path}.{pname}"
-    if not any(isinstance(m, WEIGHTED) for _, m in modules):
+    if not _weighted(layers):
         raise ValueError("the ANN has no Conv2d or Linear layer to convert")
-    modules.append(("readout", Readout("mean_membrane", beta=0.0)))
-    seq = SpikingSequential()
-    for name, m in modules:
-        seq.add_module(name, m)
-    seq.eval()  # calibration runs dropout as inference does
-
-    # threshold balancing: layer by layer, earlier layers already spiking
     gen = torch.Generator().manual_seed(cfg.seed)
     encode = (
         (lambda x: datasets.rate(x, cfg.time_steps, generator=gen))
@@ -283,32 +263,84 @@ def convert(
         else (lambda x: datasets.direct(x, cfg.time_steps))
     )
     acts = [encode(x.float()) for x in inputs]
-    pending: list[nn.Module] = []
-    for _name, m in modules[:-1]:
-        if isinstance(m, TimeLoop):
-            current = []
-            for i, a in enumerate(acts):
-                for layer in pending:
-                    a = over_time(layer, a)
-                current.append(a)
-                acts[i] = a
-            pending = []
+    weight_map: dict[str, str] = {}
+    seq, _ = _convert_chain(layers, acts, cfg, weight_map, "layers.")
+    seq.add_module("readout", Readout("mean_membrane", beta=0.0))
+    seq.eval()
+    name = f"converted_{getattr(ann, 'name', type(ann).__name__)}"
+    return ConvertedSNN(name, seq, in_shape, num_classes, cfg, weight_map).eval()
+
+
+def _weighted(layers: list[tuple[str, nn.Module]]) -> bool:
+    return any(
+        isinstance(m, WEIGHTED)
+        or (isinstance(m, Residual) and any(isinstance(x, WEIGHTED) for x in m.modules()))
+        for _, m in layers
+    )
+
+
+def _convert_chain(
+    layers: list[tuple[str, nn.Module]], acts: list[torch.Tensor], cfg: ConversionConfig,
+    weight_map: dict[str, str], prefix: str, depth: int = 0,
+) -> tuple[SpikingSequential, list[torch.Tensor]]:  # fmt: skip
+    """The spiking counterpart of fused ANN layers, and the calibration activations
+    after it.
+
+    ``acts`` are the time-major inputs of the first layer over the calibration
+    chunks; each layer is applied to them in turn (the list is updated in place), so
+    every ReLU's IF neurons are balanced with all earlier layers already spiking
+    (step 3 of the module docstring). A residual block converts its body and its
+    shortcut on the same input; the neurons after the addition are balanced on the
+    summed current, which is on the ANN's scale because every spike carries the
+    amplitude θ of its layer (an identity shortcut passes the block's input, spikes
+    of amplitude θ, unchanged).
+    """
+    seq = SpikingSequential()
+    for path, m in layers:
+        name = path.replace(".", "_") if depth == 0 else path.rsplit(".", 1)[-1]
+        if isinstance(m, nn.ReLU):
+            current = acts
             theta = cfg.scale * _threshold(current, cfg.percentile)
             if not theta > 0:
                 warnings.warn(
-                    f"layer {_name!r} receives no positive input on the calibration data, so "
+                    f"layer {path!r} receives no positive input on the calibration data, so "
                     "its neurons never fire (a dead ReLU layer in the ANN, or too few time "
                     "steps); its threshold is set to 1",
-                    stacklevel=3,
+                    stacklevel=4 + depth,  # the caller of convert
                 )
                 theta = 1.0
-            m.cell.threshold.fill_(theta)
-            m.cell.surrogate = _surrogate_for(cfg.surrogate, theta)
-            acts = [over_time(m, a) for a in current]
-        elif isinstance(m, Amplitude):
-            m.value.fill_(float(theta))
-            acts = [m(a) for a in acts]
+            loop = TimeLoop(IF(threshold=theta, reset=cfg.reset, reset_delay=False,
+                               surrogate=_surrogate_for(cfg.surrogate, theta)))  # fmt: skip
+            amplitude = Amplitude(theta)
+            for i, a in enumerate(acts):
+                acts[i] = amplitude(over_time(loop, a))
+            seq.add_module(name, loop)
+            seq.add_module(f"{name}_amplitude", amplitude)
+        elif isinstance(m, nn.Identity):
+            continue
+        elif isinstance(m, Residual):
+            here = f"{prefix}{name}."
+            parts = []
+            body, b_acts = _convert_chain(_items(m.body, path, "body"), list(acts), cfg,
+                                          weight_map, here + "body.", depth + 1)  # fmt: skip
+            short, s_acts = _convert_chain(_items(m.shortcut, path, "shortcut"), list(acts), cfg,
+                                           weight_map, here + "shortcut.", depth + 1)  # fmt: skip
+            for i, (b_, s_) in enumerate(zip(b_acts, s_acts, strict=True)):
+                acts[i] = b_ + s_
+            post, acts_after = _convert_chain(_items(m.post, path, "post"), acts, cfg,
+                                              weight_map, here + "post.", depth + 1)  # fmt: skip
+            parts = [body, short, post]
+            acts[:] = acts_after
+            seq.add_module(name, Residual(*parts))
         else:
-            pending.append(m)
-    name = f"converted_{getattr(ann, 'name', type(ann).__name__)}"
-    return ConvertedSNN(name, seq, in_shape, num_classes, cfg, weight_map).eval()
+            seq.add_module(name, m)
+            m.eval()  # calibration runs dropout as inference does
+            for pname, _ in m.named_parameters():
+                weight_map[f"{prefix}{name}.{pname}"] = f"{path}.{pname}"
+            for i, a in enumerate(acts):
+                acts[i] = over_time(m, a)
+    return seq, acts
+
+
+def _items(part: nn.Sequential, path: str, which: str) -> list[tuple[str, nn.Module]]:
+    return [(f"{path}.{which}.{n}", m) for n, m in part.named_children()]

@@ -3,7 +3,9 @@
 A ``Conv2d`` / ``Linear`` (or the zoo's ``Concat`` of convolutions) followed by
 BatchNorm in eval mode computes ``γ (W x + b − μ) / √(σ² + ε) + β``; the fused
 layer has ``W' = W · γ/√(σ² + ε)`` (per output channel) and
-``b' = (b − μ) γ/√(σ² + ε) + β``: the same function, one layer.
+``b' = (b − μ) γ/√(σ² + ε) + β``: the same function, one layer. A residual block
+(:class:`~snnvar.nn.Residual`) stays one item whose body, shortcut and post are
+fused the same way, each within its own branch.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from ..models.network import Concat, Network
+from ..nn.residual import Residual
 
 __all__ = ["SUPPORTED", "flatten_layers", "fuse_batchnorm"]
 
@@ -32,12 +35,14 @@ SUPPORTED = (
     nn.BatchNorm1d,
     nn.BatchNorm2d,
     nn.Identity,
+    Residual,
 )
 """Module types :func:`~snnvar.conversion.convert` accepts."""
 
 
 def flatten_layers(ann: nn.Module) -> list[tuple[str, nn.Module]]:
-    """``(path, module)`` of the ANN's layers in order, through nested ``nn.Sequential``.
+    """``(path, module)`` of the ANN's layers in order, through nested ``nn.Sequential``;
+    a :class:`~snnvar.nn.Residual` is one item (its parts checked the same way).
 
     Raises ``ValueError`` naming the first unsupported module and its path.
     """
@@ -55,6 +60,18 @@ def flatten_layers(ann: nn.Module) -> list[tuple[str, nn.Module]]:
                             f"cannot convert {type(b).__name__} at '{path}.branches.{i}': "
                             "a Concat converts only when every branch is a Conv2d"
                         )
+            if isinstance(module, Residual):
+                mark = len(out)
+                for part in ("body", "shortcut", "post"):
+                    for name, child in getattr(module, part).named_children():
+                        if type(child) in (nn.Sequential, Network):
+                            raise ValueError(
+                                f"cannot convert the {type(child).__name__} at "
+                                f"'{path}.{part}.{name}': a residual block's branches hold "
+                                "layers, not nested containers"
+                            )
+                        walk(child, f"{path}.{part}.{name}")
+                del out[mark:]  # checked; they stay inside the block
             out.append((path, module))
         else:
             names = sorted({t.__name__ for t in SUPPORTED})
@@ -81,9 +98,13 @@ def _fold(layer: nn.Module, scale: torch.Tensor, shift: torch.Tensor) -> None:
 
 
 def fuse_batchnorm(layers: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:
-    """Copies of ``layers`` with every BatchNorm folded into the weighted layer before it."""
+    """Copies of ``layers`` with every BatchNorm folded into the weighted layer before it
+    (inside a residual block: within each of its branches)."""
     out: list[tuple[str, nn.Module]] = []
     for path, module in layers:
+        if isinstance(module, Residual):
+            out.append((path, fuse_residual(module, path)))
+            continue
         if not isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
             out.append((path, copy.deepcopy(module)))
             continue
@@ -109,3 +130,19 @@ def fuse_batchnorm(layers: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Mo
         else:
             _fold(prev, scale, shift)
     return out
+
+
+def fuse_residual(block: Residual, path: str = "") -> Residual:
+    """A copy of ``block`` with the BatchNorms of its body, shortcut and post folded
+    into the layer before them; the other layers keep their names (so a fused layer's
+    parameters keep theirs)."""
+    parts = []
+    for part in ("body", "shortcut", "post"):
+        inner = getattr(block, part)
+        prefix = f"{path}.{part}" if path else part
+        items = fuse_batchnorm([(f"{prefix}.{n}", m) for n, m in inner.named_children()])
+        fused = type(inner)()
+        for p, m in items:
+            fused.add_module(p.rsplit(".", 1)[-1], m)
+        parts.append(fused)
+    return Residual(*parts)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..nn import Readout, SpikingSequential, TimeLoop, make_cell
+from ..nn import Readout, Residual, SpikingSequential, TimeLoop, make_cell
 from ..nn.surrogate import Surrogate
 
-__all__ = ["ACT", "Concat", "Network", "NeuronConfig", "build", "transfer"]
+__all__ = ["ACT", "Block", "Concat", "Network", "NeuronConfig", "build", "transfer"]
 
 ACT = "act"
 """Placeholder for the activation in a layer plan."""
@@ -76,6 +76,20 @@ class Concat(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([b(x) for b in self.branches], dim=1)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A residual block in a layer plan: ``post(body(x) + shortcut(x))``, each part a
+    plan of its own (``ACT`` where the activation goes); built into a
+    :class:`~snnvar.nn.Residual`."""
+
+    body: tuple[nn.Module | str, ...]
+    """The residual branch."""
+    shortcut: tuple[nn.Module | str, ...] = ()
+    """The skip branch (empty: the identity)."""
+    post: tuple[nn.Module | str, ...] = ()
+    """Applied to the sum (``(ACT,)``: an activation after the addition)."""
 
 
 class Network(nn.Module):
@@ -136,7 +150,7 @@ class Network(nn.Module):
 
 def build(
     name: str,
-    plan: Sequence[nn.Module | str],
+    plan: Sequence[nn.Module | str | Block],
     in_shape: tuple[int, ...],
     num_classes: int,
     spiking: bool,
@@ -144,22 +158,37 @@ def build(
     flat_ok: bool = False,
 ) -> Network:
     """The ANN (``spiking=False``) or SNN of a layer plan; the plan's last layer gives logits."""
-    layers: list[nn.Module] = []
-    for item in plan:
-        if isinstance(item, nn.Module):
-            _init(item)
-        if item == ACT:
-            layers.append(TimeLoop(neuron.cell()) if spiking else nn.ReLU())
-        elif isinstance(item, nn.Module):
-            layers.append(item)
-        else:
-            raise ValueError(f"bad plan item {item!r}")
+    layers = _layers(plan, spiking, neuron)
     if not spiking:
         return Network(name, nn.Sequential(*layers), in_shape, num_classes, None, flat_ok)
     if neuron.readout == "spike_count":
         layers.append(TimeLoop(neuron.cell()))
     layers.append(Readout(neuron.readout, neuron.readout_beta))
     return Network(name, SpikingSequential(*layers), in_shape, num_classes, neuron, flat_ok)
+
+
+def _layers(
+    plan: Sequence[nn.Module | str | Block], spiking: bool, neuron: NeuronConfig
+) -> list[nn.Module]:
+    """The modules of a plan: ``ACT`` -> ReLU or a neuron loop, a :class:`Block` -> a
+    :class:`~snnvar.nn.Residual` of its parts."""
+    kind = SpikingSequential if spiking else nn.Sequential
+    layers: list[nn.Module] = []
+    for item in plan:
+        if isinstance(item, Block):
+            parts = [
+                kind(*_layers(part, spiking, neuron))
+                for part in (item.body, item.shortcut, item.post)
+            ]
+            layers.append(Residual(*parts))
+        elif item == ACT:
+            layers.append(TimeLoop(neuron.cell()) if spiking else nn.ReLU())
+        elif isinstance(item, nn.Module):
+            _init(item)
+            layers.append(item)
+        else:
+            raise ValueError(f"bad plan item {item!r}")
+    return layers
 
 
 def _init(module: nn.Module) -> None:

@@ -24,6 +24,7 @@ from torch import nn
 
 from .network import ACT, Concat, Network, NeuronConfig, build
 from .registry import register
+from .shapes import check_shape, hidden_widths
 
 __all__ = ["VGG_CONFIGS", "fc2", "fc4", "lenet5", "spiking_cnn1", "spiking_cnn2", "vgg"]
 
@@ -72,34 +73,16 @@ def _conv(c_in: int, c_out: int, k: int, pad: int, bn: bool) -> list[nn.Module |
     return [*layers, ACT]
 
 
-def _widths(hidden: tuple[int, ...], classes: int) -> tuple[int, ...]:
-    """``hidden`` checked: every width and ``classes`` >= 1 (a zero-width layer
-    trains to chance and cannot be evaluated)."""
-    hidden = tuple(hidden)
-    if any(int(w) < 1 for w in hidden):
-        raise ValueError(f"hidden widths must be >= 1, got {list(hidden)}")
-    if int(classes) < 1:
-        raise ValueError(f"num_classes must be >= 1, got {classes}")
-    return hidden
-
-
 def _classifier(
     features: int, hidden: tuple[int, ...], classes: int, dropout: float
 ) -> list[nn.Module | str]:
     layers: list[nn.Module | str] = [nn.Flatten()]
-    for width in _widths(hidden, classes):
+    for width in hidden_widths(hidden, classes):
         layers += [nn.Linear(features, width), ACT]
         if dropout:
             layers.append(nn.Dropout(dropout))
         features = width
     return [*layers, nn.Linear(features, classes)]
-
-
-def _check_shape(name: str, in_shape: tuple[int, ...], rank: int) -> tuple[int, ...]:
-    in_shape = tuple(int(s) for s in in_shape)
-    if len(in_shape) != rank or min(in_shape) < 1:
-        raise ValueError(f"{name}: in_shape must be {rank} positive sizes, got {in_shape}")
-    return in_shape
 
 
 @register("fc2")
@@ -115,7 +98,7 @@ def fc2(
 
     Accepts ``[..., *in_shape]`` or the flattened ``[..., prod(in_shape)]``.
     """
-    in_shape = _check_shape("fc2", in_shape, len(tuple(in_shape)))
+    in_shape = check_shape("fc2", in_shape, len(tuple(in_shape)))
     plan = _classifier(math.prod(in_shape), tuple(hidden), num_classes, dropout)
     return build("fc2", plan, in_shape, num_classes, spiking, neuron, flat_ok=True)
 
@@ -140,10 +123,10 @@ def fc4(
     """Four fully connected layers, 784-512-256-128-10: HRAT's FC-4 on MNIST (the
     HRAT abstract does not give the widths; these are ours), with optional BatchNorm
     after each hidden layer, which HRAT fuses into the weights."""
-    in_shape = _check_shape("fc4", in_shape, len(tuple(in_shape)))
+    in_shape = check_shape("fc4", in_shape, len(tuple(in_shape)))
     plan: list[nn.Module | str] = [nn.Flatten()]
     features = math.prod(in_shape)
-    for width in _widths(hidden, num_classes):
+    for width in hidden_widths(hidden, num_classes):
         plan += _dense(features, width, batch_norm)
         features = width
     plan.append(nn.Linear(features, num_classes))
@@ -161,7 +144,7 @@ def lenet5(
 ) -> Network:
     """LeNet-5 (LeCun et al. 1998): 6C5 (padded, 28 -> 28)-P2-16C5-P2-120-84, HRAT's
     LeNet-5 on MNIST; ReLU (or spiking neurons) instead of tanh, average pooling."""
-    c, h, w = _check_shape("lenet5", in_shape, 3)
+    c, h, w = check_shape("lenet5", in_shape, 3)
     h, w = _pool_out(_conv_out(h, 5, 2)), _pool_out(_conv_out(w, 5, 2))
     h, w = _pool_out(_conv_out(h, 5, 0)), _pool_out(_conv_out(w, 5, 0))
     plan: list[nn.Module | str] = [
@@ -201,7 +184,7 @@ def spiking_cnn1(
     pool: str = "avg",
 ) -> Network:
     """16C5-P2-concat(32C3, 8C1)-8C1-288 (WVAT Table 4's Spiking-CNN1)."""
-    c, h, w = _check_shape("spiking_cnn1", in_shape, 3)
+    c, h, w = check_shape("spiking_cnn1", in_shape, 3)
     h, w = _pool_out(_conv_out(h, 5, 0)), _pool_out(_conv_out(w, 5, 0))
     plan: list[nn.Module | str] = [*_conv(c, 16, 5, 0, batch_norm), _pool(pool)]
     plan.append(
@@ -229,7 +212,7 @@ def spiking_cnn2(
     pool: str = "avg",
 ) -> Network:
     """15C5-P2-40C5-P2-300 (WVAT Table 4's Spiking-CNN2)."""
-    c, h, w = _check_shape("spiking_cnn2", in_shape, 3)
+    c, h, w = check_shape("spiking_cnn2", in_shape, 3)
     c1, c2 = channels
     for _ in range(2):
         h, w = _pool_out(_conv_out(h, 5, 0)), _pool_out(_conv_out(w, 5, 0))
@@ -258,7 +241,7 @@ def vgg(
     """VGG-5/11/16 for CIFAR-size input; ``width`` scales every conv's channels."""
     if width <= 0:
         raise ValueError(f"width must be > 0, got {width}")
-    c, h, w = _check_shape(name, in_shape, 3)
+    c, h, w = check_shape(name, in_shape, 3)
     plan: list[nn.Module | str] = []
     for item in VGG_CONFIGS[name]:
         if item == "P":

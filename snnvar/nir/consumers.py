@@ -215,7 +215,14 @@ def compare(
             "consumer_spikes": float(got.sum()),
             "agreement": float((got == s).float().mean()),
         }
-    logits = _logits(signal, graph.metadata or {}).reshape(ref.shape)
+    logits = _logits(signal, graph.metadata or {})
+    if logits.numel() != ref.numel():  # the consumer ran the graph into another shape
+        result.error = (
+            f"the output signal {tuple(signal.shape)} gives {logits.numel()} logits, not "
+            f"{tuple(ref.shape)}"
+        )
+        return result
+    logits = logits.reshape(ref.shape)
     result.logits_max_diff = float((logits - ref).abs().max())
     result.same_prediction = float((logits.argmax(-1) == ref.argmax(-1)).float().mean())
     if labels is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from ..conversion.fuse import fuse_batchnorm
 from ..hardware.readout import output_reads
 from ..models.network import Concat
 from ..nn.neurons import LIF, TimeLoop
+from ..nn.residual import Residual
 from ..nn.sequential import Readout, SpikingSequential, over_time
 from ..variation import Draw, device_keys
 from .io import require_nir
@@ -331,13 +332,73 @@ def _prepare(model: nn.Module, omit_converters: bool, chip: Draw | None) -> nn.M
     return model
 
 
-def _layer_list(layers: SpikingSequential, prefix: str) -> list[tuple[str, nn.Module]]:
+def _layer_list(layers: nn.Sequential, prefix: str) -> list[tuple[str, nn.Module]]:
     """``(module path, module)`` in order, BatchNorm folded into the layer before it
-    (in inference form), Dropout and Identity left out (inference passes them by)."""
+    (in inference form; within each branch of a residual block), Dropout and Identity
+    left out (inference passes them by)."""
     items = [(f"{prefix}{n}", m) for n, m in layers.named_children()]
-    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for _, m in items):
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm | Residual) for _, m in items):
         items = fuse_batchnorm(items)
     return [(p, m) for p, m in items if not isinstance(m, nn.Dropout | nn.Identity)]
+
+
+def _residual(
+    b: _Builder, block: Residual, path: str, x: torch.Tensor,
+    emit: Callable[[list[tuple[str, nn.Module]], torch.Tensor], torch.Tensor],
+) -> torch.Tensor:  # fmt: skip
+    """A residual block: its body and its shortcut from the same nodes, their ends
+    summed by the nodes that follow (NIR sums a node's inputs), then its post.
+
+    A branch that ends in scaled spikes (a converted SNN's amplitude θ, or the
+    block's input passed on by an identity shortcut) gets a gain node before the
+    sum unless both branches carry the same scale: a 1 × 1 Conv2d (Linear for flat
+    features) with θ on the diagonal, marked ``gain`` in its metadata (no device
+    weight: :func:`~snnvar.nir.from_nir` imports it as a scale). A branch that is
+    itself a sum of scaled signals is summed in such a node (gain 1), so that every
+    sum has two terms and a consumer adds them as snnvar does, bit for bit."""
+    start_tails, start_scale = b.tails, b.scale
+    ends = []
+    for part in ("body", "shortcut"):
+        b.tails, b.scale = start_tails, start_scale
+        y = emit(_layer_list(getattr(block, part), f"{path}.{part}."), x)
+        ends.append((part, list(b.tails), b.scale, y))
+    if ends[0][3].shape != ends[1][3].shape:
+        raise ValueError(
+            f"the residual block at {path!r} adds a body of shape {tuple(ends[0][3].shape[2:])} "
+            f"to a shortcut of shape {tuple(ends[1][3].shape[2:])}"
+        )
+    scales = {scale for _, _, scale, _ in ends}
+    # a sum of more than two scaled signals would be added in the consumer's order, not
+    # snnvar's (floating point is not associative): such a branch is summed in a gain node
+    collapse = len(scales) > 1 or (scales != {None} and any(len(e[1]) > 1 for e in ends))
+    tails: list[str] = []
+    for part, part_tails, scale, y in ends:
+        if collapse and (scale is not None or len(part_tails) > 1):
+            b.tails, b.scale = part_tails, None
+            gain = 1.0 if scale is None else scale
+            _gain(b, f"{path.replace('.', '_')}_{part}_gain", gain, tuple(y.shape[2:]), path)
+            part_tails = b.tails
+        tails += part_tails
+    b.tails = tails
+    b.scale = None if collapse else scales.pop()
+    return emit(_layer_list(block.post, f"{path}.post."), ends[0][3] + ends[1][3])
+
+
+def _gain(b: _Builder, name: str, scale: float, shape: tuple[int, ...], path: str) -> None:
+    """A diagonal layer that multiplies its input by ``scale`` (see :func:`_residual`)."""
+    meta = {"module": path, "gain": float(scale)}
+    c = shape[0]
+    if len(shape) == 3:
+        w = (torch.eye(c) * scale).reshape(c, c, 1, 1)
+        node = b.nir.Conv2d(
+            input_shape=shape[-2:], weight=_np(w), bias=np.zeros(c, dtype=np.float32), stride=1,
+            padding=0, dilation=1, groups=1, metadata=meta,
+        )  # fmt: skip
+    elif len(shape) == 1:
+        node = b.nir.Linear(weight=_np(torch.eye(c) * scale), metadata=meta)
+    else:
+        raise ValueError(f"cannot export the residual block at {path!r}: features {shape}")
+    b.add(name, node)
 
 
 @torch.no_grad()
@@ -423,41 +484,52 @@ def _build(
     names = [n for n, _ in model.named_parameters()]
     keys = dict(zip(names, device_keys(model, names), strict=True))
     meta: dict[str, Any] = {}
-    for path, m in _layer_list(layers, prefix):
-        name = path.replace(".", "_")
-        here = tuple(x.shape[2:])
-        a = gains.get(path)
-        if a is not None:  # folded into the weights
-            b.scale = a if b.scale is None else b.scale * a
-        if isinstance(m, nn.Linear):
-            _linear(b, name, m, _device_meta(path, keys))
-        elif isinstance(m, nn.Conv2d):
-            _conv(b, name, m, here[-2:], path, _device_meta(path, keys))
-        elif isinstance(m, Concat):
-            _concat(b, name, m, here, path, keys)
-        elif isinstance(m, TimeLoop):
-            _neuron(b, name, m, tuple(over_time(m, x).shape[2:]), path)
-        elif isinstance(m, nn.AvgPool2d):
-            _avgpool(b, name, m, path)
-        elif isinstance(m, nn.Flatten):
-            _flatten(b, name, m, here, path)
-        elif isinstance(m, Amplitude):  # a converted SNN's spike amplitude θ
-            b.scale = float(m.value) if b.scale is None else b.scale * float(m.value)
-        elif isinstance(m, Readout):
-            meta = _readout(b, m, here)
-        elif isinstance(m, nn.MaxPool2d):
-            raise ValueError(
-                f"cannot export the MaxPool2d at {path!r}: NIR 1.0 has no max pooling; build "
-                "the model with pool='avg' (the zoo's default)"
-            )
-        else:
-            raise ValueError(
-                f"cannot export {type(m).__name__} at {path!r}: to_nir exports Linear, Conv2d, "
-                "Concat of Conv2d, AvgPool2d, Flatten, neuron loops (LIF / IF), BatchNorm "
-                "(folded), Dropout (left out) and the readout"
-            )
-        if not isinstance(m, Readout):
-            x = over_time(m, x)
+
+    def emit(items: list[tuple[str, nn.Module]], x: torch.Tensor) -> torch.Tensor:
+        """Add the nodes of ``items`` (fused, in order) after ``b.tails``; ``x`` is the
+        layers' input on zeros (for the shapes), the return value their output."""
+        nonlocal meta
+        for path, m in items:
+            name = path.replace(".", "_")
+            here = tuple(x.shape[2:])
+            a = gains.get(path)
+            if a is not None:  # folded into the weights
+                b.scale = a if b.scale is None else b.scale * a
+            if isinstance(m, Residual):
+                x = _residual(b, m, path, x, emit)
+                continue
+            if isinstance(m, nn.Linear):
+                _linear(b, name, m, _device_meta(path, keys))
+            elif isinstance(m, nn.Conv2d):
+                _conv(b, name, m, here[-2:], path, _device_meta(path, keys))
+            elif isinstance(m, Concat):
+                _concat(b, name, m, here, path, keys)
+            elif isinstance(m, TimeLoop):
+                _neuron(b, name, m, tuple(over_time(m, x).shape[2:]), path)
+            elif isinstance(m, nn.AvgPool2d):
+                _avgpool(b, name, m, path)
+            elif isinstance(m, nn.Flatten):
+                _flatten(b, name, m, here, path)
+            elif isinstance(m, Amplitude):  # a converted SNN's spike amplitude θ
+                b.scale = float(m.value) if b.scale is None else b.scale * float(m.value)
+            elif isinstance(m, Readout):
+                meta = _readout(b, m, here)
+            elif isinstance(m, nn.MaxPool2d):
+                raise ValueError(
+                    f"cannot export the MaxPool2d at {path!r}: NIR 1.0 has no max pooling; "
+                    "build the model with pool='avg' (the zoo's default)"
+                )
+            else:
+                raise ValueError(
+                    f"cannot export {type(m).__name__} at {path!r}: to_nir exports Linear, "
+                    "Conv2d, Concat of Conv2d, residual blocks, AvgPool2d, Flatten, neuron loops "
+                    "(LIF / IF), BatchNorm (folded), Dropout (left out) and the readout"
+                )
+            if not isinstance(m, Readout):
+                x = over_time(m, x)
+        return x
+
+    x = emit(_layer_list(layers, prefix), x)
     if b.scale is not None:
         raise ValueError("the model ends in a spike amplitude with no layer to fold it into")
     out_shape = tuple(x.shape[2:])

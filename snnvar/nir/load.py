@@ -220,6 +220,9 @@ def _torch(a: Any) -> torch.Tensor:
 
 def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Module]]:
     """The snnvar module(s) of one NIR node, as (suffix, module) run in order."""
+    gain = _gain(name, node, nir)
+    if gain is not None:
+        return [("", gain)]
     if isinstance(node, nir.Affine | nir.Linear):
         w = _torch(node.weight)
         bias = getattr(node, "bias", None)
@@ -305,6 +308,47 @@ def _module(name: str, node: Any, nir: Any, dt: float) -> list[tuple[str, nn.Mod
         f"cannot import NIR node {name!r} of type {type(node).__name__}: from_nir supports "
         f"{supported}LIF, IF, CubaLIF, LI, I and Identity"
     )
+
+
+def _gain(name: str, node: Any, nir: Any) -> Scale | None:
+    """A snnvar residual block's gain node (metadata ``gain``: a 1 × 1 Conv2d or a
+    Linear with the scale on its diagonal, see :func:`snnvar.nir.to_nir`) as a
+    :class:`Scale`, which holds no device weight; None for any other node. A node
+    marked ``gain`` that is not such a diagonal is imported as the layer it is, with
+    a warning."""
+    if "gain" not in (getattr(node, "metadata", None) or {}):
+        return None
+    if not isinstance(node, nir.Conv2d | nir.Linear | nir.Affine):
+        return None
+    w = _torch(node.weight)
+    bias = getattr(node, "bias", None)
+    square = w.dim() >= 2 and w.shape[0] == w.shape[1] and all(k == 1 for k in w.shape[2:])
+    if isinstance(node, nir.Conv2d):
+        plain_conv = all(
+            int(v) == want
+            for field, want in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1))
+            for v in np.asarray(getattr(node, field), dtype=object).reshape(-1)
+            if not isinstance(v, str)
+        ) and not isinstance(node.padding, str)
+        square = square and plain_conv
+    if square:
+        m = w.reshape(w.shape[0], w.shape[1])
+        diagonal = torch.diagonal(m)
+        square = bool((m - torch.diag(diagonal)).eq(0).all()) and (
+            bias is None or not bool(_torch(bias).any())
+        )
+    if not square:
+        warnings.warn(
+            f"NIR node {name!r}: metadata gain marks a residual gain, but the node is not a "
+            "diagonal 1 x 1 layer without bias; importing it as the layer it is",
+            stacklevel=4,
+        )
+        return None
+    scale = diagonal.to(torch.get_default_dtype())
+    if isinstance(node, nir.Conv2d):
+        scale = scale.reshape(-1, 1, 1)
+    flat = scale.flatten()
+    return Scale(flat[0] if bool((flat == flat[0]).all()) else scale)
 
 
 def _branch(name: str, node: Any, w: torch.Tensor, bias: torch.Tensor) -> tuple[int, int, int]:

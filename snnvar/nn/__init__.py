@@ -26,6 +26,7 @@ from .functional import (
 from .modes import eval_mode
 from .neurons import IF, LIF, TimeLoop, check_neuron, check_time_major
 from .recording import LayerSpikes, SpikeRecord, is_spiking, neuron_layer_names, record_spikes
+from .residual import Residual
 from .sequential import READOUTS, Readout, SpikingSequential, over_time
 from .surrogate import (
     SURROGATES,
@@ -54,6 +55,7 @@ __all__ = [
     "LayerSpikes",
     "NorseLIF",
     "Readout",
+    "Residual",
     "SnntorchLIF",
     "SpikeRecord",
     "SpikingSequential",

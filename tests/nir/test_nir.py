@@ -57,7 +57,13 @@ def _zoo(name: str, neuron: str = "snnvar", seed: int = 0, **options) -> nn.Modu
     torch.manual_seed(seed)
     kw = {"reset": "zero", "threshold": 0.5, **SMALL[name], **options}
     model = models.create(name, neuron=neuron, **kw)
-    with torch.no_grad():  # BatchNorm with statistics of its own, so folding it is no no-op
+    return _random_batchnorm(model)
+
+
+def _random_batchnorm(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode, its BatchNorms with statistics and affine parameters of
+    their own (from torch's global generator), so that folding them is no no-op."""
+    with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.running_mean.uniform_(-0.2, 0.2)

@@ -162,6 +162,17 @@ def test_notebook_on_embedded_data(name: str, tmp_path: Path, monkeypatch) -> No
     check(report, hand, name, SMALL[name]["CHIPS"], dataset)
 
 
+def test_notebook_02_converts_a_residual_network(tmp_path: Path, monkeypatch) -> None:
+    """The conversion notebook's flow with ``MODEL = "resnet20"``, as its first cell says."""
+    monkeypatch.delenv("SNNVAR_DATA", raising=False)
+    name = "02_convert_wvat_vgg16"
+    overrides = dict(SMALL[name], MODEL="resnet20", WIDTH=0.25, PERCENTILE=99.9)
+    report, hand = report_of(name, tmp_path, overrides)
+    check(report, hand, name, SMALL[name]["CHIPS"], "digits")
+    thresholds = report.config["notebook"]["thresholds"]
+    assert "layers_3.post.0" in thresholds  # the neurons on the first block's sum
+
+
 def write_real_layout(name: str, root: Path) -> str:
     """Small data in the real layout of the set ``name`` reads from ``SNNVAR_DATA``."""
     if name == "01_train_spiking_cnn":
