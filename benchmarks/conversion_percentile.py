@@ -1,18 +1,21 @@
-"""Threshold balancing of a deep network: maximum vs percentile, against T (issue 7).
+"""Threshold balancing of a deep network: maximum vs percentile, against T (issues 7, 39).
 
-Trains VGG-16 (quarter width, 15 ReLU layers) as an ANN on the embedded
-digits upsampled to 32x32 (Adam 1e-3, 4 epochs, seed 0), converts it with
+Trains VGG-16 (quarter width, 15 ReLU layers; or ``--model`` with ``--option``s, e.g. a
+half-width ResNet-20, 19 ReLU layers across its skips) as an ANN on the embedded
+digits upsampled to 32x32 (``--size``; Adam 1e-3, 4 epochs, seed 0), converts it with
 thresholds at the maximum or a percentile of each layer's input current
 (128 calibration images, direct input) for each T, and prints the converted
 SNN's accuracy on the first 200 test digits beside the ANN's. No download.
 
     python benchmarks/conversion_percentile.py [--time-steps 32 64 128]
-        [--percentiles 100 99.9 99 97] [--json out.json]
+        [--percentiles 100 99.9 99 97] [--model vgg16] [--option width=0.25]
+        [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import platform
 import time
@@ -33,16 +36,33 @@ def main() -> None:
         "--time-steps", dest="time_steps", type=int, nargs="+", default=[32, 64, 128]
     )
     parser.add_argument("--percentiles", type=float, nargs="+", default=[100.0, 99.9, 99.0, 97.0])
+    parser.add_argument("--model", default="vgg16")
+    parser.add_argument(
+        "--option", action="append", default=[], help="a model option KEY=VALUE (repeatable; "
+        "default for vgg16: width=0.25)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--size", type=int, default=32, help="digits upsampled to SIZE x SIZE (8: as they are)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    options = {"width": 0.25} if args.model == "vgg16" and not args.option else {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--option takes KEY=VALUE, got {item!r}")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value  # a bare word: a string option (block=sew)
 
     start = time.perf_counter()
-    train = datasets.get("digits", size=32)
-    test = datasets.get("digits", train=False, size=32)
+    train = datasets.get("digits", size=args.size)
+    test = datasets.get("digits", train=False, size=args.size)
     spec = RunSpec(
-        model="vgg16", model_options={"width": 0.25}, spiking=False, dataset="digits",
-        dataset_options={"size": 32}, lr=1e-3, cosine=False,
+        model=args.model, model_options=options, spiking=False, dataset="digits",
+        dataset_options={"size": args.size}, lr=1e-3, cosine=False,
         train=TrainConfig(epochs=4, batch_size=64, encoder="none", seed=args.seed, progress=False),
     )  # fmt: skip
     trainer = build_trainer(spec, data=train)  # SGD's run: Adam at a constant rate
@@ -73,7 +93,11 @@ def main() -> None:
     wall = time.perf_counter() - start
     print(f"wall time {wall:.0f} s on {platform.platform()} ({torch.get_num_threads()} threads)")
     if args.json:
-        args.json.write_text(json.dumps({"accuracy": rows, "wall_s": wall, "seed": args.seed}))
+        args.json.write_text(json.dumps({
+            "model": args.model, "options": options, "size": args.size, "accuracy": rows,
+            "wall_s": wall,
+            "seed": args.seed, "machine": platform.platform(),
+        }))  # fmt: skip
 
 
 if __name__ == "__main__":

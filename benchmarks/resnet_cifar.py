@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=1000, help="test images for the ANNs")
     parser.add_argument("--time-steps", type=int, default=64)
     parser.add_argument("--percentile", type=float, default=99.9)
+    parser.add_argument("--calibration", type=int, default=256, help="images to balance on")
     parser.add_argument("--snn-test", type=int, default=500, help="test images for the SNNs")
     parser.add_argument("--snn-chips", type=int, default=5)
     parser.add_argument("--convert", default="sgd,wvat", help="methods whose ANN is converted")
@@ -205,7 +206,7 @@ def main() -> None:
     print(render(result), flush=True)
     save()
 
-    calib = torch.stack([train[i][0] for i in range(256)])
+    calib = torch.stack([train[i][0] for i in range(args.calibration)])
     snns: dict[str, torch.nn.Module] = {}
     for label in [m for m in args.convert.split(",") if m in anns]:
         t0 = time.perf_counter()

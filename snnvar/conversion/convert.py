@@ -320,7 +320,6 @@ def _convert_chain(
             continue
         elif isinstance(m, Residual):
             here = f"{prefix}{name}."
-            parts = []
             body, b_acts = _convert_chain(_items(m.body, path, "body"), list(acts), cfg,
                                           weight_map, here + "body.", depth + 1)  # fmt: skip
             short, s_acts = _convert_chain(_items(m.shortcut, path, "shortcut"), list(acts), cfg,
@@ -329,9 +328,8 @@ def _convert_chain(
                 acts[i] = b_ + s_
             post, acts_after = _convert_chain(_items(m.post, path, "post"), acts, cfg,
                                               weight_map, here + "post.", depth + 1)  # fmt: skip
-            parts = [body, short, post]
             acts[:] = acts_after
-            seq.add_module(name, Residual(*parts))
+            seq.add_module(name, Residual(body, short, post))
         else:
             seq.add_module(name, m)
             m.eval()  # calibration runs dropout as inference does

@@ -3,9 +3,10 @@
 - ``resnet20`` / ``resnet32`` / ``resnet44`` / ``resnet56`` / ``resnet110``: He et al.'s
   CIFAR ResNet-(6n+2) (CVPR 2016, §4.2): a 16-channel 3 × 3 stem, three stages of
   n basic blocks with 16 / 32 / 64 channels (stride 2 at the start of the second
-  and third), global average pooling and the classifier; ResNet-20 is Rathi et
-  al.'s converted ResNet-20 (ICLR 2020) and the WVAT paper's Fig. 15, ResNet-110
-  its Tables 1-2 (there pre-activation).
+  and third), global average pooling and the classifier (the WVAT paper's ResNet-20 of Fig. 15;
+  its ResNet-110 of Tables 1-2 is the pre-activation variant). This is not the
+  "ResNet-20" of Sengupta et al. (2019) and Rathi et al. (ICLR 2020), a wider
+  network with a three-conv 64-channel stem and 64-512 channels without BatchNorm.
 - ``resnet18``: ResNet-18 with the CIFAR stem (a 3 × 3 stem, no max pooling):
   four stages of two blocks, 64 / 128 / 256 / 512 channels (the WVAT paper's
   Fig. 10 and 13).
@@ -17,7 +18,8 @@
 ``"basic"`` puts it after the addition (He et al.; in an SNN the *spiking
 ResNet*, one neuron layer on the sum); ``"sew"`` is SEW-ResNet's ADD connection
 (Fang et al., NeurIPS 2021): the body ends in its own activation and the block
-outputs the sum (in an SNN, spike counts 0-2). Where a block changes the
+outputs the sum (in an SNN, integer spike counts that grow along a stage of
+identity blocks: 0-2 after the first, 0-3 after the second, ...). Where a block changes the
 channels or the size, the shortcut is a projection, a strided 1 × 1 conv with
 BatchNorm (He et al.'s option B; followed by an activation in SEW-ResNet);
 elsewhere it is the identity, which holds no device weight: the addition is
@@ -28,6 +30,7 @@ average pooling over the last feature map's size, so the model exports to NIR.
 from __future__ import annotations
 
 import functools
+import math
 
 from torch import nn
 
@@ -89,8 +92,8 @@ def resnet(
     scales every conv's channels, ``hidden`` overrides the classifier's hidden widths."""
     if block not in BLOCKS:
         raise ValueError(f"unknown block {block!r}; allowed: {list(BLOCKS)}")
-    if not width > 0:
-        raise ValueError(f"width must be > 0, got {width}")
+    if not (width > 0 and math.isfinite(width)):
+        raise ValueError(f"width must be a finite number > 0, got {width}")
     arch = RESNETS[name]
     shape = check_shape(name, in_shape, 3)
     c, h, w = shape

@@ -354,23 +354,34 @@ def _residual(
     sum unless both branches carry the same scale: a 1 × 1 Conv2d (Linear for flat
     features) with θ on the diagonal, marked ``gain`` in its metadata (no device
     weight: :func:`~snnvar.nir.from_nir` imports it as a scale). A branch that is
-    itself a sum of scaled signals is summed in such a node (gain 1), so that every
-    sum has two terms and a consumer adds them as snnvar does, bit for bit."""
+    itself a sum is summed in such a node (gain 1), so that every sum of float
+    currents has two terms and a consumer adds them as snnvar does, bit for bit; sums
+    of unit spikes (a zoo SEW-ResNet's) stay edges, as integer sums are exact in any
+    order."""
     start_tails, start_scale = b.tails, b.scale
     ends = []
     for part in ("body", "shortcut"):
         b.tails, b.scale = start_tails, start_scale
         y = emit(_layer_list(getattr(block, part), f"{path}.{part}."), x)
         ends.append((part, list(b.tails), b.scale, y))
+    if ends[0][1] == list(start_tails):
+        raise ValueError(
+            f"cannot export the residual block at {path!r}: its body holds no layer NIR "
+            "keeps (after BatchNorm folding and leaving out Dropout / Identity), so both "
+            "branches would be the same edges"
+        )
     if ends[0][3].shape != ends[1][3].shape:
         raise ValueError(
             f"the residual block at {path!r} adds a body of shape {tuple(ends[0][3].shape[2:])} "
             f"to a shortcut of shape {tuple(ends[1][3].shape[2:])}"
         )
     scales = {scale for _, _, scale, _ in ends}
-    # a sum of more than two scaled signals would be added in the consumer's order, not
-    # snnvar's (floating point is not associative): such a branch is summed in a gain node
-    collapse = len(scales) > 1 or (scales != {None} and any(len(e[1]) > 1 for e in ends))
+    # a sum of more than two terms would be added in the consumer's order, not snnvar's,
+    # and floating point is not associative: unless every term is unit spikes (integer
+    # sums are exact in any order), a branch that is itself a sum is summed in a gain node
+    spikes = (b.nir.LIF, b.nir.IF, b.nir.CubaLIF)
+    exact = scales == {None} and all(isinstance(b.nodes[t], spikes) for e in ends for t in e[1])
+    collapse = len(scales) > 1 or (not exact and any(len(e[1]) > 1 for e in ends))
     tails: list[str] = []
     for part, part_tails, scale, y in ends:
         if collapse and (scale is not None or len(part_tails) > 1):

@@ -316,7 +316,8 @@ def _gain(name: str, node: Any, nir: Any) -> Scale | None:
     :class:`Scale`, which holds no device weight; None for any other node. A node
     marked ``gain`` that is not such a diagonal is imported as the layer it is, with
     a warning."""
-    if "gain" not in (getattr(node, "metadata", None) or {}):
+    meta = getattr(node, "metadata", None) or {}
+    if "gain" not in meta or "device_weight" in meta:  # a device layer is never a gain
         return None
     if not isinstance(node, nir.Conv2d | nir.Linear | nir.Affine):
         return None

@@ -7,7 +7,8 @@ One container covers the residual networks of the SNN literature:
   ``post`` = the activation (ReLU or a neuron loop) *after* the addition;
 - SEW-ResNet's ADD connection (Fang et al., NeurIPS 2021): ``body`` =
   conv-BN-SN-conv-BN-SN, ``post`` empty, so the block's output is the sum of the
-  body's and the shortcut's spikes (values 0, 1, 2).
+  body's and the shortcut's spikes (integers: 0-2 after one block, growing along
+  a stage of identity blocks).
 
 ``shortcut`` is an empty container (the identity) or a projection (1 × 1 conv and
 BatchNorm, followed by a neuron loop in SEW-ResNet's downsampling blocks). In an
@@ -46,6 +47,11 @@ class Residual(nn.Module):
         post: nn.Sequential | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
+        if not isinstance(body, nn.Sequential):
+            raise TypeError(
+                f"Residual's body must be nn.Sequential (ANN) or SpikingSequential (SNN), "
+                f"got {type(body).__name__}"
+            )
         spiking = isinstance(body, SpikingSequential)
         kind = SpikingSequential if spiking else nn.Sequential
         shortcut = kind() if shortcut is None else shortcut
@@ -59,6 +65,14 @@ class Residual(nn.Module):
                 )
         if len(body) == 0:
             raise ValueError("Residual's body is empty: a block needs at least one layer")
+        for name, part in (("body", body), ("shortcut", shortcut)):
+            for path, m in part.named_modules():
+                if getattr(m, "inplace", False):
+                    raise ValueError(
+                        f"Residual's {name} holds an in-place {type(m).__name__} at "
+                        f"{path!r}: it would overwrite the input the other branch reads; "
+                        "use inplace=False"
+                    )
         self.body = body
         self.shortcut = shortcut
         self.post = post

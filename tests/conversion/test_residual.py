@@ -118,3 +118,37 @@ def test_refusals_name_the_layer_inside_the_block() -> None:
         convert(nested, torch.rand(4, 2, 4, 4))
     with pytest.raises(ValueError, match=r"cannot fuse BatchNorm at '0\.body\.0'"):
         convert(nn.Sequential(Residual(nn.Sequential(nn.BatchNorm2d(2)))), torch.rand(4, 2, 4, 4))
+
+
+def _shallow(kind: str) -> nn.Sequential:
+    """stem -> an identity block -> a projection block -> pooling -> classifier."""
+    torch.manual_seed(0)
+
+    def block(c_in: int, c_out: int, stride: int) -> Residual:
+        body = [nn.Conv2d(c_in, c_out, 3, stride, 1), nn.ReLU(), nn.Conv2d(c_out, c_out, 3, 1, 1)]
+        short = [nn.Conv2d(c_in, c_out, 1, stride)] if stride > 1 else []
+        if kind == "sew":  # the activation ends each branch, the sum goes on
+            return Residual(nn.Sequential(*body, nn.ReLU()),
+                            nn.Sequential(*short, nn.ReLU()) if short else None)  # fmt: skip
+        return Residual(nn.Sequential(*body), nn.Sequential(*short), nn.Sequential(nn.ReLU()))
+
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), block(4, 4, 1), block(4, 8, 2),
+        nn.AvgPool2d(4), nn.Flatten(), nn.Linear(8, 3),
+    ).eval()  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["basic", "sew"])
+def test_the_skips_reach_the_sum_on_the_anns_scale(kind: str) -> None:
+    """With many steps the rates approach the ANN's activations divided by θ: the
+    logits match the ANN's only if every sum adds both branches on one scale (the
+    identity skip's spikes at amplitude θ, the projection's current)."""
+    ann = _shallow(kind)
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    snn = convert(ann, x, time_steps=2000, encoder="direct")
+    with torch.no_grad():
+        want, got = ann(x), snn(x)
+    scale = float(want.abs().max())
+    # the rate code's error after T steps is about θ / T per layer
+    assert float((got - want).abs().max()) < 0.01 * scale
+    assert len([m for m in snn.modules() if isinstance(m, Residual)]) == 2

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+import snnvar
 from snnvar import Variation, models
-from snnvar.hardware import Restrictions, deploy, restrict
+from snnvar.hardware import PCM, Restrictions, deploy, restrict
 from snnvar.hardware.measure import describe
 from snnvar.nn import Residual, SpikingSequential, TimeLoop, record_spikes
 from snnvar.training import WVAT, TrainConfig, Trainer
@@ -28,7 +29,7 @@ def _main_path_layers(model: nn.Module) -> int:
 @pytest.mark.parametrize(
     ("name", "params"),
     # He et al., CVPR 2016, Table 6 (with parameter-free shortcuts; the two projections,
-    # 1 x 1 convs with BatchNorm, add 2,816 parameters, within the table's rounding)
+    # 1 x 1 convs with BatchNorm, add 2,752 parameters, within the table's rounding)
     [("resnet20", 0.27), ("resnet32", 0.46), ("resnet44", 0.66), ("resnet56", 0.85),
      ("resnet110", 1.7)],
 )  # fmt: skip
@@ -50,6 +51,9 @@ def test_resnet18_and_resnet19_depth_and_golden_sizes() -> None:
     assert _main_path_layers(r19) == 19  # stem + 8 blocks x 2 + FC 256 + FC 10
     widths = [m.out_channels for m in r19.modules() if isinstance(m, nn.Conv2d)]
     assert widths[0] == 128 and max(widths) == 512
+    # stages of 3 / 3 / 2 blocks at 128 / 256 / 512 channels, strides 1 / 2 / 2, FC 256:
+    # pinned by the golden count
+    assert sum(p.numel() for p in r19.parameters()) == 12_697_994
 
 
 def _block(kind: str, spiking: bool) -> Residual:
@@ -137,6 +141,45 @@ def test_restricted_residual_model_fuses_batchnorm_within_each_branch() -> None:
         torch.testing.assert_close(chip(x), hw(x), rtol=0, atol=1e-5)  # same programmed chip
 
 
+def test_a_device_model_programs_every_analog_layer_and_drifts() -> None:
+    torch.manual_seed(0)
+    snn = models.create("resnet20", width=0.25, in_shape=(3, 8, 8), threshold=0.5).eval()
+    analog = sorted(f"{n}.weight" for n, m in snn.named_modules()
+                    if isinstance(m, nn.Conv2d | nn.Linear))  # fmt: skip
+    assert sorted(t.name for t in PCM().targets(snn)) == analog
+    x = (torch.rand(4, 2, 3, 8, 8, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    before = {k: v.clone() for k, v in snn.state_dict().items()}
+    with torch.no_grad():
+        outs = {}
+        for t in (1.0, 3.15e7):  # a second and a year after programming, the same chip
+            with PCM(time=t).applied(snn, seed=2) as draw:
+                outs[t] = snn(x)
+                # the projection shortcut holds devices like every other conv
+                assert draw["layers.6.shortcut.0.weight"].abs().sum() > 0
+    assert not torch.equal(outs[1.0], outs[3.15e7])
+    for k, v in snn.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_every_chip_of_a_resnet_is_calibrated() -> None:
+    torch.manual_seed(0)
+    snn = models.create("resnet20", width=0.25, in_shape=(1, 8, 8), threshold=0.5).eval()
+    g = torch.Generator().manual_seed(0)
+    data = (torch.rand(32, 1, 8, 8, generator=g), torch.randint(0, 10, (32,), generator=g))
+    # (no calibration reads labels: zeros)
+    calibration = (torch.rand(32, 1, 8, 8, generator=g), torch.zeros(32, dtype=torch.long))
+    before = {k: v.clone() for k, v in snn.state_dict().items()}
+    report = snnvar.evaluate(
+        snn, data, Variation(0.2), sigmas=[0.2], draws=2, time_steps=3, encoder="direct",
+        calibrate="bn", calibration_data=calibration, progress=False, seed=1,
+    )  # fmt: skip
+    rows = {r.method: r for r in report.results}
+    assert set(rows) == {"resnet20", "resnet20 [bn]"}  # as programmed, and after AdaBS
+    assert rows["resnet20"].seeds == rows["resnet20 [bn]"].seeds  # the same chips
+    for k, v in snn.state_dict().items():
+        assert torch.equal(v, before[k]), k  # BatchNorm's statistics restored
+
+
 def test_wvat_trains_a_spiking_resnet() -> None:
     torch.manual_seed(0)
     snn = models.create("resnet20", width=0.25, in_shape=(1, 8, 8), threshold=0.5)
@@ -154,8 +197,13 @@ def test_wvat_trains_a_spiking_resnet() -> None:
 def test_bad_residual_arguments() -> None:
     with pytest.raises(ValueError, match=r"unknown block 'and'; allowed: \['basic', 'sew'\]"):
         models.create("resnet20", block="and")
-    with pytest.raises(ValueError, match="width must be > 0"):
-        models.create("resnet20", width=0.0)
+    for width in (0.0, float("inf")):
+        with pytest.raises(ValueError, match="width must be a finite number > 0"):
+            models.create("resnet20", width=width)
+    with pytest.raises(TypeError, match=r"body must be nn.Sequential .* got Conv2d"):
+        Residual(nn.Conv2d(2, 2, 1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"in-place ReLU at '0'.*overwrite the input"):
+        Residual(nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(2, 2, 1)))
     with pytest.raises(ValueError, match="too small for its strides"):
         models.create("resnet18", in_shape=(3, 4, 4))
     with pytest.raises(TypeError, match="Residual's shortcut must be SpikingSequential"):

@@ -135,11 +135,45 @@ def test_a_gain_that_is_no_diagonal_imports_as_the_layer_it_is() -> None:
                   reset="zero")  # fmt: skip
     graph = snn_nir.to_nir(snn)
     node = graph.nodes["layers_layers_3_shortcut_gain"]
-    node.weight = node.weight.copy()
-    node.weight[0, 1] = 0.5
-    with pytest.warns(UserWarning, match="not a diagonal 1 x 1 layer"):
-        back = snn_nir.from_nir(graph)
-    assert isinstance(back.nodes["layers_layers_3_shortcut_gain"], nn.Conv2d)
+    weight, bias = node.weight.copy(), node.bias.copy()
+    for change in ("weight", "bias"):
+        node.weight, node.bias = weight.copy(), bias.copy()
+        if change == "weight":
+            node.weight[0, 1] = 0.5  # off the diagonal
+        else:
+            node.bias[0] = 0.1
+        with pytest.warns(UserWarning, match="not a diagonal 1 x 1 layer without bias"):
+            back = snn_nir.from_nir(graph)
+        assert isinstance(back.nodes["layers_layers_3_shortcut_gain"], nn.Conv2d), change
+
+
+def test_every_sum_of_float_currents_has_two_terms() -> None:
+    """A converted SEW block followed by a basic block: the basic block's shortcut
+    passes on a sum (two gains), which is summed in a gain node of its own, so that the
+    neurons after the addition take two inputs, added in either order alike."""
+    ann = models.create("resnet20", spiking=False, block="sew", width=0.25, in_shape=(3, 8, 8))
+    mixed = _random_batchnorm(ann)
+    basic = _resnet("basic", seed=1, spiking=False)
+    mixed.layers[4] = basic.layers[4]  # a basic block after the first SEW block
+    calib = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    graph = snn_nir.to_nir(convert(mixed, calib, time_steps=4, encoder="direct", reset="zero"))
+    fan_in: dict[str, int] = {}
+    for _, dst in graph.edges:
+        fan_in[dst] = fan_in.get(dst, 0) + 1
+    assert fan_in["layers_layers_4_post_0"] == 2
+    assert "layers_layers_4_shortcut_gain" in graph.nodes  # the SEW block's sum, collapsed
+    assert max(fan_in.values()) == 2
+
+
+def test_a_block_whose_body_nir_drops_is_refused() -> None:
+    lif = TimeLoop(LIF(beta=0.9, threshold=0.3, reset="zero"))
+    net = SpikingSequential(
+        nn.Conv2d(1, 2, 3, padding=1), lif,
+        Residual(SpikingSequential(nn.Dropout(0.1)), post=SpikingSequential(nn.Identity())),
+        nn.Flatten(), nn.Linear(2 * 6 * 6, 3), Readout("mean_membrane"),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"residual block at '2'.*body holds no layer"):
+        snn_nir.to_nir(net, in_shape=(1, 6, 6))
 
 
 def test_a_deployed_restricted_resnet_exports_its_programmed_weights() -> None:
