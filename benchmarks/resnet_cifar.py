@@ -17,6 +17,10 @@ same device weight).
         [--time-steps 64] [--percentile 99.9] [--snn-test 500] [--snn-chips 5]
         [--finetune-epochs 0] [--json benchmarks/results/resnet20_cifar.json]
     python benchmarks/resnet_cifar.py --render benchmarks/results/resnet20_cifar.json
+    python benchmarks/resnet_cifar.py --dataset digits --time-steps 128 --percentile 99 ...
+
+``--dataset digits`` runs the same on the embedded 8 x 8 digits, where the converted
+ResNet-20 reaches its ANN within T = 128 (BENCHMARKS.md).
 
 Every stage's figures are written to the JSON as soon as they are measured.
 """
@@ -60,7 +64,7 @@ def spec(label: str, args: argparse.Namespace) -> RunSpec:
     method, distribution = METHODS[label]
     base = RunSpec(
         model="resnet20", model_options={"width": args.width}, spiking=False,
-        dataset="cifar10", optimizer="sgd", lr=0.05, weight_decay=5e-4,
+        dataset=args.dataset, optimizer="sgd", lr=0.05, weight_decay=5e-4,
         variation=Variation(sigma=0.10, distribution=distribution),
         train=TrainConfig(epochs=args.epochs, batch_size=64, encoder="none", seed=args.seed,
                           progress=False),
@@ -130,6 +134,10 @@ def render(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--dataset", choices=("cifar10", "digits"), default="cifar10",
+        help="digits: the embedded 8 x 8 digits, where the converted ResNet converges",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--methods", default=",".join(METHODS))
@@ -171,8 +179,9 @@ def main() -> None:
             args.json.write_text(json.dumps(result, indent=1, default=str))
 
     try:
-        train = datasets.get("cifar10", root=args.data_root, download=False)
-        full_test = datasets.get("cifar10", root=args.data_root, train=False, download=False)
+        where = {"root": args.data_root, "download": False} if args.dataset == "cifar10" else {}
+        train = datasets.get(args.dataset, **where)
+        full_test = datasets.get(args.dataset, train=False, **where)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     test = Subset(full_test, range(min(args.test, len(full_test))))
@@ -181,7 +190,7 @@ def main() -> None:
         t0 = time.perf_counter()
         run = spec(label, args)
         result["runs"][label] = run.to_dict()
-        kept = None if args.models is None else args.models / f"resnet20_{label}.pt"
+        kept = None if args.models is None else args.models / f"resnet20_{args.dataset}_{label}.pt"
         trainer = build_trainer(run, data=train)
         if kept is not None and kept.exists():
             trainer.model.load_state_dict(torch.load(kept, weights_only=True))
