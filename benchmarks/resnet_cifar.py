@@ -42,6 +42,7 @@ from torch.utils.data import Subset
 import snnvar
 from snnvar import Variation, datasets
 from snnvar.conversion import convert
+from snnvar.hardware import Restrictions, deploy, restrict
 from snnvar.runs import RunSpec, build_trainer
 from snnvar.training import TrainConfig
 
@@ -112,6 +113,17 @@ def render(result: dict[str, Any]) -> str:
                     r = cells.get((d, s))
                     line.append("-" if r is None else f"{r['mean']:.2f} ± {r['std']:.2f}")
             out.append("| " + " | ".join(line) + " |")
+    ptq = result.get("ptq_rows", [])
+    if ptq:
+        out += ["", "| quantised model (Gaussian chips) | "
+                + " | ".join(f"σ = {100 * s:g} %" for s in SIGMAS) + " |",
+                "|---|" + "---|" * len(SIGMAS)]  # fmt: skip
+        for name in dict.fromkeys(r["method"] for r in ptq):
+            cells = {round(r["sigma"], 4): r for r in ptq if r["method"] == name}
+            out.append("| " + " | ".join([name] + [
+                "-" if s not in cells else f"{cells[s]['mean']:.2f} ± {cells[s]['std']:.2f}"
+                for s in SIGMAS
+            ]) + " |")  # fmt: skip
     snn = result.get("snn_rows", [])
     if snn:
         out += ["", "| model | " + " | ".join(f"σ = {100 * s:g} %" for s in SNN_SIGMAS) + " |",
@@ -150,6 +162,12 @@ def main() -> None:
     parser.add_argument("--snn-test", type=int, default=500, help="test images for the SNNs")
     parser.add_argument("--snn-chips", type=int, default=5)
     parser.add_argument("--convert", default="sgd,wvat", help="methods whose ANN is converted")
+    parser.add_argument(
+        "--ptq-levels", default="",
+        help="weight levels (e.g. 255,15): every ANN quantised after training "
+        "(hardware.restrict + deploy, the WVAT paper's PTQ of Fig. 10) and met by the "
+        "Gaussian chips",
+    )  # fmt: skip
     parser.add_argument("--finetune-epochs", type=int, default=0)
     parser.add_argument("--finetune-samples", type=int, default=1000)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
@@ -214,6 +232,21 @@ def main() -> None:
     result["stages_s"]["evaluate_anns"] = time.perf_counter() - t0
     print(render(result), flush=True)
     save()
+
+    levels = [int(v) for v in args.ptq_levels.split(",") if v]
+    if levels:
+        t0 = time.perf_counter()
+        quantized = {
+            f"{label}/ptq{n}": deploy(restrict(anns[label], Restrictions(weight_levels=n)))
+            for label in labels for n in levels
+        }  # fmt: skip
+        report = snnvar.evaluate(
+            quantized, test, Variation(sigma=0.0), sigmas=SIGMAS, draws=args.chips,
+            seed=args.seed, encoder="none", spikes=False, progress=False,
+        )  # fmt: skip
+        result["ptq_rows"] = rows(report)
+        result["stages_s"]["evaluate_ptq"] = time.perf_counter() - t0
+        save()
 
     calib = torch.stack([train[i][0] for i in range(args.calibration)])
     snns: dict[str, torch.nn.Module] = {}
