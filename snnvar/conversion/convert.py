@@ -264,7 +264,7 @@ def convert(
     )
     acts = [encode(x.float()) for x in inputs]
     weight_map: dict[str, str] = {}
-    seq, _ = _convert_chain(layers, acts, cfg, weight_map, "layers.")
+    seq = _convert_chain(layers, acts, cfg, weight_map, "layers.")
     seq.add_module("readout", Readout("mean_membrane", beta=0.0))
     seq.eval()
     name = f"converted_{getattr(ann, 'name', type(ann).__name__)}"
@@ -272,22 +272,19 @@ def convert(
 
 
 def _weighted(layers: list[tuple[str, nn.Module]]) -> bool:
-    return any(
-        isinstance(m, WEIGHTED)
-        or (isinstance(m, Residual) and any(isinstance(x, WEIGHTED) for x in m.modules()))
-        for _, m in layers
-    )
+    """Whether a Conv2d or Linear lies among ``layers`` (inside a residual block too)."""
+    return any(isinstance(x, WEIGHTED) for _, m in layers for x in m.modules())
 
 
 def _convert_chain(
     layers: list[tuple[str, nn.Module]], acts: list[torch.Tensor], cfg: ConversionConfig,
     weight_map: dict[str, str], prefix: str, depth: int = 0,
-) -> tuple[SpikingSequential, list[torch.Tensor]]:  # fmt: skip
-    """The spiking counterpart of fused ANN layers, and the calibration activations
-    after it.
+) -> SpikingSequential:  # fmt: skip
+    """The spiking counterpart of fused ANN layers.
 
     ``acts`` are the time-major inputs of the first layer over the calibration
-    chunks; each layer is applied to them in turn (the list is updated in place), so
+    chunks; each layer is applied to them in turn (the list is updated in place: on
+    return it holds the activations after the last layer), so
     every ReLU's IF neurons are balanced with all earlier layers already spiking
     (step 3 of the module docstring). A residual block converts its body and its
     shortcut on the same input; the neurons after the addition are balanced on the
@@ -299,8 +296,7 @@ def _convert_chain(
     for path, m in layers:
         name = path.replace(".", "_") if depth == 0 else path.rsplit(".", 1)[-1]
         if isinstance(m, nn.ReLU):
-            current = acts
-            theta = cfg.scale * _threshold(current, cfg.percentile)
+            theta = cfg.scale * _threshold(acts, cfg.percentile)
             if not theta > 0:
                 warnings.warn(
                     f"layer {path!r} receives no positive input on the calibration data, so "
@@ -320,15 +316,14 @@ def _convert_chain(
             continue
         elif isinstance(m, Residual):
             here = f"{prefix}{name}."
-            body, b_acts = _convert_chain(_items(m.body, path, "body"), list(acts), cfg,
-                                          weight_map, here + "body.", depth + 1)  # fmt: skip
-            short, s_acts = _convert_chain(_items(m.shortcut, path, "shortcut"), list(acts), cfg,
-                                           weight_map, here + "shortcut.", depth + 1)  # fmt: skip
-            for i, (b_, s_) in enumerate(zip(b_acts, s_acts, strict=True)):
-                acts[i] = b_ + s_
-            post, acts_after = _convert_chain(_items(m.post, path, "post"), acts, cfg,
-                                              weight_map, here + "post.", depth + 1)  # fmt: skip
-            acts[:] = acts_after
+            body_acts, short_acts = list(acts), list(acts)  # each branch from the block's input
+            body = _convert_chain(_items(m, path, "body"), body_acts, cfg, weight_map,
+                                  here + "body.", depth + 1)  # fmt: skip
+            short = _convert_chain(_items(m, path, "shortcut"), short_acts, cfg, weight_map,
+                                   here + "shortcut.", depth + 1)  # fmt: skip
+            acts[:] = [b_ + s_ for b_, s_ in zip(body_acts, short_acts, strict=True)]
+            post = _convert_chain(_items(m, path, "post"), acts, cfg, weight_map,
+                                  here + "post.", depth + 1)  # fmt: skip
             seq.add_module(name, Residual(body, short, post))
         else:
             seq.add_module(name, m)
@@ -337,8 +332,10 @@ def _convert_chain(
                 weight_map[f"{prefix}{name}.{pname}"] = f"{path}.{pname}"
             for i, a in enumerate(acts):
                 acts[i] = over_time(m, a)
-    return seq, acts
+    return seq
 
 
-def _items(part: nn.Sequential, path: str, which: str) -> list[tuple[str, nn.Module]]:
-    return [(f"{path}.{which}.{n}", m) for n, m in part.named_children()]
+def _items(block: Residual, path: str, part: str) -> list[tuple[str, nn.Module]]:
+    """``(path, layer)`` of one part of a residual block: ``"body"``, ``"shortcut"`` or
+    ``"post"``."""
+    return [(f"{path}.{part}.{n}", c) for n, c in getattr(block, part).named_children()]

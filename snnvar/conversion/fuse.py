@@ -48,10 +48,10 @@ def flatten_layers(ann: nn.Module) -> list[tuple[str, nn.Module]]:
     """
     out: list[tuple[str, nn.Module]] = []
 
-    def walk(module: nn.Module, path: str) -> None:
+    def walk(module: nn.Module, path: str, into: list[tuple[str, nn.Module]]) -> None:
         if isinstance(module, nn.Sequential | Network):
             for name, child in module.named_children():
-                walk(child, f"{path}.{name}" if path else name)
+                walk(child, f"{path}.{name}" if path else name, into)
         elif isinstance(module, SUPPORTED):
             if isinstance(module, Concat):
                 for i, b in enumerate(module.branches):
@@ -60,8 +60,7 @@ def flatten_layers(ann: nn.Module) -> list[tuple[str, nn.Module]]:
                             f"cannot convert {type(b).__name__} at '{path}.branches.{i}': "
                             "a Concat converts only when every branch is a Conv2d"
                         )
-            if isinstance(module, Residual):
-                mark = len(out)
+            if isinstance(module, Residual):  # its layers are checked; they stay inside it
                 for part in ("body", "shortcut", "post"):
                     for name, child in getattr(module, part).named_children():
                         if type(child) in (nn.Sequential, Network):
@@ -70,9 +69,8 @@ def flatten_layers(ann: nn.Module) -> list[tuple[str, nn.Module]]:
                                 f"'{path}.{part}.{name}': a residual block's branches hold "
                                 "layers, not nested containers"
                             )
-                        walk(child, f"{path}.{part}.{name}")
-                del out[mark:]  # checked; they stay inside the block
-            out.append((path, module))
+                        walk(child, f"{path}.{part}.{name}", [])
+            into.append((path, module))
         else:
             names = sorted({t.__name__ for t in SUPPORTED})
             where = path or "the model itself"
@@ -81,7 +79,7 @@ def flatten_layers(ann: nn.Module) -> list[tuple[str, nn.Module]]:
                 f"{names} inside nn.Sequential (or a snnvar zoo ANN)"
             )
 
-    walk(ann, "")
+    walk(ann, "", out)
     if not out:
         raise ValueError("the ANN has no layers to convert")
     return out

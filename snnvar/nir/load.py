@@ -317,39 +317,40 @@ def _gain(name: str, node: Any, nir: Any) -> Scale | None:
     marked ``gain`` that is not such a diagonal is imported as the layer it is, with
     a warning."""
     meta = getattr(node, "metadata", None) or {}
-    if "gain" not in meta or "device_weight" in meta:  # a device layer is never a gain
+    layer = isinstance(node, nir.Conv2d | nir.Linear | nir.Affine)
+    if "gain" not in meta or "device_weight" in meta or not layer:  # a device layer is no gain
         return None
-    if not isinstance(node, nir.Conv2d | nir.Linear | nir.Affine):
-        return None
-    w = _torch(node.weight)
-    bias = getattr(node, "bias", None)
-    square = w.dim() >= 2 and w.shape[0] == w.shape[1] and all(k == 1 for k in w.shape[2:])
-    if isinstance(node, nir.Conv2d):
-        plain_conv = all(
-            int(v) == want
-            for field, want in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1))
-            for v in np.asarray(getattr(node, field), dtype=object).reshape(-1)
-            if not isinstance(v, str)
-        ) and not isinstance(node.padding, str)
-        square = square and plain_conv
-    if square:
-        m = w.reshape(w.shape[0], w.shape[1])
-        diagonal = torch.diagonal(m)
-        square = bool((m - torch.diag(diagonal)).eq(0).all()) and (
-            bias is None or not bool(_torch(bias).any())
-        )
-    if not square:
+    diagonal = _diagonal(node, nir)
+    if diagonal is None:
         warnings.warn(
             f"NIR node {name!r}: metadata gain marks a residual gain, but the node is not a "
             "diagonal 1 x 1 layer without bias; importing it as the layer it is",
             stacklevel=4,
         )
         return None
-    scale = diagonal.to(torch.get_default_dtype())
+    shape = (-1, 1, 1) if isinstance(node, nir.Conv2d) else (-1,)
+    return Scale(_uniform(diagonal.reshape(shape).numpy()))
+
+
+def _diagonal(node: Any, nir: Any) -> torch.Tensor | None:
+    """The diagonal of a square 1 × 1 layer that only scales its input (no bias; a
+    Conv2d with stride 1, no padding or dilation, ungrouped); None for any other."""
+    w = _torch(node.weight)
+    if w.dim() < 2 or w.shape[0] != w.shape[1] or any(k != 1 for k in w.shape[2:]):
+        return None
     if isinstance(node, nir.Conv2d):
-        scale = scale.reshape(-1, 1, 1)
-    flat = scale.flatten()
-    return Scale(flat[0] if bool((flat == flat[0]).all()) else scale)
+        if isinstance(node.padding, str):
+            return None
+        plain = (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1))
+        if any(int(v) != want for field, want in plain
+               for v in np.asarray(getattr(node, field)).reshape(-1)):  # fmt: skip
+            return None
+    bias = getattr(node, "bias", None)
+    if bias is not None and bool(_torch(bias).any()):
+        return None
+    m = w.reshape(w.shape[0], w.shape[1])
+    diagonal = torch.diagonal(m)
+    return diagonal if torch.equal(m, torch.diag(diagonal)) else None
 
 
 def _branch(name: str, node: Any, w: torch.Tensor, bias: torch.Tensor) -> tuple[int, int, int]:
